@@ -1,0 +1,44 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createDocumentClient } from './aws/dynamo.ts';
+import { S3Archive } from './aws/s3-archive.ts';
+import { archiveConfig, storeConfig, webhookConfig } from './config.ts';
+import { ConnectionStore } from './connections/store.ts';
+import { logger } from './log.ts';
+import { type Archive, DirectoryArchive } from './webhooks/archive.ts';
+import { Inbox } from './webhooks/inbox.ts';
+import type { WebhookDeps } from './webhooks/receive.ts';
+
+/**
+ * The production wiring, built once per container from validated config. Handlers call these at import
+ * time, so a missing setting fails the cold start with its name instead of failing a request later.
+ */
+let doc: DynamoDBDocumentClient | undefined;
+function documentClient(): DynamoDBDocumentClient {
+  doc ??= createDocumentClient(storeConfig());
+  return doc;
+}
+
+export function connectionStore(): ConnectionStore {
+  return new ConnectionStore(documentClient(), storeConfig().connectionsTable);
+}
+
+function archive(): Archive {
+  const config = archiveConfig();
+  return config.kind === 's3' ? new S3Archive(config.bucket) : new DirectoryArchive(config.dir);
+}
+
+export function webhookDeps(): WebhookDeps {
+  const webhook = webhookConfig();
+  return {
+    signingSecrets: webhook.signingSecrets,
+    toleranceSeconds: webhook.toleranceSeconds,
+    archive: archive(),
+    inbox: new Inbox(documentClient(), storeConfig().inboxTable, {
+      leaseSeconds: webhook.leaseSeconds,
+      ttlDays: webhook.inboxTtlDays,
+    }),
+    connections: connectionStore(),
+    now: Date.now,
+    log: logger,
+  };
+}

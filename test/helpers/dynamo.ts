@@ -1,0 +1,24 @@
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { inject } from 'vitest';
+import { localClient } from '../../local/dynamodb.ts';
+import { ensureTables } from '../../local/tables.ts';
+import { createDocumentClient } from '../../shared/aws/dynamo.ts';
+
+export interface TestTables {
+  endpoint: string;
+  connectionsTable: string;
+  inboxTable: string;
+  doc: DynamoDBDocumentClient;
+}
+
+/** Fresh, uniquely named tables in the run's DynamoDB Local. */
+export async function createTestTables(): Promise<TestTables> {
+  const endpoint = inject('dynamoEndpoint');
+  const suffix = randomUUID().slice(0, 8);
+  const names = { connectionsTable: `connections-${suffix}`, inboxTable: `inbox-${suffix}` };
+  const admin = localClient(endpoint);
+  await ensureTables(admin, names);
+  admin.destroy();
+  return { endpoint, ...names, doc: createDocumentClient({ dynamoEndpoint: endpoint }) };
+}

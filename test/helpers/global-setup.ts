@@ -1,0 +1,23 @@
+import type { TestProject } from 'vitest/node';
+import { type DynamoLocal, startDynamoLocal } from '../../local/dynamodb.ts';
+
+/**
+ * One in-memory DynamoDB Local for the whole run, on a free port of its own; every test file creates
+ * its own uniquely named tables in it. Stopped (process group and all) when the run ends.
+ */
+let dynamo: DynamoLocal | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  dynamo = await startDynamoLocal();
+  project.provide('dynamoEndpoint', dynamo.endpoint);
+}
+
+export async function teardown(): Promise<void> {
+  await dynamo?.stop();
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    dynamoEndpoint: string;
+  }
+}
