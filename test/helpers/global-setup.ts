@@ -5,6 +5,9 @@ import { type DynamoLocal, startDynamoLocal } from '../../local/dynamodb.ts';
  * One in-memory DynamoDB Local for the whole run, on a free port of its own; every test file creates
  * its own uniquely named tables in it. Stopped (process group and all) when the run ends.
  */
+// globalSetup runs outside the test workers, so vitest's `env` does not reach it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 let dynamo: DynamoLocal | undefined;
 
 export async function setup(project: TestProject): Promise<void> {

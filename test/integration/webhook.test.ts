@@ -1,0 +1,312 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type DynamoDBDocumentClient, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createDocumentClient } from '../../shared/aws/dynamo.ts';
+import { NO_REFERENCE } from '../../shared/connections/model.ts';
+import { ConnectionStore } from '../../shared/connections/store.ts';
+import { logger } from '../../shared/log.ts';
+import { type Archive, DirectoryArchive } from '../../shared/webhooks/archive.ts';
+import { Inbox } from '../../shared/webhooks/inbox.ts';
+import { type WebhookDeps, receiveWebhook } from '../../shared/webhooks/receive.ts';
+import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
+import { type OutageProxy, startOutageProxy } from '../helpers/outage-proxy.ts';
+import { signedHeaders } from '../helpers/signing.ts';
+import { authSuccess, dataEvent, deauth, healthcheck, terraUser, userReauth } from '../helpers/terra-fixtures.ts';
+
+const SECRET = 'integration-secret';
+const LEASE_SECONDS = 15;
+
+let tables: TestTables;
+let proxy: OutageProxy;
+let archiveDir: string;
+let clock: { now: number };
+
+beforeAll(async () => {
+  tables = await createTestTables();
+  proxy = await startOutageProxy(tables.endpoint);
+});
+afterAll(async () => {
+  await proxy.close();
+});
+
+beforeEach(() => {
+  archiveDir = mkdtempSync(join(tmpdir(), 'terra-archive-'));
+  clock = { now: Date.now() };
+});
+
+function depsWith(overrides: Partial<WebhookDeps> = {}, doc: DynamoDBDocumentClient = tables.doc): WebhookDeps {
+  return {
+    signingSecrets: [SECRET],
+    toleranceSeconds: 300,
+    archive: new DirectoryArchive(archiveDir),
+    inbox: new Inbox(doc, tables.inboxTable, { leaseSeconds: LEASE_SECONDS, ttlDays: 30 }),
+    connections: new ConnectionStore(doc, tables.connectionsTable),
+    now: () => clock.now,
+    log: logger,
+    ...overrides,
+  };
+}
+
+function deliver(deps: WebhookDeps, payload: unknown, options: { traceId?: string; raw?: string } = {}) {
+  const body = options.raw ?? JSON.stringify(payload);
+  const headers = signedHeaders(body, { secret: SECRET, timestamp: Math.floor(clock.now / 1000), ...options });
+  return receiveWebhook(deps, { headers, body: Buffer.from(body) });
+}
+
+const store = () => new ConnectionStore(tables.doc, tables.connectionsTable);
+const inbox = () => new Inbox(tables.doc, tables.inboxTable, { leaseSeconds: LEASE_SECONDS, ttlDays: 30 });
+
+function archivedFiles(): string[] {
+  return readdirSync(archiveDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+let counter = 0;
+const uniqueRef = () => `ref-${Date.now()}-${++counter}`;
+const uniqueUser = () => `user-${Date.now()}-${++counter}`;
+
+describe('the receiver', () => {
+  it('archives the raw body, records the connection and closes the inbox item', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id, provider: 'GARMIN' }) });
+    const result = await deliver(depsWith(), payload, { traceId: `trace-${user_id}` });
+
+    expect(result).toMatchObject({ status: 200, outcome: 'processed', event_id: `trace-${user_id}` });
+    const record = await store().get(reference_id, user_id);
+    expect(record).toMatchObject({ status: 'active', provider: 'GARMIN', scopes: ['ACTIVITY_EXPORT', 'HEALTH_EXPORT'] });
+    const files = archivedFiles();
+    expect(files).toHaveLength(1);
+    expect(readFileSync(files[0] ?? '', 'utf8')).toBe(JSON.stringify(payload));
+    expect(files[0]).toMatch(/raw\/\d{4}\/\d{2}\/\d{2}\//);
+    expect(await inbox().get(`trace-${user_id}`)).toMatchObject({ status: 'processed', type: 'auth', user_id });
+  });
+
+  it('answers 401 to a bad signature and writes nothing anywhere', async () => {
+    const user_id = uniqueUser();
+    const body = JSON.stringify(authSuccess({ user: terraUser({ user_id, reference_id: uniqueRef() }) }));
+    const headers = signedHeaders(body, { secret: 'not-the-secret', traceId: `trace-${user_id}` });
+    const result = await receiveWebhook(depsWith(), { headers, body: Buffer.from(body) });
+
+    expect(result.status).toBe(401);
+    expect(archivedFiles()).toEqual([]);
+    expect(await inbox().get(`trace-${user_id}`)).toBeUndefined();
+    expect(await store().findByUserId(user_id)).toBeUndefined();
+  });
+
+  it('answers 400 to malformed JSON under a valid signature, archived and marked failed', async () => {
+    const traceId = `trace-${uniqueUser()}`;
+    const first = await deliver(depsWith(), undefined, { raw: '{"type":"auth",', traceId });
+    expect(first).toMatchObject({ status: 400, outcome: 'malformed' });
+    expect(archivedFiles()).toHaveLength(1);
+    expect(await inbox().get(traceId)).toMatchObject({ status: 'failed', outcome: 'malformed_json' });
+    // Terra retries a 400; the retry gets the same answer and changes nothing.
+    expect((await deliver(depsWith(), undefined, { raw: '{"type":"auth",', traceId })).status).toBe(400);
+  });
+
+  it('acknowledges unknown types, informational events and odd payloads with 200, recording no connection', async () => {
+    for (const payload of [healthcheck(), { type: 'brand_new_event', user: terraUser() }, [1, 2], { hello: 'x' }]) {
+      const result = await deliver(depsWith(), payload);
+      expect(result.status).toBe(200);
+      expect(result.outcome).toBe('ignored');
+      expect(await inbox().get(result.event_id ?? '')).toMatchObject({ status: 'ignored' });
+    }
+  });
+
+  it('keeps a tombstone for a deauth of a user it never saw, so a late auth cannot revive it', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const user = terraUser({ user_id, reference_id });
+    clock.now += 10_000;
+    expect((await deliver(depsWith(), deauth({ user }))).status).toBe(200);
+    clock.now -= 5_000;
+    expect((await deliver(depsWith(), authSuccess({ user }))).status).toBe(200);
+    expect(await store().get(reference_id, user_id)).toMatchObject({ status: 'disconnected' });
+  });
+});
+
+describe('deduplication', () => {
+  it('treats a replayed delivery as a no-op that still answers 200', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id }) });
+    expect((await deliver(depsWith(), payload)).outcome).toBe('processed');
+    const before = await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable }));
+    const replay = await deliver(depsWith(), payload);
+    expect(replay).toMatchObject({ status: 200, outcome: 'duplicate' });
+    const after = await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable }));
+    expect(after.Items).toEqual(before.Items);
+  });
+
+  it.each([
+    ['with a trace id', true],
+    ['keyed by body hash', false],
+  ])('applies 20 concurrent copies exactly once (%s)', async (_, withTrace) => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const payload = dataEvent('activity', { user: terraUser({ user_id, reference_id }) });
+    const traceId = withTrace ? `trace-${user_id}` : undefined;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => deliver(depsWith(), payload, traceId ? { traceId } : {})),
+    );
+    const outcomes = results.map((result) => result.outcome).sort();
+    expect(results.every((result) => result.status === 200)).toBe(true);
+    expect(outcomes.filter((outcome) => outcome === 'processed')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome === 'duplicate')).toHaveLength(19);
+    const items = await tables.doc.send(
+      new ScanCommand({
+        TableName: tables.connectionsTable,
+        FilterExpression: 'user_id = :u',
+        ExpressionAttributeValues: { ':u': user_id },
+      }),
+    );
+    expect(items.Items).toHaveLength(1);
+    expect(items.Items?.[0]?.version).toBe(1);
+    expect((await inbox().get(results[0]?.event_id ?? ''))?.attempts).toBe(1);
+  });
+});
+
+describe('user_reauth', () => {
+  it('swaps old for new in one transaction with the inbox completion', async () => {
+    const reference_id = uniqueRef();
+    const oldId = uniqueUser();
+    const newId = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id: oldId, reference_id }) }));
+
+    const sent: string[] = [];
+    const spyDoc = createDocumentClient({ dynamoEndpoint: tables.endpoint });
+    const originalSend = spyDoc.send.bind(spyDoc);
+    vi.spyOn(spyDoc, 'send').mockImplementation(((command: { constructor: { name: string }; input: unknown }) => {
+      if (command instanceof TransactWriteCommand) sent.push(`transact:${command.input.TransactItems?.length}`);
+      return originalSend(command as never);
+    }) as typeof spyDoc.send);
+
+    clock.now += 1_000;
+    const payload = userReauth({
+      old_user: terraUser({ user_id: oldId, reference_id }),
+      new_user: terraUser({ user_id: newId, reference_id }),
+    });
+    expect((await deliver(depsWith({}, spyDoc), payload)).outcome).toBe('processed');
+    expect(sent).toEqual(['transact:3']);
+    expect(await store().get(reference_id, oldId)).toMatchObject({ status: 'replaced', replaced_by: newId });
+    expect(await store().get(reference_id, newId)).toMatchObject({ status: 'active', replaces: oldId });
+  });
+
+  it('accepts a null old_user and activates the new connection', async () => {
+    const reference_id = uniqueRef();
+    const newId = uniqueUser();
+    const payload = userReauth({ old_user: null, new_user: terraUser({ user_id: newId, reference_id }) });
+    expect((await deliver(depsWith(), payload)).outcome).toBe('processed');
+    const record = await store().get(reference_id, newId);
+    expect(record?.status).toBe('active');
+    expect(record?.replaces).toBeUndefined();
+  });
+});
+
+describe('users without a reference_id', () => {
+  it('stores them under the reserved partition, findable by user_id', async () => {
+    const user_id = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id: null }) }));
+    const found = await store().findByUserId(user_id);
+    expect(found).toMatchObject({ reference_id: NO_REFERENCE, user_id, status: 'active' });
+  });
+
+  it('routes a reference-less event to the record its user already has', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    clock.now += 60_000;
+    await deliver(depsWith(), dataEvent('sleep', { user: terraUser({ user_id, reference_id: null }) }));
+    const record = await store().get(reference_id, user_id);
+    expect(record?.last_webhook_update).toBe(new Date(Math.floor(clock.now / 1000) * 1000).toISOString());
+    expect(await store().get(NO_REFERENCE, user_id)).toBeUndefined();
+  });
+});
+
+describe('failures of our own', () => {
+  it('answers 500 when the store goes down mid-event, and the retry repairs everything', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const traceId = `trace-${user_id}`;
+    const doc = createDocumentClient({ dynamoEndpoint: proxy.endpoint });
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id }) });
+
+    // The outage starts after the inbox claim, before the records are written.
+    const crashing = depsWith({ afterStep: (step) => (step === 'claim' ? proxy.down() : undefined) }, doc);
+    const started = Date.now();
+    const failed = await deliver(crashing, payload, { traceId });
+    expect(failed).toMatchObject({ status: 500, outcome: 'error' });
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(await store().get(reference_id, user_id)).toBeUndefined();
+    expect(await inbox().get(traceId)).toMatchObject({ status: 'received' });
+
+    // Terra retries later; the crashed attempt's lease has run out by then.
+    proxy.up();
+    clock.now += (LEASE_SECONDS + 1) * 1000;
+    const retried = await deliver(depsWith({}, doc), payload, { traceId });
+    expect(retried).toMatchObject({ status: 200, outcome: 'processed' });
+    expect(await store().get(reference_id, user_id)).toMatchObject({ status: 'active' });
+    expect(await inbox().get(traceId)).toMatchObject({ status: 'processed', attempts: 2 });
+  });
+
+  it('gives the lease back when the store fails but is reachable, so an immediate retry succeeds', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const traceId = `trace-${user_id}`;
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id }) });
+    const connections = new ConnectionStore(tables.doc, tables.connectionsTable);
+    vi.spyOn(connections, 'apply').mockRejectedValueOnce(new Error('ProvisionedThroughputExceededException'));
+
+    expect((await deliver(depsWith({ connections }), payload, { traceId })).status).toBe(500);
+    expect((await deliver(depsWith(), payload, { traceId })).outcome).toBe('processed');
+  });
+
+  it('answers 500 when the archive is down, changes nothing, and the retry succeeds', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const traceId = `trace-${user_id}`;
+    const broken: Archive = { put: () => Promise.reject(new Error('S3 unavailable')) };
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id }) });
+
+    expect((await deliver(depsWith({ archive: broken }), payload, { traceId })).status).toBe(500);
+    expect(await inbox().get(traceId)).toBeUndefined();
+    expect(await store().get(reference_id, user_id)).toBeUndefined();
+    expect((await deliver(depsWith(), payload, { traceId })).outcome).toBe('processed');
+  });
+});
+
+describe('logs', () => {
+  it('carry event id, type, user_id and outcome, and never the body, signature or secret', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id, scopes: 'SECRET_SCOPE_MARKER' }) });
+    const body = JSON.stringify(payload);
+    const headers = signedHeaders(body, { secret: SECRET, timestamp: Math.floor(clock.now / 1000) });
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    logger.setLogLevel('DEBUG');
+    try {
+      await receiveWebhook(depsWith(), { headers, body: Buffer.from(body) });
+      await receiveWebhook(depsWith(), { headers: { ...headers, 'terra-signature': 't=1,v1=00' }, body: Buffer.from(body) });
+    } finally {
+      logger.setLogLevel('SILENT');
+      write.mockRestore();
+    }
+    const output = lines.join('');
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(entries).toContainEqual(
+      expect.objectContaining({ outcome: 'processed', type: 'auth', user_id, event_id: expect.any(String) }),
+    );
+    expect(entries).toContainEqual(expect.objectContaining({ outcome: 'rejected' }));
+    expect(output).not.toContain(SECRET);
+    expect(output).not.toContain(headers['terra-signature']?.split('v1=')[1]);
+    expect(output).not.toContain('SECRET_SCOPE_MARKER');
+    expect(output).not.toContain(reference_id);
+  });
+});

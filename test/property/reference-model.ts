@@ -1,0 +1,126 @@
+import type { Change, Connection, ConnectionEvent, ConnectionStatus } from '../../shared/connections/model.ts';
+
+/**
+ * The connection semantics written the slow, obvious way (DESIGN.md §3): sort the distinct events of one
+ * user by (at, rank of kind, event_id) and fold them in that order. Deliberately shares no code with
+ * `shared/connections/transitions.ts`, so the property tests compare two independent readings of the spec.
+ */
+
+const RANK: Record<Change['kind'], number> = {
+  pending: 0,
+  data: 1,
+  scopes_changed: 2,
+  authenticated: 3,
+  connection_error: 4,
+  revoked: 5,
+  auth_failed: 6,
+  replaced: 7,
+  disconnected: 8,
+};
+
+const TERMINAL: ReadonlySet<ConnectionStatus> = new Set<ConnectionStatus>(['failed', 'disconnected', 'replaced']);
+
+function statusOf(change: Change): ConnectionStatus | undefined {
+  switch (change.kind) {
+    case 'pending':
+      return 'pending';
+    case 'authenticated':
+      return 'active';
+    case 'connection_error':
+      return 'error';
+    case 'revoked':
+      return 'revoked';
+    case 'auth_failed':
+      return 'failed';
+    case 'disconnected':
+      return 'disconnected';
+    case 'replaced':
+      return 'replaced';
+    default:
+      return undefined;
+  }
+}
+
+/** The total order of events: time, then kind, then event id (plain string comparison). */
+export function compareEvents(a: ConnectionEvent, b: ConnectionEvent): number {
+  if (a.at !== b.at) return a.at - b.at;
+  const byRank = RANK[a.change.kind] - RANK[b.change.kind];
+  if (byRank !== 0) return byRank;
+  if (a.event_id === b.event_id) return 0;
+  return a.event_id < b.event_id ? -1 : 1;
+}
+
+/** One copy of each event: a redelivery carries the same event_id and the same content. */
+function distinct(events: readonly ConnectionEvent[]): ConnectionEvent[] {
+  const byId = new Map<string, ConnectionEvent>();
+  for (const event of events) {
+    const seen = byId.get(event.event_id);
+    if (seen === undefined) byId.set(event.event_id, event);
+    else if (JSON.stringify(seen) !== JSON.stringify(event)) {
+      throw new Error(`reference model: two different events share event_id ${event.event_id}`);
+    }
+  }
+  return [...byId.values()];
+}
+
+const iso = (at: number): string => new Date(at).toISOString();
+
+/** The public record of one Terra user after all of `events` (all for that user), or undefined if none. */
+export function referenceConnection(events: readonly ConnectionEvent[]): Connection | undefined {
+  const ordered = distinct(events).sort(compareEvents);
+  const first = ordered[0];
+  if (first === undefined) return undefined;
+  const userIds = new Set(ordered.map((event) => event.user_id));
+  if (userIds.size !== 1) throw new Error(`reference model: events of several users: ${[...userIds]}`);
+
+  let status: ConnectionStatus = 'active';
+  let reason: string | undefined;
+  let replacedBy: string | undefined;
+  let scopes = new Set<string>();
+  let provider = 'UNKNOWN';
+  let replaces: string | undefined;
+  let minAt = first.at;
+  let maxAt = first.at;
+  let lastData: number | undefined;
+
+  for (const event of ordered) {
+    const { change } = event;
+
+    const next = statusOf(change);
+    if (next !== undefined && !TERMINAL.has(status)) {
+      status = next;
+      reason = undefined;
+      replacedBy = undefined;
+      if (change.kind === 'auth_failed') reason = change.reason;
+      if (change.kind === 'connection_error') reason = change.reason;
+      if (change.kind === 'replaced') replacedBy = change.replaced_by;
+    }
+
+    if ((change.kind === 'authenticated' || change.kind === 'scopes_changed') && change.scopes !== undefined) {
+      scopes = new Set(change.scopes);
+    } else if (change.kind === 'scopes_changed') {
+      for (const scope of change.added) scopes.add(scope);
+      for (const scope of change.removed) scopes.delete(scope);
+    }
+
+    if (event.provider !== undefined) provider = event.provider;
+    if (change.kind === 'authenticated' && change.replaces !== undefined) replaces = change.replaces;
+    if (change.kind === 'data') lastData = event.at;
+    minAt = Math.min(minAt, event.at);
+    maxAt = Math.max(maxAt, event.at);
+  }
+
+  const connection: Connection = {
+    user_id: first.user_id,
+    provider,
+    status,
+    scopes: [...scopes].sort(),
+    created_at: iso(minAt),
+    updated_at: iso(maxAt),
+  };
+  if (reason !== undefined) connection.reason = reason;
+  if (replacedBy !== undefined) connection.replaced_by = replacedBy;
+  if (replaces !== undefined) connection.replaces = replaces;
+  if (lastData !== undefined) connection.last_webhook_update = iso(lastData);
+  return connection;
+}
