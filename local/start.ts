@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 
 // Local runs use Node 20; Lambda runs 22. The SDK's notice about that is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from './stack.ts';
 
 /** `npm start`: the whole backend on this machine. `npm start -- --fresh` starts from empty state. */

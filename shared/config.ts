@@ -12,6 +12,7 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 const nonEmpty = z.string().trim().min(1);
+const httpUrl = z.url({ protocol: /^https?$/, hostname: /./ });
 const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 const examples: Record<string, string> = {
@@ -26,11 +27,35 @@ const examples: Record<string, string> = {
   INBOX_LEASE_SECONDS: 'INBOX_LEASE_SECONDS=15',
   INBOX_TTL_DAYS: 'INBOX_TTL_DAYS=30',
   IDENTITY_CLAIM: 'IDENTITY_CLAIM=sub',
+  TERRA_API_URL: 'TERRA_API_URL=https://access.tryterra.co/api/v2',
+  TERRA_WIDGET_SESSION_URL: 'TERRA_WIDGET_SESSION_URL=https://access.tryterra.co/api/widget/session',
+  TERRA_WIDGET_MODE: 'TERRA_WIDGET_MODE=widget-api (or legacy)',
+  TERRA_DEV_ID: 'TERRA_DEV_ID=<your dev-id from the Terra dashboard>',
+  TERRA_API_KEY: 'TERRA_API_KEY=<your API key from the Terra dashboard>',
+  TERRA_TIMEOUT_MS: 'TERRA_TIMEOUT_MS=2500',
+  TERRA_MAX_ATTEMPTS: 'TERRA_MAX_ATTEMPTS=3',
+  TERRA_DEADLINE_MS: 'TERRA_DEADLINE_MS=6000',
+  PROVIDERS_CACHE_SECONDS: 'PROVIDERS_CACHE_SECONDS=300',
+  PUBLIC_API_URL: 'PUBLIC_API_URL=https://abc123.execute-api.eu-west-1.amazonaws.com',
+  REDIRECT_TARGETS:
+    'REDIRECT_TARGETS={"web":{"success":"https://app.example.com/connected","failure":"https://app.example.com/connect-failed"}}',
+  DEFAULT_REDIRECT_TARGET: 'DEFAULT_REDIRECT_TARGET=web',
 };
 
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 function readSection<T extends z.ZodType>(schema: T, env: Env): Readonly<z.output<T>> {
-  const result = schema.safeParse(env);
-  if (result.success) return Object.freeze(result.data);
+  // An empty variable is an unset one: `FOO=` in a .env file must not count as a value.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value?.trim()));
+  const result = schema.safeParse(present);
+  // Deep: a caller must not be able to push a signing secret onto the shared list.
+  if (result.success) return deepFreeze(result.data);
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '');
     const example = `for example ${examples[name] ?? `${name}=...`}`;
@@ -73,7 +98,7 @@ const storeSchema = z
   .object({
     CONNECTIONS_TABLE: nonEmpty,
     INBOX_TABLE: nonEmpty,
-    DYNAMODB_ENDPOINT: z.url().optional(),
+    DYNAMODB_ENDPOINT: httpUrl.optional(),
   })
   .transform((env) => ({
     connectionsTable: env.CONNECTIONS_TABLE,
@@ -102,7 +127,92 @@ const identitySchema = z
   .object({ IDENTITY_CLAIM: nonEmpty.default('sub') })
   .transform((env) => ({ claim: env.IDENTITY_CLAIM }));
 
+const terraSchema = z
+  .object({
+    TERRA_API_URL: httpUrl.default('https://access.tryterra.co/api/v2'),
+    TERRA_WIDGET_SESSION_URL: httpUrl.default('https://access.tryterra.co/api/widget/session'),
+    TERRA_WIDGET_MODE: z.enum(['widget-api', 'legacy']).default('widget-api'),
+    TERRA_DEV_ID: nonEmpty,
+    TERRA_API_KEY: nonEmpty,
+    // Per attempt, and for all attempts together: both well under the function timeout.
+    TERRA_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2_500),
+    TERRA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(3),
+    TERRA_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
+  })
+  .transform((env) => ({
+    apiUrl: env.TERRA_API_URL.replace(/\/+$/, ''),
+    widgetSessionUrl: env.TERRA_WIDGET_SESSION_URL,
+    widgetMode: env.TERRA_WIDGET_MODE,
+    devId: env.TERRA_DEV_ID,
+    apiKey: env.TERRA_API_KEY,
+    timeoutMs: env.TERRA_TIMEOUT_MS,
+    maxAttempts: env.TERRA_MAX_ATTEMPTS,
+    deadlineMs: env.TERRA_DEADLINE_MS,
+  }));
+
+/** Where the browser may be sent after connecting: names mapped to https URLs or app deep links. */
+const redirectUrl = z.string().refine(isAllowedRedirect, {
+  message: 'must be an https URL, http on localhost, or an app deep link (myapp://path)',
+});
+const redirectTargets = z.record(
+  z.string().regex(/^[a-z0-9_-]{1,32}$/),
+  z.strictObject({ success: redirectUrl, failure: redirectUrl }),
+);
+
+export function isAllowedRedirect(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password) return false;
+  if (url.protocol === 'https:') return url.hostname !== '';
+  if (url.protocol === 'http:') return ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  // App deep links: a custom scheme, never one a browser would execute or render inline.
+  const scheme = url.protocol.slice(0, -1);
+  return (
+    /^[a-z][a-z0-9+.-]{1,31}$/.test(scheme) &&
+    !['javascript', 'data', 'vbscript', 'file', 'blob', 'about', 'ftp', 'ws', 'wss'].includes(scheme)
+  );
+}
+
+const connectSchema = z
+  .object({
+    PUBLIC_API_URL: httpUrl.optional(),
+    REDIRECT_TARGETS: z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+          return z.NEVER;
+        }
+      })
+      .pipe(redirectTargets.refine((targets) => Object.keys(targets).length > 0, 'names no target')),
+    DEFAULT_REDIRECT_TARGET: z.string().optional(),
+    PROVIDERS_CACHE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  })
+  .superRefine((env, ctx) => {
+    if (env.DEFAULT_REDIRECT_TARGET !== undefined && !(env.DEFAULT_REDIRECT_TARGET in env.REDIRECT_TARGETS)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['DEFAULT_REDIRECT_TARGET'],
+        message: 'names no target in REDIRECT_TARGETS',
+      });
+    }
+  })
+  .transform((env) => ({
+    publicApiUrl: env.PUBLIC_API_URL?.replace(/\/+$/, ''),
+    redirectTargets: env.REDIRECT_TARGETS,
+    defaultRedirectTarget: env.DEFAULT_REDIRECT_TARGET ?? Object.keys(env.REDIRECT_TARGETS)[0] ?? '',
+    providersCacheSeconds: env.PROVIDERS_CACHE_SECONDS,
+  }));
+
 export const webhookConfig = section(webhookSchema);
+export const terraConfig = section(terraSchema);
+export const connectConfig = section(connectSchema);
 export const storeConfig = section(storeSchema);
 export const archiveConfig = section(archiveSchema);
 export const identityConfig = section(identitySchema);
@@ -110,3 +220,5 @@ export const identityConfig = section(identitySchema);
 export type WebhookConfig = ReturnType<typeof webhookConfig>;
 export type StoreConfig = ReturnType<typeof storeConfig>;
 export type ArchiveConfig = ReturnType<typeof archiveConfig>;
+export type TerraConfig = ReturnType<typeof terraConfig>;
+export type ConnectConfig = ReturnType<typeof connectConfig>;

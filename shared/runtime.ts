@@ -1,9 +1,12 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDocumentClient } from './aws/dynamo.ts';
 import { S3Archive } from './aws/s3-archive.ts';
-import { archiveConfig, storeConfig, webhookConfig } from './config.ts';
+import { archiveConfig, connectConfig, storeConfig, terraConfig, webhookConfig } from './config.ts';
+import type { ConnectDeps } from './connections/connect.ts';
+import { ProviderCatalogue } from './connections/providers.ts';
 import { ConnectionStore } from './connections/store.ts';
 import { logger } from './log.ts';
+import { TerraClient } from './terra/client.ts';
 import { type Archive, DirectoryArchive } from './webhooks/archive.ts';
 import { Inbox } from './webhooks/inbox.ts';
 import type { WebhookDeps } from './webhooks/receive.ts';
@@ -38,6 +41,24 @@ export function webhookDeps(): WebhookDeps {
       ttlDays: webhook.inboxTtlDays,
     }),
     connections: connectionStore(),
+    now: Date.now,
+    log: logger,
+  };
+}
+
+export function terraClient(): TerraClient {
+  return new TerraClient(terraConfig());
+}
+
+/** The connect flows' dependencies. The provider cache lives as long as the container. */
+export function connectDeps(): ConnectDeps {
+  const config = connectConfig();
+  const terra = terraClient();
+  return {
+    terra,
+    store: connectionStore(),
+    providers: new ProviderCatalogue(terra, config.providersCacheSeconds * 1000),
+    config,
     now: Date.now,
     log: logger,
   };

@@ -13,7 +13,7 @@ import {
  * so every field is a register merged by a total order of events, and the result of any permutation of
  * the same deliveries, with any duplicates, is the same record:
  * - status: terminal states absorb (Terra deleted that user_id); among terminal events the earliest wins,
- *   among the others the latest wins;
+ *   among the others the latest wins, and `pending` (our own mark) yields to any status from Terra;
  * - scopes: the latest full set, then the permission_change deltas newer than it, per scope;
  * - provider and `replaces`: the latest event that carries them;
  * - created_at / updated_at / last_webhook_update: min / max of event times.
@@ -76,12 +76,23 @@ function emptyRecord(event: ConnectionEvent, iso: string): ConnectionRecord {
   };
 }
 
+/**
+ * Status precedence: terminal (earliest wins) over live (latest wins) over pending (latest wins).
+ * `pending` is stamped with our clock when a login starts, Terra's events with Terra's: a pending mark
+ * must never hide what Terra reported, whatever the two clocks say.
+ */
+function statusClass(status: ConnectionStatus): number {
+  if (isTerminal(status)) return 2;
+  return status === 'pending' ? 0 : 1;
+}
+
 function statusWins(record: ConnectionRecord, status: ConnectionStatus, stamp: Stamp): boolean {
   const current = record.clock.status;
   if (current === undefined) return true;
-  const terminalNow = isTerminal(record.status);
-  if (isTerminal(status)) return !terminalNow || stamp < current;
-  return !terminalNow && stamp > current;
+  const incoming = statusClass(status);
+  const existing = statusClass(record.status);
+  if (incoming !== existing) return incoming > existing;
+  return incoming === 2 ? stamp < current : stamp > current;
 }
 
 function applyStatus(record: ConnectionRecord, change: Change, stamp: Stamp): void {

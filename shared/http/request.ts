@@ -16,3 +16,12 @@ export function lowerCaseHeaders(
   }
   return result;
 }
+
+/** The API's own base URL as the caller reached it (API Gateway sets the host and the scheme header). */
+export function requestBaseUrl(event: Pick<APIGatewayProxyEventV2, 'headers' | 'requestContext'>): string {
+  const headers = lowerCaseHeaders(event.headers);
+  const proto = headers['x-forwarded-proto'] === 'http' ? 'http' : 'https';
+  const host = event.requestContext?.domainName ?? headers.host ?? 'localhost';
+  const stage = event.requestContext?.stage;
+  return `${proto}://${host}${stage && stage !== '$default' ? `/${stage}` : ''}`;
+}

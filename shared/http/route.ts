@@ -3,7 +3,7 @@ import * as z from 'zod';
 import { identityConfig } from '../config.ts';
 import { logger } from '../log.ts';
 import { BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from './errors.ts';
-import { rawBody } from './request.ts';
+import { rawBody, requestBaseUrl } from './request.ts';
 import { errorResponse, type HttpResult, json } from './respond.ts';
 
 /**
@@ -20,6 +20,8 @@ export interface RouteInput<B, Q> {
   body: B;
   query: Q;
   pathParameters: Record<string, string | undefined>;
+  /** This API's base URL as the caller reached it; callback URLs are built from it. */
+  baseUrl: string;
 }
 
 export interface RouteResult {
@@ -87,6 +89,7 @@ export function route<B = undefined, Q = Record<string, never>>(
         body,
         query: query.data as Q,
         pathParameters: event.pathParameters ?? {},
+        baseUrl: requestBaseUrl(event),
       });
       return json(result.status, result.body, result.headers);
     } catch (error) {

@@ -31,16 +31,20 @@ const withUser = base.extend({ user: terraUser });
 const reauth = base.extend({ new_user: terraUser, old_user: terraUser.nullish() });
 const permissionChange = withUser.extend({ scopes_added: optionalText, scopes_removed: optionalText });
 
+// Every user-scoped data event in Terra's `WebhookEventType` union; `s3_payload` stands in for any of them.
 export const DATA_TYPES: ReadonlySet<string> = new Set([
   'activity',
   'athlete',
   'body',
   'daily',
+  'health_observation',
+  'hormone',
+  'lab_report.completed',
+  'lab_report.failed',
   'menstruation',
   'nutrition',
   'planned_workout',
   'sleep',
-  'lab_report',
   's3_payload',
 ]);
 

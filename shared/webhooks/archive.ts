@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 
@@ -30,8 +31,8 @@ export class DirectoryArchive implements Archive {
     const path = resolve(join(this.root, key));
     if (!path.startsWith(this.root + sep)) throw new Error('archive key escapes the archive directory');
     await mkdir(dirname(path), { recursive: true });
-    // Write then rename, so a reader never sees half a payload.
-    const partial = `${path}.partial`;
+    // Write then rename, so a reader never sees half a payload; concurrent copies each use their own file.
+    const partial = `${path}.${randomUUID()}.partial`;
     await writeFile(partial, body);
     await rename(partial, path);
   }

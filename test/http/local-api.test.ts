@@ -25,14 +25,22 @@ afterAll(async () => {
 });
 
 async function tokenFor(sub: string): Promise<string> {
-  const response = await fetch(`${stack.apiUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ sub }) });
+  const response = await fetch(`${stack.apiUrl}/dev/token`, {
+    method: 'POST',
+    body: JSON.stringify({ sub }),
+  });
   expect(response.status).toBe(200);
   return ((await response.json()) as { token: string }).token;
 }
 
 async function connectionsOf(token: string, query = '') {
-  const response = await fetch(`${stack.apiUrl}/connections${query}`, { headers: { authorization: `Bearer ${token}` } });
-  return { status: response.status, body: (await response.json()) as { connections: Array<Record<string, unknown>> } };
+  const response = await fetch(`${stack.apiUrl}/connections${query}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  return {
+    status: response.status,
+    body: (await response.json()) as { connections: Array<Record<string, unknown>> },
+  };
 }
 
 function authPayload(user_id: string, reference_id: string) {
@@ -58,14 +66,22 @@ describe('local API over HTTP', () => {
     const { status, body: listed } = await connectionsOf(await tokenFor(sub));
     expect(status).toBe(200);
     expect(listed.connections).toEqual([
-      expect.objectContaining({ user_id: 'oura-user-1', provider: 'OURA', status: 'active', scopes: ['daily', 'heartrate'] }),
+      expect.objectContaining({
+        user_id: 'oura-user-1',
+        provider: 'OURA',
+        status: 'active',
+        scopes: ['daily', 'heartrate'],
+      }),
     ]);
   });
 
   it('verifies a body API Gateway passes base64-encoded, over its exact bytes', async () => {
     const sub = `bob-${randomUUID()}`;
     const body = authPayload('oura-user-2', sub);
-    const headers = { ...signedHeaders(body, { secret: SECRET }), 'content-type': 'application/octet-stream' };
+    const headers = {
+      ...signedHeaders(body, { secret: SECRET }),
+      'content-type': 'application/octet-stream',
+    };
     const delivered = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
     expect(delivered.status).toBe(200);
     expect((await connectionsOf(await tokenFor(sub))).body.connections).toHaveLength(1);
@@ -74,7 +90,11 @@ describe('local API over HTTP', () => {
   it('answers 401 to an unsigned webhook and shows nothing to anyone', async () => {
     const sub = `carol-${randomUUID()}`;
     const body = authPayload('oura-user-3', sub);
-    const rejected = await fetch(stack.webhookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    const rejected = await fetch(stack.webhookUrl, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(rejected.status).toBe(401);
     expect((await connectionsOf(await tokenFor(sub))).body.connections).toEqual([]);
   });
@@ -86,11 +106,22 @@ describe('local API over HTTP', () => {
       ['dave-2', 'auth'],
     ] as const) {
       const body = authPayload(user_id, sub).replace('"auth"', `"${type}"`);
-      await fetch(stack.webhookUrl, { method: 'POST', headers: signedHeaders(body, { secret: SECRET }), body });
+      await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: signedHeaders(body, { secret: SECRET }),
+        body,
+      });
     }
-    const deauth = JSON.stringify({ type: 'deauth', user: { user_id: 'dave-2', provider: 'OURA', reference_id: sub } });
+    const deauth = JSON.stringify({
+      type: 'deauth',
+      user: { user_id: 'dave-2', provider: 'OURA', reference_id: sub },
+    });
     const t = Math.floor(Date.now() / 1000) + 1;
-    await fetch(stack.webhookUrl, { method: 'POST', headers: signedHeaders(deauth, { secret: SECRET, timestamp: t }), body: deauth });
+    await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: signedHeaders(deauth, { secret: SECRET, timestamp: t }),
+      body: deauth,
+    });
 
     const token = await tokenFor(sub);
     const all = await connectionsOf(token);
@@ -100,7 +131,9 @@ describe('local API over HTTP', () => {
     ]);
     const active = await connectionsOf(token, '?status=active');
     expect(active.body.connections.map((c) => c.user_id)).toEqual(['dave-1']);
-    expect((await connectionsOf(await tokenFor(`someone-else-${randomUUID()}`))).body.connections).toEqual([]);
+    expect((await connectionsOf(await tokenFor(`someone-else-${randomUUID()}`))).body.connections).toEqual(
+      [],
+    );
   });
 
   it('rejects GET /connections without a valid token and a bad status filter', async () => {

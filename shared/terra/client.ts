@@ -1,0 +1,358 @@
+import * as z from 'zod';
+import { HttpError } from '../http/errors.ts';
+
+/**
+ * Our Terra client: the only code that knows Terra's HTTP. Thin on purpose (see README, "Terra client":
+ * the official `terra-api` package costs more cold start than it saves). Every call carries `dev-id`,
+ * `x-api-key` and JSON content type, runs under a per-attempt timeout and an overall deadline, retries
+ * idempotent calls on 429/5xx/network errors with jittered backoff honouring `Retry-After`, validates
+ * the response with zod, and turns every failure into one typed error carrying Terra's status.
+ */
+
+/** Terra failed us: 502 when it answered with an error or nonsense, 504 when it did not answer in time. */
+export class TerraApiError extends HttpError {
+  constructor(
+    status: 502 | 504,
+    code: string,
+    message: string,
+    readonly terraStatus?: number,
+  ) {
+    super(status, code, message);
+  }
+}
+
+export interface TerraClientOptions {
+  apiUrl: string;
+  widgetSessionUrl: string;
+  widgetMode: 'widget-api' | 'legacy';
+  devId: string;
+  apiKey: string;
+  timeoutMs: number;
+  maxAttempts: number;
+  deadlineMs: number;
+  fetch?: typeof fetch;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+export const terraUserSchema = z.looseObject({
+  user_id: z.string().min(1),
+  provider: z.string().min(1),
+  scopes: z.string().nullish(),
+  reference_id: z.string().nullish(),
+  active: z.boolean().nullish(),
+  last_webhook_update: z.string().nullish(),
+  created_at: z.string().nullish(),
+});
+export type TerraUser = z.infer<typeof terraUserSchema>;
+
+const widgetSessionSchema = z.looseObject({
+  session_id: z.string().min(1),
+  url: z.url(),
+  expires_in: z.number().nonnegative().default(900),
+});
+const authenticateSchema = z.looseObject({ user_id: z.string().min(1), auth_url: z.url() });
+const userInfoSchema = z.looseObject({ user: terraUserSchema });
+// The spec answers a bare array; Terra's example code reads `{users}`; some answers wrap one `{user}`.
+const usersByReferenceSchema = z.union([
+  z.array(terraUserSchema),
+  z.looseObject({ users: z.array(terraUserSchema) }).transform((body) => body.users),
+  z.looseObject({ user: terraUserSchema }).transform((body) => [body.user]),
+]);
+const subscriptionsSchema = z.union([
+  z.looseObject({ users: z.array(terraUserSchema) }).transform((body) => ({ users: body.users, next: null })),
+  z
+    .looseObject({
+      data: z.looseObject({ next: z.number().int().nullish(), results: z.array(terraUserSchema) }),
+    })
+    .transform((body) => ({ users: body.data.results, next: body.data.next ?? null })),
+]);
+const integrationSchema = z.looseObject({
+  provider: z.string().min(1),
+  name: z.string().nullish(),
+  icon: z.string().nullish(),
+  setup: z.string().nullish(),
+  enabled: z.boolean().nullish(),
+  types: z.record(z.string(), z.boolean().nullish()).nullish(),
+});
+export type TerraIntegration = z.infer<typeof integrationSchema>;
+const integrationsSchema = z.looseObject({ providers: z.array(integrationSchema) });
+const authTokenSchema = z.looseObject({ token: z.string().min(1), expires_in: z.number().nonnegative() });
+
+interface CallOptions<T> {
+  method: 'GET' | 'POST' | 'DELETE';
+  url: string;
+  body?: unknown;
+  schema: z.ZodType<T>;
+  /** Safe to repeat: retried on 5xx and network errors, not only on 429. */
+  idempotent: boolean;
+  /** Statuses that are answers, not failures (e.g. 404 on a lookup). */
+  accept?: readonly number[];
+}
+
+type Outcome<T> = { status: number; value: T | undefined };
+
+const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
+
+/** Terra's error bodies: RFC 9457 `{detail}` (2026) or `{message}` (older); text as a last resort. */
+export function terraErrorDetail(text: string): string {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    for (const key of ['detail', 'message', 'title', 'error']) {
+      if (typeof body[key] === 'string' && body[key] !== '') return body[key];
+    }
+  } catch {
+    // not JSON
+  }
+  const trimmed = text.trim().replace(/\s+/g, ' ');
+  return trimmed === '' ? 'no detail' : trimmed.slice(0, 200);
+}
+
+/** Retry-After in ms: delta-seconds or an HTTP date. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+export class TerraClient {
+  private readonly fetch: typeof fetch;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+
+  constructor(private readonly options: TerraClientOptions) {
+    this.fetch = options.fetch ?? globalThis.fetch;
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+  }
+
+  async createWidgetSession(input: {
+    reference_id: string;
+    providers?: string[];
+    language?: string;
+    success_url: string;
+    failure_url: string;
+  }): Promise<{ session_id: string; url: string; expires_in: number }> {
+    const legacy = this.options.widgetMode === 'legacy';
+    const body = {
+      reference_id: input.reference_id,
+      ...(input.providers?.length ? { providers: input.providers.join(',') } : {}),
+      ...(input.language ? { language: input.language } : {}),
+      auth_success_redirect_url: input.success_url,
+      auth_failure_redirect_url: input.failure_url,
+    };
+    const url = legacy ? this.url('/auth/generateWidgetSession') : this.options.widgetSessionUrl;
+    const result = await this.call({
+      method: 'POST',
+      url,
+      body,
+      schema: widgetSessionSchema,
+      idempotent: false,
+      accept: legacy ? [410] : [],
+    });
+    if (result.status === 410 || result.value === undefined) {
+      throw new TerraApiError(
+        502,
+        'terra_legacy_widget_gone',
+        "Terra answered 410 to the legacy generateWidgetSession endpoint: it is gone for accounts created after 2026-09-03. Set TERRA_WIDGET_MODE=widget-api to use Terra's widget session API.",
+        410,
+      );
+    }
+    return result.value;
+  }
+
+  async authenticateUser(input: {
+    resource: string;
+    reference_id: string;
+    language?: string;
+    success_url: string;
+    failure_url: string;
+  }): Promise<{ user_id: string; auth_url: string }> {
+    const result = await this.call({
+      method: 'POST',
+      url: this.url('/auth/authenticateUser', { resource: input.resource }),
+      body: {
+        reference_id: input.reference_id,
+        ...(input.language ? { language: input.language } : {}),
+        auth_success_redirect_url: input.success_url,
+        auth_failure_redirect_url: input.failure_url,
+      },
+      schema: authenticateSchema,
+      idempotent: false,
+    });
+    return this.required(result, '/auth/authenticateUser');
+  }
+
+  /** Returns false when Terra does not know the user (already deauthenticated counts as done). */
+  async deauthenticateUser(user_id: string): Promise<boolean> {
+    const result = await this.call({
+      method: 'DELETE',
+      url: this.url('/auth/deauthenticateUser', { user_id }),
+      schema: z.unknown(),
+      idempotent: true,
+      accept: [404],
+    });
+    return result.status !== 404;
+  }
+
+  async getUser(user_id: string): Promise<TerraUser | undefined> {
+    const result = await this.call({
+      method: 'GET',
+      url: this.url('/userInfo', { user_id }),
+      schema: userInfoSchema,
+      idempotent: true,
+      accept: [404],
+    });
+    return result.value?.user;
+  }
+
+  async getUsersByReference(reference_id: string): Promise<TerraUser[]> {
+    const result = await this.call({
+      method: 'GET',
+      url: this.url('/userInfo', { reference_id }),
+      schema: usersByReferenceSchema,
+      idempotent: true,
+      accept: [404],
+    });
+    return result.value ?? [];
+  }
+
+  /** One page of every Terra user of this developer account; `page` undefined asks for all at once. */
+  async listSubscriptions(
+    page?: number,
+    per_page = 500,
+  ): Promise<{ users: TerraUser[]; next: number | null }> {
+    const query: Record<string, string> =
+      page === undefined ? {} : { page: String(page), per_page: String(per_page) };
+    const result = await this.call({
+      method: 'GET',
+      url: this.url('/subscriptions', query),
+      schema: subscriptionsSchema,
+      idempotent: true,
+    });
+    return this.required(result, '/subscriptions');
+  }
+
+  async listIntegrations(): Promise<TerraIntegration[]> {
+    const result = await this.call({
+      method: 'GET',
+      url: this.url('/integrations/detailed', { sdk: 'true' }),
+      schema: integrationsSchema,
+      idempotent: true,
+    });
+    return this.required(result, '/integrations/detailed').providers;
+  }
+
+  async generateAuthToken(): Promise<{ token: string; expires_in: number }> {
+    const result = await this.call({
+      method: 'POST',
+      url: this.url('/auth/generateAuthToken'),
+      schema: authTokenSchema,
+      idempotent: false,
+    });
+    return this.required(result, '/auth/generateAuthToken');
+  }
+
+  private url(path: string, query: Record<string, string> = {}): string {
+    const url = new URL(`${this.options.apiUrl}${path}`);
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
+    return url.toString();
+  }
+
+  private required<T>(result: Outcome<T>, path: string): T {
+    if (result.value === undefined) {
+      throw new TerraApiError(
+        502,
+        'terra_error',
+        `Terra answered ${result.status} to ${path}.`,
+        result.status,
+      );
+    }
+    return result.value;
+  }
+
+  private async call<T>(options: CallOptions<T>): Promise<Outcome<T>> {
+    const path = new URL(options.url).pathname;
+    const deadline = Date.now() + this.options.deadlineMs;
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - Date.now();
+      const timeout = Math.min(this.options.timeoutMs, remaining);
+      let response: Response;
+      try {
+        response = await this.fetch(options.url, {
+          method: options.method,
+          headers: {
+            'dev-id': this.options.devId,
+            'x-api-key': this.options.apiKey,
+            'content-type': 'application/json',
+            accept: 'application/json',
+          },
+          ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+          signal: AbortSignal.timeout(Math.max(1, timeout)),
+        });
+      } catch (error) {
+        const timedOut =
+          error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+        // A timed-out POST may have been applied at Terra: only idempotent calls are repeated.
+        if (options.idempotent && (await this.backoff(attempt, deadline, undefined))) continue;
+        if (timedOut) {
+          throw new TerraApiError(504, 'terra_timeout', `Terra did not answer ${path} within ${timeout} ms.`);
+        }
+        throw new TerraApiError(502, 'terra_unreachable', `Terra could not be reached for ${path}.`);
+      }
+
+      const text = await response.text().catch(() => '');
+      if (response.ok || options.accept?.includes(response.status)) {
+        if (!response.ok) return { status: response.status, value: undefined };
+        let json: unknown;
+        try {
+          json = text === '' ? {} : JSON.parse(text);
+        } catch {
+          throw new TerraApiError(
+            502,
+            'terra_invalid_response',
+            `Terra answered ${path} with a body that is not JSON.`,
+            response.status,
+          );
+        }
+        const parsed = options.schema.safeParse(json);
+        if (!parsed.success) {
+          const field = parsed.error.issues[0]?.path.join('.') || 'body';
+          throw new TerraApiError(
+            502,
+            'terra_invalid_response',
+            `Terra's answer to ${path} did not have the expected shape (field '${field}').`,
+            response.status,
+          );
+        }
+        return { status: response.status, value: parsed.data };
+      }
+
+      const retriable =
+        RETRY_STATUSES.has(response.status) && (options.idempotent || response.status === 429);
+      if (
+        retriable &&
+        (await this.backoff(attempt, deadline, retryAfterMs(response.headers.get('retry-after'))))
+      ) {
+        continue;
+      }
+      throw new TerraApiError(
+        502,
+        'terra_error',
+        `Terra answered ${response.status} to ${path}: ${terraErrorDetail(text)}`,
+        response.status,
+      );
+    }
+  }
+
+  /** Waits before the next attempt; false when no attempt is left or the wait would pass the deadline. */
+  private async backoff(attempt: number, deadline: number, retryAfter: number | undefined): Promise<boolean> {
+    if (attempt >= this.options.maxAttempts) return false;
+    // Full jitter on an exponential base, unless Terra told us how long to wait.
+    const wait = retryAfter ?? Math.round(this.random() * 100 * 2 ** (attempt - 1));
+    if (Date.now() + wait + 50 >= deadline) return false;
+    await this.sleep(wait);
+    return true;
+  }
+}
