@@ -1,10 +1,11 @@
-import { listConnections, listConnectionsQuery } from '#shared/connections/queries';
+import { listWithRefresh } from '#shared/connections/connect';
+import { listConnectionsQuery } from '#shared/connections/queries';
 import { route } from '#shared/http/route';
-import { connectionStore } from '#shared/runtime';
+import { connectDeps } from '#shared/runtime';
 
-const store = connectionStore();
+const deps = connectDeps();
 
 export const handler = route({ query: listConnectionsQuery }, async ({ caller, query }) => ({
   status: 200,
-  body: await listConnections(store, caller.referenceId, query),
+  body: await listWithRefresh(deps, caller.referenceId, query),
 }));

@@ -178,6 +178,20 @@ export async function completeCallback(
   outcome: string | undefined,
   query: Record<string, string | undefined>,
 ): Promise<string> {
+  try {
+    return await confirmCallback(deps, outcome, query);
+  } catch (error) {
+    // Even our own failure ends on a configured page, never on a bare error.
+    deps.log.error('callback failed', { error: error instanceof Error ? error.name : 'unknown' });
+    return redirectUrl(deps.config, query.redirect, 'failure', { status: 'error' });
+  }
+}
+
+async function confirmCallback(
+  deps: ConnectDeps,
+  outcome: string | undefined,
+  query: Record<string, string | undefined>,
+): Promise<string> {
   const target = query.redirect;
   const user_id = query.user_id !== undefined && USER_ID.test(query.user_id) ? query.user_id : undefined;
   const resource = query.resource?.toUpperCase();

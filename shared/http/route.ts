@@ -15,11 +15,11 @@ export interface Caller {
   referenceId: string;
 }
 
-export interface RouteInput<B, Q> {
+export interface RouteInput<B, Q, P> {
   caller: Caller;
   body: B;
   query: Q;
-  pathParameters: Record<string, string | undefined>;
+  path: P;
   /** This API's base URL as the caller reached it; callback URLs are built from it. */
   baseUrl: string;
 }
@@ -73,9 +73,9 @@ function bodyOf<B>(event: APIGatewayProxyEventV2WithJWTAuthorizer, schema: z.Zod
   return parsed.data;
 }
 
-export function route<B = undefined, Q = Record<string, never>>(
-  options: { body?: z.ZodType<B>; query?: z.ZodType<Q> },
-  run: (input: RouteInput<B, Q>) => Promise<RouteResult>,
+export function route<B = undefined, Q = Record<string, never>, P extends Record<string, string> = Record<string, never>>(
+  options: { body?: z.ZodType<B>; query?: z.ZodType<Q>; path?: { [K in keyof P]: z.ZodType<P[K]> } },
+  run: (input: RouteInput<B, Q, P>) => Promise<RouteResult>,
 ) {
   return async (event: APIGatewayProxyEventV2WithJWTAuthorizer): Promise<HttpResult> => {
     try {
@@ -84,11 +84,13 @@ export function route<B = undefined, Q = Record<string, never>>(
       const querySchema = options.query ?? z.object({}).strict();
       const query = querySchema.safeParse(event.queryStringParameters ?? {});
       if (!query.success) throw new BadRequest(describe(query.error, 'query'), 'invalid_query');
+      const path = z.object(options.path ?? {}).safeParse(event.pathParameters ?? {});
+      if (!path.success) throw new BadRequest(describe(path.error, 'path'), 'invalid_path');
       const result = await run({
         caller,
         body,
         query: query.data as Q,
-        pathParameters: event.pathParameters ?? {},
+        path: path.data as P,
         baseUrl: requestBaseUrl(event),
       });
       return json(result.status, result.body, result.headers);

@@ -12,5 +12,11 @@ export interface RouteSpec {
 
 export const ROUTES: readonly RouteSpec[] = [
   { method: 'POST', path: '/webhooks/terra', entry: 'terra-webhook', auth: 'none' },
+  { method: 'POST', path: '/sessions', entry: 'create-session', auth: 'jwt' },
+  { method: 'POST', path: '/connections', entry: 'create-connection', auth: 'jwt' },
   { method: 'GET', path: '/connections', entry: 'list-connections', auth: 'jwt' },
+  { method: 'DELETE', path: '/connections/{user_id}', entry: 'delete-connection', auth: 'jwt' },
+  { method: 'GET', path: '/providers', entry: 'list-providers', auth: 'jwt' },
+  { method: 'POST', path: '/sdk-token', entry: 'create-sdk-token', auth: 'jwt' },
+  { method: 'GET', path: '/callbacks/terra/{outcome}', entry: 'terra-callback', auth: 'none' },
 ];

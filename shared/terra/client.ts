@@ -46,12 +46,13 @@ export const terraUserSchema = z.looseObject({
 });
 export type TerraUser = z.infer<typeof terraUserSchema>;
 
-const widgetSessionSchema = z.looseObject({
+// z.object strips fields we do not pass on; looseObject keeps the ones we may read later.
+const widgetSessionSchema = z.object({
   session_id: z.string().min(1),
   url: z.url(),
   expires_in: z.number().nonnegative().default(900),
 });
-const authenticateSchema = z.looseObject({ user_id: z.string().min(1), auth_url: z.url() });
+const authenticateSchema = z.object({ user_id: z.string().min(1), auth_url: z.url() });
 const userInfoSchema = z.looseObject({ user: terraUserSchema });
 // The spec answers a bare array; Terra's example code reads `{users}`; some answers wrap one `{user}`.
 const usersByReferenceSchema = z.union([
@@ -77,7 +78,7 @@ const integrationSchema = z.looseObject({
 });
 export type TerraIntegration = z.infer<typeof integrationSchema>;
 const integrationsSchema = z.looseObject({ providers: z.array(integrationSchema) });
-const authTokenSchema = z.looseObject({ token: z.string().min(1), expires_in: z.number().nonnegative() });
+const authTokenSchema = z.object({ token: z.string().min(1), expires_in: z.number().nonnegative() });
 
 interface CallOptions<T> {
   method: 'GET' | 'POST' | 'DELETE';

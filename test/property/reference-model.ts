@@ -1,9 +1,16 @@
-import type { Change, Connection, ConnectionEvent, ConnectionStatus } from '../../shared/connections/model.ts';
+import type {
+  Change,
+  Connection,
+  ConnectionEvent,
+  ConnectionStatus,
+} from '../../shared/connections/model.ts';
 
 /**
  * The connection semantics written the slow, obvious way (DESIGN.md §3): sort the distinct events of one
- * user by (at, rank of kind, event_id) and fold them in that order. Deliberately shares no code with
- * `shared/connections/transitions.ts`, so the property tests compare two independent readings of the spec.
+ * user by (at, rank of kind, event_id) and fold them in that order. Status: the earliest terminal event
+ * if any, else the latest status event, except that our own `pending` mark never replaces a status from
+ * Terra. Deliberately shares no code with `shared/connections/transitions.ts`, so the property tests compare
+ * two independent readings of the spec.
  */
 
 const RANK: Record<Change['kind'], number> = {
@@ -18,7 +25,11 @@ const RANK: Record<Change['kind'], number> = {
   disconnected: 8,
 };
 
-const TERMINAL: ReadonlySet<ConnectionStatus> = new Set<ConnectionStatus>(['failed', 'disconnected', 'replaced']);
+const TERMINAL: ReadonlySet<ConnectionStatus> = new Set<ConnectionStatus>([
+  'failed',
+  'disconnected',
+  'replaced',
+]);
 
 function statusOf(change: Change): ConnectionStatus | undefined {
   switch (change.kind) {
@@ -74,6 +85,7 @@ export function referenceConnection(events: readonly ConnectionEvent[]): Connect
   if (userIds.size !== 1) throw new Error(`reference model: events of several users: ${[...userIds]}`);
 
   let status: ConnectionStatus = 'active';
+  let statusSeen = false;
   let reason: string | undefined;
   let replacedBy: string | undefined;
   let scopes = new Set<string>();
@@ -87,8 +99,11 @@ export function referenceConnection(events: readonly ConnectionEvent[]): Connect
     const { change } = event;
 
     const next = statusOf(change);
-    if (next !== undefined && !TERMINAL.has(status)) {
+    // A pending mark is ours, stamped with our clock: it never replaces a status Terra reported.
+    const pendingOverTerra = next === 'pending' && statusSeen && status !== 'pending';
+    if (next !== undefined && !TERMINAL.has(status) && !pendingOverTerra) {
       status = next;
+      statusSeen = true;
       reason = undefined;
       replacedBy = undefined;
       if (change.kind === 'auth_failed') reason = change.reason;
@@ -96,7 +111,10 @@ export function referenceConnection(events: readonly ConnectionEvent[]): Connect
       if (change.kind === 'replaced') replacedBy = change.replaced_by;
     }
 
-    if ((change.kind === 'authenticated' || change.kind === 'scopes_changed') && change.scopes !== undefined) {
+    if (
+      (change.kind === 'authenticated' || change.kind === 'scopes_changed') &&
+      change.scopes !== undefined
+    ) {
       scopes = new Set(change.scopes);
     } else if (change.kind === 'scopes_changed') {
       for (const scope of change.added) scopes.add(scope);

@@ -1,0 +1,11 @@
+import { startWidgetSession } from '#shared/connections/connect';
+import { createSessionBody } from '#shared/http/bodies';
+import { route } from '#shared/http/route';
+import { connectDeps } from '#shared/runtime';
+
+const deps = connectDeps();
+
+export const handler = route({ body: createSessionBody }, async ({ caller, body, baseUrl }) => ({
+  status: 201,
+  body: await startWidgetSession(deps, caller.referenceId, deps.config.publicApiUrl ?? baseUrl, body),
+}));
