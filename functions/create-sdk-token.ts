@@ -5,4 +5,7 @@ import { connectDeps } from '#shared/runtime';
 
 const deps = connectDeps();
 
-export const handler = route({ body: emptyBody }, async () => ({ status: 201, body: await mintSdkToken(deps) }));
+export const handler = route({ body: emptyBody }, async () => ({
+  status: 201,
+  body: await mintSdkToken(deps),
+}));

@@ -3,4 +3,7 @@ import { connectDeps } from '#shared/runtime';
 
 const deps = connectDeps();
 
-export const handler = route({}, async () => ({ status: 200, body: { providers: await deps.providers.list() } }));
+export const handler = route({}, async () => ({
+  status: 200,
+  body: { providers: await deps.providers.list() },
+}));

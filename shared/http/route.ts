@@ -73,7 +73,11 @@ function bodyOf<B>(event: APIGatewayProxyEventV2WithJWTAuthorizer, schema: z.Zod
   return parsed.data;
 }
 
-export function route<B = undefined, Q = Record<string, never>, P extends Record<string, string> = Record<string, never>>(
+export function route<
+  B = undefined,
+  Q = Record<string, never>,
+  P extends Record<string, string> = Record<string, never>,
+>(
   options: { body?: z.ZodType<B>; query?: z.ZodType<Q>; path?: { [K in keyof P]: z.ZodType<P[K]> } },
   run: (input: RouteInput<B, Q, P>) => Promise<RouteResult>,
 ) {

@@ -4,19 +4,30 @@ import { callbackUrls, redirectTargetName, redirectUrl } from '../../shared/conn
 
 const config = connectConfig({
   REDIRECT_TARGETS: JSON.stringify({
-    web: { success: 'https://app.example.com/connected?from=terra', failure: 'https://app.example.com/failed' },
+    web: {
+      success: 'https://app.example.com/connected?from=terra',
+      failure: 'https://app.example.com/failed',
+    },
     ios: { success: 'myapp://connected', failure: 'myapp://failed' },
   }),
 });
 
 describe('redirect targets', () => {
   it('maps a configured name to its URL and appends status, provider and user_id', () => {
-    const url = redirectUrl(config, 'web', 'success', { status: 'active', provider: 'GARMIN', user_id: 'u-1' });
-    expect(url).toBe('https://app.example.com/connected?from=terra&status=active&provider=GARMIN&user_id=u-1');
+    const url = redirectUrl(config, 'web', 'success', {
+      status: 'active',
+      provider: 'GARMIN',
+      user_id: 'u-1',
+    });
+    expect(url).toBe(
+      'https://app.example.com/connected?from=terra&status=active&provider=GARMIN&user_id=u-1',
+    );
   });
 
   it('supports app deep links', () => {
-    expect(redirectUrl(config, 'ios', 'failure', { status: 'cancelled' })).toBe('myapp://failed?status=cancelled');
+    expect(redirectUrl(config, 'ios', 'failure', { status: 'cancelled' })).toBe(
+      'myapp://failed?status=cancelled',
+    );
   });
 
   it.each([
@@ -76,12 +87,16 @@ describe('configured URLs', () => {
 
   it('refuses a configuration with an unsafe target at start-up', () => {
     expect(() =>
-      connectConfig({ REDIRECT_TARGETS: JSON.stringify({ web: { success: 'javascript:x', failure: 'https://a.example' } }) }),
+      connectConfig({
+        REDIRECT_TARGETS: JSON.stringify({ web: { success: 'javascript:x', failure: 'https://a.example' } }),
+      }),
     ).toThrow(ConfigError);
     expect(() => connectConfig({ REDIRECT_TARGETS: 'not json' })).toThrow(/REDIRECT_TARGETS/);
     expect(() =>
       connectConfig({
-        REDIRECT_TARGETS: JSON.stringify({ web: { success: 'https://a.example', failure: 'https://a.example' } }),
+        REDIRECT_TARGETS: JSON.stringify({
+          web: { success: 'https://a.example', failure: 'https://a.example' },
+        }),
         DEFAULT_REDIRECT_TARGET: 'android',
       }),
     ).toThrow(/DEFAULT_REDIRECT_TARGET/);

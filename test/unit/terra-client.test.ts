@@ -1,7 +1,13 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { TerraApiError, TerraClient, type TerraClientOptions, retryAfterMs, terraErrorDetail } from '../../shared/terra/client.ts';
+import {
+  retryAfterMs,
+  TerraApiError,
+  TerraClient,
+  type TerraClientOptions,
+  terraErrorDetail,
+} from '../../shared/terra/client.ts';
 
 /** A scripted Terra on a real socket: each request takes the next answer from the queue. */
 interface Scripted {
@@ -87,7 +93,9 @@ describe('every call', () => {
   });
 
   it('puts authenticateUser’s resource in the query string and the redirect URLs in the body', async () => {
-    script = [{ status: 200, body: { status: 'success', user_id: 'u-9', auth_url: 'https://login.example/x' } }];
+    script = [
+      { status: 200, body: { status: 'success', user_id: 'u-9', auth_url: 'https://login.example/x' } },
+    ];
     const result = await client().authenticateUser({
       resource: 'OURA',
       reference_id: 'alice',
@@ -140,7 +148,11 @@ describe('errors', () => {
   it('explains how to switch when the legacy widget endpoint answers 410', async () => {
     script = [{ status: 410, body: { detail: 'gone' } }];
     const error = await failure(
-      client({ widgetMode: 'legacy' }).createWidgetSession({ reference_id: 'a', success_url: 'x', failure_url: 'y' }),
+      client({ widgetMode: 'legacy' }).createWidgetSession({
+        reference_id: 'a',
+        success_url: 'x',
+        failure_url: 'y',
+      }),
     );
     expect(error).toMatchObject({ status: 502, terraStatus: 410 });
     expect(error.message).toContain('TERRA_WIDGET_MODE=widget-api');
@@ -210,7 +222,9 @@ describe('shapes', () => {
     ['{user}', { user }],
   ])('reads userInfo by reference_id as %s', async (_, body) => {
     script = [{ status: 200, body }];
-    expect(await client().getUsersByReference('alice')).toEqual([expect.objectContaining({ user_id: 'u-1' })]);
+    expect(await client().getUsersByReference('alice')).toEqual([
+      expect.objectContaining({ user_id: 'u-1' }),
+    ]);
     expect(seen[0]?.url).toBe('/api/v2/userInfo?reference_id=alice');
   });
 
@@ -234,13 +248,23 @@ describe('shapes', () => {
   });
 
   it('asks integrations/detailed for SDK providers too', async () => {
-    script = [{ status: 200, body: { status: 'success', providers: [{ provider: 'APPLE', setup: 'SDK', enabled: true }] } }];
+    script = [
+      {
+        status: 200,
+        body: { status: 'success', providers: [{ provider: 'APPLE', setup: 'SDK', enabled: true }] },
+      },
+    ];
     expect(await client().listIntegrations()).toEqual([expect.objectContaining({ provider: 'APPLE' })]);
     expect(seen[0]?.url).toBe('/api/v2/integrations/detailed?sdk=true');
   });
 
   it('calls the new widget API with providers as a comma-separated string', async () => {
-    script = [{ status: 200, body: { session_id: 's-1', url: 'https://widget.example/s-1', status: 'success', expires_in: 900 } }];
+    script = [
+      {
+        status: 200,
+        body: { session_id: 's-1', url: 'https://widget.example/s-1', status: 'success', expires_in: 900 },
+      },
+    ];
     const session = await client().createWidgetSession({
       reference_id: 'alice',
       providers: ['GARMIN', 'OURA'],
@@ -249,6 +273,9 @@ describe('shapes', () => {
     });
     expect(session).toEqual({ session_id: 's-1', url: 'https://widget.example/s-1', expires_in: 900 });
     expect(seen[0]?.url).toBe('/api/widget/session');
-    expect(JSON.parse(seen[0]?.body ?? '{}')).toMatchObject({ providers: 'GARMIN,OURA', reference_id: 'alice' });
+    expect(JSON.parse(seen[0]?.body ?? '{}')).toMatchObject({
+      providers: 'GARMIN,OURA',
+      reference_id: 'alice',
+    });
   });
 });
