@@ -6,16 +6,22 @@ import * as z from 'zod';
 import { ROUTES } from '#shared/http/routes';
 import { createDevAuth } from './dev-auth.ts';
 import { type DynamoLocal, localClient, startDynamoLocal } from './dynamodb.ts';
-import { createLocalServer, type LambdaHandler, type LocalRoute } from './server.ts';
+import { resultPage } from './result-page.ts';
+import { type Sandbox, type SandboxOptions, startSandbox } from './sandbox/sandbox.ts';
+import { type LambdaHandler, type LocalRoute, createLocalServer } from './server.ts';
 import { ensureTables } from './tables.ts';
 
 /**
- * The whole backend on one machine: DynamoDB Local, the archive in a directory, and the same Lambda
- * handlers behind the local HTTP adapter. Used by `npm start` and by the HTTP tests.
+ * The whole backend on one machine: DynamoDB Local, the archive in a directory, the Terra sandbox (or
+ * real Terra when TERRA_API_URL is set), and the same Lambda handlers behind the local HTTP adapter.
+ * Used by `npm start` and by the HTTP tests.
  */
 export const LOCAL_DEFAULTS = {
   port: 3000,
+  sandboxPort: 3001,
   signingSecret: 'local-signing-secret',
+  devId: 'local-dev-id',
+  apiKey: 'local-api-key',
   connectionsTable: 'terra-connect-connections',
   inboxTable: 'terra-connect-inbox',
 } as const;
@@ -33,6 +39,12 @@ export interface LocalStackOptions {
   /** Use an already running DynamoDB Local instead of starting one. */
   dynamoEndpoint?: string;
   tables?: { connectionsTable: string; inboxTable: string };
+  /** Talk to this Terra instead of starting the sandbox (real Terra: https://access.tryterra.co/api/v2). */
+  terra?: { apiUrl: string; devId: string; apiKey: string; widgetSessionUrl?: string };
+  /** Sandbox options (port, retry schedule, chaos…) when the sandbox runs. */
+  sandbox?: SandboxOptions;
+  /** Extra environment for the handlers (e.g. TERRA_WIDGET_MODE, TERRA_TIMEOUT_MS). */
+  env?: Record<string, string>;
   onProgress?: (message: string) => void;
 }
 
@@ -42,6 +54,9 @@ export interface LocalStack {
   signingSecret: string;
   dataDir: string;
   dynamoEndpoint: string;
+  /** The sandbox, when the stack plays Terra itself. */
+  sandbox?: Sandbox;
+  terraApiUrl: string;
   stop(): Promise<void>;
 }
 
@@ -64,83 +79,123 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     connectionsTable: LOCAL_DEFAULTS.connectionsTable,
     inboxTable: LOCAL_DEFAULTS.inboxTable,
   };
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const step of stops.reverse()) await step().catch(() => undefined);
+  };
 
-  let dynamo: DynamoLocal | undefined;
-  if (!options.dynamoEndpoint) {
-    options.onProgress?.('Starting DynamoDB Local (Java)…');
-    dynamo = await startDynamoLocal(options.inMemory ? {} : { dbPath: join(dataDir, 'dynamodb') });
-  }
-  const dynamoEndpoint = options.dynamoEndpoint ?? dynamo?.endpoint ?? '';
   try {
+    let dynamoEndpoint = options.dynamoEndpoint;
+    if (!dynamoEndpoint) {
+      options.onProgress?.('Starting DynamoDB Local (Java)…');
+      const dynamo: DynamoLocal = await startDynamoLocal(
+        options.inMemory ? {} : { dbPath: join(dataDir, 'dynamodb') },
+      );
+      stops.push(() => dynamo.stop());
+      dynamoEndpoint = dynamo.endpoint;
+    }
     const admin = localClient(dynamoEndpoint);
     await ensureTables(admin, tables);
     admin.destroy();
 
-    // The handlers read their configuration from the environment once, exactly as in Lambda.
-    Object.assign(process.env, {
-      CONNECTIONS_TABLE: tables.connectionsTable,
-      INBOX_TABLE: tables.inboxTable,
-      DYNAMODB_ENDPOINT: dynamoEndpoint,
-      ARCHIVE_DIR: join(dataDir, 'archive'),
-      TERRA_SIGNING_SECRET: signingSecret,
-    });
-    delete process.env.ARCHIVE_BUCKET;
-
+    // Listen first: with port 0 the API's own URL (for callbacks and the sandbox) is known only now.
     const routes: LocalRoute[] = [];
-    for (const spec of ROUTES) {
-      const module = (await import(`../functions/${spec.entry}.ts`)) as { handler: LambdaHandler };
-      routes.push({ ...spec, handler: module.handler });
-    }
     const auth = createDevAuth(devJwtSecret(dataDir, !options.inMemory));
-
     const server = createLocalServer({
       routes,
       auth,
       extra: async (request, response, url, body) => {
-        if (request.method === 'POST' && url.pathname === '/dev/token') {
-          let parsed: z.ZodSafeParseResult<z.infer<typeof tokenRequest>>;
-          try {
-            parsed = tokenRequest.safeParse(JSON.parse(body.toString('utf8') || '{}'));
-          } catch {
-            parsed = tokenRequest.safeParse(undefined);
-          }
-          response.setHeader('content-type', 'application/json');
-          if (!parsed.success) {
-            response.writeHead(400).end(
-              JSON.stringify({
-                error: { code: 'invalid_body', message: 'Send {"sub": "<your user id>"}.' },
-              }),
-            );
-          } else {
-            response.writeHead(200).end(JSON.stringify({ token: await auth.mint({ sub: parsed.data.sub }) }));
-          }
+        if (request.method === 'GET' && url.pathname === '/result') {
+          response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(resultPage(url.searchParams));
           return true;
         }
-        return false;
+        if (request.method !== 'POST' || url.pathname !== '/dev/token') return false;
+        let parsed: z.ZodSafeParseResult<z.infer<typeof tokenRequest>>;
+        try {
+          parsed = tokenRequest.safeParse(JSON.parse(body.toString('utf8') || '{}'));
+        } catch {
+          parsed = tokenRequest.safeParse(undefined);
+        }
+        response.setHeader('content-type', 'application/json');
+        if (!parsed.success) {
+          const error = { code: 'invalid_body', message: 'Send {"sub": "<your user id>"}.' };
+          response.writeHead(400).end(JSON.stringify({ error }));
+        } else {
+          response.writeHead(200).end(JSON.stringify({ token: await auth.mint({ sub: parsed.data.sub }) }));
+        }
+        return true;
       },
     });
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
       server.listen(options.port ?? LOCAL_DEFAULTS.port, '127.0.0.1', () => done());
     });
-    const { port } = server.address() as AddressInfo;
-    const apiUrl = `http://localhost:${port}`;
+    stops.push(
+      () =>
+        new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeAllConnections();
+        }),
+    );
+    const apiUrl = `http://localhost:${(server.address() as AddressInfo).port}`;
+    const webhookUrl = `${apiUrl}/webhooks/terra`;
+
+    let sandbox: Sandbox | undefined;
+    let terra = options.terra;
+    if (!terra) {
+      options.onProgress?.('Starting the Terra sandbox…');
+      sandbox = await startSandbox({
+        port: LOCAL_DEFAULTS.sandboxPort,
+        devId: LOCAL_DEFAULTS.devId,
+        apiKey: LOCAL_DEFAULTS.apiKey,
+        signingSecret,
+        webhookUrl,
+        ...options.sandbox,
+      });
+      const running = sandbox;
+      stops.push(() => running.stop());
+      terra = {
+        apiUrl: sandbox.apiUrl,
+        widgetSessionUrl: `${sandbox.url}/api/widget/session`,
+        devId: options.sandbox?.devId ?? LOCAL_DEFAULTS.devId,
+        apiKey: options.sandbox?.apiKey ?? LOCAL_DEFAULTS.apiKey,
+      };
+    }
+
+    // The handlers read their configuration from the environment once, exactly as in Lambda.
+    const result = (outcome: string) => `${apiUrl}/result?outcome=${outcome}`;
+    Object.assign(process.env, {
+      CONNECTIONS_TABLE: tables.connectionsTable,
+      INBOX_TABLE: tables.inboxTable,
+      DYNAMODB_ENDPOINT: dynamoEndpoint,
+      ARCHIVE_DIR: join(dataDir, 'archive'),
+      TERRA_SIGNING_SECRET: signingSecret,
+      TERRA_API_URL: terra.apiUrl,
+      TERRA_DEV_ID: terra.devId,
+      TERRA_API_KEY: terra.apiKey,
+      ...(terra.widgetSessionUrl ? { TERRA_WIDGET_SESSION_URL: terra.widgetSessionUrl } : {}),
+      PUBLIC_API_URL: process.env.PUBLIC_API_URL ?? apiUrl,
+      REDIRECT_TARGETS: JSON.stringify({ web: { success: result('success'), failure: result('failure') } }),
+      ...options.env,
+    });
+    delete process.env.ARCHIVE_BUCKET;
+    for (const spec of ROUTES) {
+      const module = (await import(`../functions/${spec.entry}.ts`)) as { handler: LambdaHandler };
+      routes.push({ ...spec, handler: module.handler });
+    }
+
     return {
       apiUrl,
-      webhookUrl: `${apiUrl}/webhooks/terra`,
+      webhookUrl,
       signingSecret,
       dataDir,
       dynamoEndpoint,
-      async stop() {
-        await new Promise<void>((done) => {
-          server.close(() => done());
-          server.closeAllConnections();
-        });
-        await dynamo?.stop();
-      },
+      terraApiUrl: terra.apiUrl,
+      ...(sandbox ? { sandbox } : {}),
+      stop,
     };
   } catch (error) {
-    await dynamo?.stop();
+    await stop();
     throw error;
   }
 }

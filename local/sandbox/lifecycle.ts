@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import type { Provider } from './catalogue.ts';
+import type { SandboxContext } from './context.ts';
+import type { LoginFlow } from './flows.ts';
+import { badRequest } from './http.ts';
+import {
+  accessRevoked,
+  authCancelled,
+  authSuccess,
+  connectionError,
+  type DataEventType,
+  dataEvent,
+  deauth,
+  legacyAuthFailure,
+  permissionChange,
+  type UserEventType,
+  userReauth,
+} from './payloads.ts';
+import { type TerraUserRecord, terraTime, toTerraUser } from './users.ts';
+
+/**
+ * What happens to a connection, and which webhooks that sends: shared by the login pages, Terra's REST
+ * endpoints and the sandbox controls so every path follows the same rules.
+ */
+
+export const DEFAULT_ACCOUNT = 'demo-account';
+
+export interface Approval {
+  provider: Provider;
+  account: string;
+  reference_id: string | null;
+  /** The id allocated when the link was made; a fresh one otherwise. */
+  user_id?: string;
+  widget_session_id?: string | null;
+}
+
+/** An approved login: a new active user; reconnecting the same account sends `user_reauth` before `auth`. */
+export function approve(context: SandboxContext, approval: Approval): TerraUserRecord {
+  const { user, replaced } = context.users.connect({
+    user_id: approval.user_id ?? randomUUID(),
+    provider: approval.provider.provider,
+    account: approval.account.trim() || DEFAULT_ACCOUNT,
+    reference_id: approval.reference_id,
+    scopes: approval.provider.scopes.join(','),
+  });
+  if (replaced) context.deliverer.emit(userReauth(toTerraUser(replaced), toTerraUser(user)));
+  context.deliverer.emit(
+    authSuccess(toTerraUser(user), { widget_session_id: approval.widget_session_id ?? null }),
+  );
+  return user;
+}
+
+export function cancel(context: SandboxContext, flow: LoginFlow): void {
+  const payload = context.settings().legacyAuthFailure ? legacyAuthFailure(flow) : authCancelled(flow);
+  context.deliverer.emit(payload);
+}
+
+/** Terra deletes the user and tells the developer with `deauth`; answers the trace id. */
+function removeUser(context: SandboxContext, user: TerraUserRecord): string {
+  context.users.remove(user.user_id);
+  return context.deliverer.emit(deauth({ ...toTerraUser(user), active: false }));
+}
+
+/** `deauthenticateUser`; undefined when there is no such user. */
+export function deauthenticate(context: SandboxContext, userId: string): string | undefined {
+  const user = context.users.get(userId);
+  return user && removeUser(context, user);
+}
+
+const splitScopes = (scopes: string | null | undefined): string[] =>
+  (scopes ?? '')
+    .split(',')
+    .map((scope) => scope.trim())
+    .filter((scope) => scope !== '');
+
+function changeScopes(
+  context: SandboxContext,
+  user: TerraUserRecord,
+  provider: Provider | undefined,
+  change: { scopes_added?: string; scopes_removed?: string },
+): string {
+  let added = splitScopes(change.scopes_added);
+  let removed = splitScopes(change.scopes_removed);
+  if (added.length === 0 && removed.length === 0) {
+    // Without a body, flip the provider's optional scope: a realistic change the backend can observe.
+    const optional = provider?.optionalScope;
+    if (optional === undefined)
+      throw badRequest(`${user.provider} has no optional scope; send {"scopes_added"} or {"scopes_removed"}`);
+    if (splitScopes(user.scopes).includes(optional)) removed = [optional];
+    else added = [optional];
+  }
+  const scopes = splitScopes(user.scopes).filter((scope) => !removed.includes(scope));
+  for (const scope of added) if (!scopes.includes(scope)) scopes.push(scope);
+  const updated = context.users.update(user.user_id, { scopes: scopes.join(',') }) ?? user;
+  return context.deliverer.emit(permissionChange(toTerraUser(updated), added.join(','), removed.join(',')));
+}
+
+/** Fires a provider-side event for a user, updating the user as Terra would; answers the trace id. */
+export function fireEvent(
+  context: SandboxContext,
+  user: TerraUserRecord,
+  type: UserEventType | DataEventType,
+  options: { provider?: Provider; scopes_added?: string; scopes_removed?: string } = {},
+): string {
+  switch (type) {
+    case 'access_revoked': {
+      const updated = context.users.update(user.user_id, { active: false }) ?? user;
+      return context.deliverer.emit(accessRevoked(toTerraUser(updated)));
+    }
+    case 'connection_error':
+      return context.deliverer.emit(connectionError(toTerraUser(user)));
+    case 'permission_change':
+      return changeScopes(context, user, options.provider, options);
+    case 'deauth':
+      return removeUser(context, user);
+    default: {
+      const now = new Date();
+      const traceId = context.deliverer.emit(dataEvent(type, toTerraUser(user), now));
+      // The payload carries the previous update time, as a real data event does; the record moves on.
+      context.users.update(user.user_id, {
+        last_webhook_update: terraTime(now),
+        last_polled_at: now.toISOString(),
+        most_recent_data_at: now.toISOString(),
+      });
+      return traceId;
+    }
+  }
+}
