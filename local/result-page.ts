@@ -1,6 +1,5 @@
 /** Where local mode's redirect targets point: a page that says what happened after Terra. */
-const escape = (value: string) =>
-  value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+const escape = (value: string) => value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 const MESSAGES: Record<string, string> = {
   active: 'Connected. The connection is active.',

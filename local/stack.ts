@@ -8,7 +8,7 @@ import { createDevAuth } from './dev-auth.ts';
 import { type DynamoLocal, localClient, startDynamoLocal } from './dynamodb.ts';
 import { resultPage } from './result-page.ts';
 import { type Sandbox, type SandboxOptions, startSandbox } from './sandbox/sandbox.ts';
-import { type LambdaHandler, type LocalRoute, createLocalServer } from './server.ts';
+import { createLocalServer, type LambdaHandler, type LocalRoute } from './server.ts';
 import { ensureTables } from './tables.ts';
 
 /**
@@ -106,7 +106,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       auth,
       extra: async (request, response, url, body) => {
         if (request.method === 'GET' && url.pathname === '/result') {
-          response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(resultPage(url.searchParams));
+          response
+            .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+            .end(resultPage(url.searchParams));
           return true;
         }
         if (request.method !== 'POST' || url.pathname !== '/dev/token') return false;

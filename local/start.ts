@@ -22,18 +22,41 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 
 try {
+  const realTerra = process.env.TERRA_API_URL;
+  if (realTerra && !(process.env.TERRA_DEV_ID && process.env.TERRA_API_KEY)) {
+    throw new Error(
+      'TERRA_API_URL is set, so TERRA_DEV_ID and TERRA_API_KEY must be set too (your Terra credentials).',
+    );
+  }
   stack = await startLocalStack({
     port,
     fresh: values.fresh,
     signingSecret: process.env.TERRA_SIGNING_SECRET ?? LOCAL_DEFAULTS.signingSecret,
+    sandbox: { port: Number(process.env.SANDBOX_PORT ?? LOCAL_DEFAULTS.sandboxPort) },
+    ...(realTerra
+      ? {
+          terra: {
+            apiUrl: realTerra,
+            devId: process.env.TERRA_DEV_ID ?? '',
+            apiKey: process.env.TERRA_API_KEY ?? '',
+            ...(process.env.TERRA_WIDGET_SESSION_URL
+              ? { widgetSessionUrl: process.env.TERRA_WIDGET_SESSION_URL }
+              : {}),
+          },
+        }
+      : {}),
     onProgress: (message) => process.stdout.write(`${message}\n`),
   });
+  const terra = stack.sandbox
+    ? `Terra sandbox at ${stack.sandbox.url} (set TERRA_API_URL to use real Terra)`
+    : `real Terra at ${stack.terraApiUrl}; its webhooks must reach ${stack.webhookUrl} through your tunnel`;
   const lines = [
     '',
     'terra-connect is running locally',
     `  API              ${stack.apiUrl}`,
     `  Webhook URL      ${stack.webhookUrl}`,
     `  Signing secret   ${stack.signingSecret}`,
+    `  Terra            ${terra}`,
     `  Dev token        curl -s -X POST ${stack.apiUrl}/dev/token -d '{"sub":"alice"}'`,
     `  Data             ${stack.dataDir} (start with --fresh to empty it)`,
     '',

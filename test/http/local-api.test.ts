@@ -18,6 +18,7 @@ beforeAll(async () => {
     signingSecret: SECRET,
     dynamoEndpoint: inject('dynamoEndpoint'),
     tables: { connectionsTable: `http-connections-${suffix}`, inboxTable: `http-inbox-${suffix}` },
+    sandbox: { port: 0 },
   });
 });
 afterAll(async () => {
