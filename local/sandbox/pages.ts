@@ -1,3 +1,4 @@
+import { escapeHtml } from '../html.ts';
 import { iconPath, type Provider } from './catalogue.ts';
 import type { LoginFlow } from './flows.ts';
 
@@ -6,7 +7,6 @@ import type { LoginFlow } from './flows.ts';
  * server-rendered HTML with no scripts or external assets; element ids and data attributes are a contract
  * for browser tests (`[data-provider]`, `#account`, `#approve`, `#cancel`).
  */
-const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 const STYLE = `
 body{font-family:system-ui,sans-serif;background:#f4f5f7;color:#1d1d1f;margin:0;display:flex;justify-content:center}
