@@ -3,10 +3,10 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 /** Shared by the benchmarks: bundling like the stack does, and timing imports in fresh processes. */
-export const ESBUILD_LAMBDA = {
+export const ESBUILD_LAMBDA: BuildOptions = {
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -16,9 +16,13 @@ export const ESBUILD_LAMBDA = {
   // Same banner the CDK stack uses: lets bundled CommonJS dependencies call require() in an ES module.
   banner: { js: "import { createRequire } from 'module';const require = createRequire(import.meta.url);" },
   logLevel: 'silent',
-} as const;
+};
 
-export async function bundle(name: string, source: string, dir: string): Promise<{ file: string; bytes: number; zipBytes: number }> {
+export async function bundle(
+  name: string,
+  source: string,
+  dir: string,
+): Promise<{ file: string; bytes: number; zipBytes: number }> {
   const entry = join(dir, `${name}.entry.ts`);
   writeFileSync(entry, source);
   const file = join(dir, `${name}.mjs`);

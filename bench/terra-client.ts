@@ -18,7 +18,10 @@ export const client = new TerraClient({ devId: 'd', apiKey: 'k', baseUrl: 'https
 const built = await Promise.all(
   Object.entries(variants).map(async ([name, source]) => ({ name, ...(await bundle(name, source, dir)) })),
 );
-const times = importTimes(built.map((variant) => variant.file), samples);
+const times = importTimes(
+  built.map((variant) => variant.file),
+  samples,
+);
 const rows = built.map((variant) => {
   const sample = times.get(variant.file) ?? [];
   return {

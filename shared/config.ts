@@ -27,6 +27,9 @@ const examples: Record<string, string> = {
   INBOX_LEASE_SECONDS: 'INBOX_LEASE_SECONDS=15',
   INBOX_TTL_DAYS: 'INBOX_TTL_DAYS=30',
   IDENTITY_CLAIM: 'IDENTITY_CLAIM=sub',
+  TERRA_SECRET_ARN:
+    'TERRA_SECRET_ARN=arn:aws:secretsmanager:eu-west-1:123456789012:secret:terra-connect/terra',
+  TERRA_SECRET_MAX_AGE_SECONDS: 'TERRA_SECRET_MAX_AGE_SECONDS=300',
   TERRA_API_URL: 'TERRA_API_URL=https://access.tryterra.co/api/v2',
   TERRA_WIDGET_SESSION_URL: 'TERRA_WIDGET_SESSION_URL=https://access.tryterra.co/api/widget/session',
   TERRA_WIDGET_MODE: 'TERRA_WIDGET_MODE=widget-api (or legacy)',
@@ -59,7 +62,7 @@ function readSection<T extends z.ZodType>(schema: T, env: Env): Readonly<z.outpu
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? '');
     const example = `for example ${examples[name] ?? `${name}=...`}`;
-    if (issue.code === 'custom') return `${name}: ${issue.message}; ${example}`;
+    if (issue.code === 'custom') return `${name} ${issue.message}; ${example}`;
     const unset = env[name] === undefined || env[name]?.trim() === '';
     return `${name} ${unset ? 'is not set' : `is invalid (${issue.message})`}; ${example}`;
   });
@@ -76,19 +79,50 @@ function section<T extends z.ZodType>(schema: T) {
   };
 }
 
+/**
+ * Terra's credentials come from one Secrets Manager secret in AWS (TERRA_SECRET_ARN, read at run time and
+ * cached) or from plain variables locally. With neither, the function does not start.
+ */
+const secretShape = {
+  TERRA_SECRET_ARN: z
+    .string()
+    .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager ARN')
+    .optional(),
+  TERRA_SECRET_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(3600).default(300),
+};
+const requiredWithoutSecret =
+  (...names: string[]) =>
+  (env: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    if (env.TERRA_SECRET_ARN !== undefined) return;
+    for (const name of names) {
+      if (env[name] === undefined)
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is not set (nor TERRA_SECRET_ARN)' });
+    }
+  };
+const secretSource = (env: {
+  TERRA_SECRET_ARN?: string | undefined;
+  TERRA_SECRET_MAX_AGE_SECONDS: number;
+}) =>
+  env.TERRA_SECRET_ARN === undefined
+    ? undefined
+    : { arn: env.TERRA_SECRET_ARN, maxAgeSeconds: env.TERRA_SECRET_MAX_AGE_SECONDS };
+
 const webhookSchema = z
   .object({
-    TERRA_SIGNING_SECRET: nonEmpty,
+    ...secretShape,
+    TERRA_SIGNING_SECRET: nonEmpty.optional(),
     TERRA_SIGNING_SECRET_PREVIOUS: nonEmpty.optional(),
     WEBHOOK_TOLERANCE_SECONDS: seconds(300, 3600),
     INBOX_LEASE_SECONDS: seconds(15, 900),
     INBOX_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   })
+  .superRefine(requiredWithoutSecret('TERRA_SIGNING_SECRET'))
   .transform((env) => ({
     // Two secrets let a team rotate: add the new one, let Terra switch, then drop the old.
     signingSecrets: [env.TERRA_SIGNING_SECRET, env.TERRA_SIGNING_SECRET_PREVIOUS].filter(
       (secret): secret is string => secret !== undefined,
     ),
+    secret: secretSource(env),
     toleranceSeconds: env.WEBHOOK_TOLERANCE_SECONDS,
     leaseSeconds: env.INBOX_LEASE_SECONDS,
     inboxTtlDays: env.INBOX_TTL_DAYS,
@@ -113,7 +147,7 @@ const archiveSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['ARCHIVE_BUCKET'],
-        message: 'set exactly one of ARCHIVE_BUCKET (S3) or ARCHIVE_DIR (local directory)',
+        message: 'or ARCHIVE_DIR must be set, exactly one of them (S3 bucket, or a local directory)',
       });
     }
   })
@@ -132,19 +166,22 @@ const terraSchema = z
     TERRA_API_URL: httpUrl.default('https://access.tryterra.co/api/v2'),
     TERRA_WIDGET_SESSION_URL: httpUrl.default('https://access.tryterra.co/api/widget/session'),
     TERRA_WIDGET_MODE: z.enum(['widget-api', 'legacy']).default('widget-api'),
-    TERRA_DEV_ID: nonEmpty,
-    TERRA_API_KEY: nonEmpty,
+    ...secretShape,
+    TERRA_DEV_ID: nonEmpty.optional(),
+    TERRA_API_KEY: nonEmpty.optional(),
     // Per attempt, and for all attempts together: both well under the function timeout.
     TERRA_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(2_500),
     TERRA_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(5).default(3),
     TERRA_DEADLINE_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
   })
+  .superRefine(requiredWithoutSecret('TERRA_DEV_ID', 'TERRA_API_KEY'))
   .transform((env) => ({
     apiUrl: env.TERRA_API_URL.replace(/\/+$/, ''),
     widgetSessionUrl: env.TERRA_WIDGET_SESSION_URL,
     widgetMode: env.TERRA_WIDGET_MODE,
-    devId: env.TERRA_DEV_ID,
-    apiKey: env.TERRA_API_KEY,
+    devId: env.TERRA_DEV_ID ?? '',
+    apiKey: env.TERRA_API_KEY ?? '',
+    secret: secretSource(env),
     timeoutMs: env.TERRA_TIMEOUT_MS,
     maxAttempts: env.TERRA_MAX_ATTEMPTS,
     deadlineMs: env.TERRA_DEADLINE_MS,

@@ -7,6 +7,7 @@ import { ProviderCatalogue } from './connections/providers.ts';
 import { ConnectionStore } from './connections/store.ts';
 import { logger } from './log.ts';
 import { TerraClient } from './terra/client.ts';
+import { type CredentialSource, fixedCredentials, secretCredentials } from './terra/credentials.ts';
 import { type Archive, DirectoryArchive } from './webhooks/archive.ts';
 import { Inbox } from './webhooks/inbox.ts';
 import type { WebhookDeps } from './webhooks/receive.ts';
@@ -30,10 +31,22 @@ function archive(): Archive {
   return config.kind === 's3' ? new S3Archive(config.bucket) : new DirectoryArchive(config.dir);
 }
 
+function credentialSource(
+  secret: { arn: string; maxAgeSeconds: number } | undefined,
+  fromEnv: () => Parameters<typeof fixedCredentials>[0],
+): CredentialSource {
+  return secret ? secretCredentials(secret.arn, secret.maxAgeSeconds) : fixedCredentials(fromEnv());
+}
+
 export function webhookDeps(): WebhookDeps {
   const webhook = webhookConfig();
+  const credentials = credentialSource(webhook.secret, () => ({
+    devId: '',
+    apiKey: '',
+    signingSecrets: [...webhook.signingSecrets],
+  }));
   return {
-    signingSecrets: webhook.signingSecrets,
+    signingSecrets: async () => (await credentials()).signingSecrets,
     toleranceSeconds: webhook.toleranceSeconds,
     archive: archive(),
     inbox: new Inbox(documentClient(), storeConfig().inboxTable, {
@@ -47,7 +60,13 @@ export function webhookDeps(): WebhookDeps {
 }
 
 export function terraClient(): TerraClient {
-  return new TerraClient(terraConfig());
+  const config = terraConfig();
+  const credentials = credentialSource(config.secret, () => ({
+    devId: config.devId,
+    apiKey: config.apiKey,
+    signingSecrets: [],
+  }));
+  return new TerraClient({ ...config, credentials });
 }
 
 /** The connect flows' dependencies. The provider cache lives as long as the container. */

@@ -25,8 +25,8 @@ export interface TerraClientOptions {
   apiUrl: string;
   widgetSessionUrl: string;
   widgetMode: 'widget-api' | 'legacy';
-  devId: string;
-  apiKey: string;
+  /** Read per call: a cached secret, so a rotated key arrives without a redeploy. */
+  credentials: () => Promise<{ devId: string; apiKey: string }>;
   timeoutMs: number;
   maxAttempts: number;
   deadlineMs: number;
@@ -276,6 +276,7 @@ export class TerraClient {
   private async call<T>(options: CallOptions<T>): Promise<Outcome<T>> {
     const path = new URL(options.url).pathname;
     const deadline = Date.now() + this.options.deadlineMs;
+    const { devId, apiKey } = await this.options.credentials();
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
       const timeout = Math.min(this.options.timeoutMs, remaining);
@@ -284,8 +285,8 @@ export class TerraClient {
         response = await this.fetch(options.url, {
           method: options.method,
           headers: {
-            'dev-id': this.options.devId,
-            'x-api-key': this.options.apiKey,
+            'dev-id': devId,
+            'x-api-key': apiKey,
             'content-type': 'application/json',
             accept: 'application/json',
           },

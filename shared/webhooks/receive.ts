@@ -12,7 +12,8 @@ import type { DeliveryFacts, Inbox } from './inbox.ts';
  * step is safe to repeat, so the retry repairs whatever a failed attempt left.
  */
 export interface WebhookDeps {
-  signingSecrets: readonly string[];
+  /** Resolved per delivery (a cached secret in AWS); a failure to read it is ours: 500, nothing written. */
+  signingSecrets: () => Promise<readonly string[]>;
   toleranceSeconds: number;
   archive: Archive;
   inbox: Inbox;
@@ -103,10 +104,17 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
   const receivedAt = deps.now();
 
   // 1. Signature over the exact bytes, before anything is parsed or written.
+  let secrets: readonly string[];
+  try {
+    secrets = await deps.signingSecrets();
+  } catch (error) {
+    deps.log.error('webhook signing secret unavailable', { outcome: 'error', error: (error as Error).name });
+    return answer(500, 'error', undefined, 'The signing secret could not be read; Terra will retry.');
+  }
   const check = verifySignature({
     header: headers['terra-signature'] ?? headers['x-terra-signature'],
     rawBody: body,
-    secrets: deps.signingSecrets,
+    secrets,
     nowSeconds: Math.floor(receivedAt / 1000),
     toleranceSeconds: deps.toleranceSeconds,
   });

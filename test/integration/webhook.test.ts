@@ -48,7 +48,7 @@ function depsWith(
   doc: DynamoDBDocumentClient = tables.doc,
 ): WebhookDeps {
   return {
-    signingSecrets: [SECRET],
+    signingSecrets: async () => [SECRET],
     toleranceSeconds: 300,
     archive: new DirectoryArchive(archiveDir),
     inbox: new Inbox(doc, tables.inboxTable, { leaseSeconds: LEASE_SECONDS, ttlDays: 30 }),
@@ -293,6 +293,16 @@ describe('failures of our own', () => {
 
     expect((await deliver(depsWith({ connections }), payload, { traceId })).status).toBe(500);
     expect((await deliver(depsWith(), payload, { traceId })).outcome).toBe('processed');
+  });
+
+  it('answers 500 when the signing secret cannot be read, writing nothing', async () => {
+    const user_id = uniqueUser();
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id: uniqueRef() }) });
+    const signingSecrets = () => Promise.reject(new Error('Secrets Manager unavailable'));
+    const result = await deliver(depsWith({ signingSecrets }), payload, { traceId: `trace-${user_id}` });
+    expect(result).toMatchObject({ status: 500, outcome: 'error' });
+    expect(archivedFiles()).toEqual([]);
+    expect(await inbox().get(`trace-${user_id}`)).toBeUndefined();
   });
 
   it('answers 500 when the archive is down, changes nothing, and the retry succeeds', async () => {
