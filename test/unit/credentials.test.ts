@@ -8,8 +8,16 @@ import { SecretError, secretCredentials } from '../../shared/terra/credentials.t
 const secretsManager = mockClient(SecretsManagerClient);
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:terra-connect/terra-AbCdEf';
 
+const secrets = new Map<string, string>();
 beforeEach(() => {
   secretsManager.reset();
+  secrets.clear();
+  // Input matchers do not match across the SDK's module copies under vitest; look the id up instead.
+  secretsManager.on(GetSecretValueCommand).callsFake((input: { SecretId?: string }) => {
+    const value = secrets.get(input.SecretId ?? '');
+    if (value === undefined) throw new Error('ResourceNotFoundException');
+    return { SecretString: value };
+  });
 });
 afterAll(() => {
   secretsManager.restore();
@@ -40,9 +48,7 @@ describe('the Terra secret', () => {
 
   it('names missing keys without echoing any value', async () => {
     const other = `${ARN}-incomplete`;
-    secretsManager
-      .on(GetSecretValueCommand, { SecretId: other })
-      .resolves({ SecretString: JSON.stringify({ dev_id: 'dev-value', api_key: 'key-value' }) });
+    secretIs(other, { dev_id: 'dev-value', api_key: 'key-value' });
     const error = await secretCredentials(other, 0)().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SecretError);
     expect((error as Error).message).toContain('signing_secret');
