@@ -23,10 +23,9 @@ afterAll(() => {
   secretsManager.restore();
 });
 
-function secretIs(value: Record<string, string>): void {
-  secretsManager
-    .on(GetSecretValueCommand, { SecretId: ARN })
-    .resolves({ SecretString: JSON.stringify(value) });
+// Powertools caches by secret id for the whole process, so each test reads its own secret.
+function secretIs(arn: string, value: Record<string, string>): void {
+  secrets.set(arn, JSON.stringify(value));
 }
 
 describe('the Terra secret', () => {
