@@ -1,9 +1,9 @@
 import { mintSdkToken } from '#shared/connections/connect';
 import { emptyBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime';
+import { terraDeps } from '#shared/runtime/terra';
 
-const deps = connectDeps();
+const deps = terraDeps();
 
 export const handler = route({ body: emptyBody }, async () => ({
   status: 201,

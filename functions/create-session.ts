@@ -1,9 +1,9 @@
 import { startWidgetSession } from '#shared/connections/connect';
 import { createSessionBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime';
+import { terraDeps } from '#shared/runtime/terra';
 
-const deps = connectDeps();
+const deps = terraDeps();
 
 export const handler = route({ body: createSessionBody }, async ({ caller, body, baseUrl }) => ({
   status: 201,

@@ -1,7 +1,7 @@
 import { listWithRefresh } from '#shared/connections/connect';
 import { listConnectionsQuery } from '#shared/connections/queries';
 import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime';
+import { connectDeps } from '#shared/runtime/store';
 
 const deps = connectDeps();
 

@@ -1,7 +1,7 @@
 import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime';
+import { terraDeps } from '#shared/runtime/terra';
 
-const deps = connectDeps();
+const deps = terraDeps();
 
 export const handler = route({}, async () => ({
   status: 200,

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { completeCallback } from '#shared/connections/connect';
-import { connectDeps } from '#shared/runtime';
+import { connectDeps } from '#shared/runtime/store';
 
 const deps = connectDeps();
 

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { lowerCaseHeaders, rawBody } from '#shared/http/request';
 import { json } from '#shared/http/respond';
-import { webhookDeps } from '#shared/runtime';
+import { webhookDeps } from '#shared/runtime/webhook';
 import { receiveWebhook } from '#shared/webhooks/receive';
 
 // Built at cold start: without a signing secret the function fails here, closed.

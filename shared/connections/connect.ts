@@ -14,13 +14,16 @@ import { isTerminal, parseScopes } from './transitions.ts';
  * The connect flows (DESIGN §1, §2, §4). Every change to a record goes through the same state machine
  * as webhooks, stamped with the time we learnt it, so a late webhook and a callback cannot disagree.
  */
-export interface ConnectDeps {
+export interface TerraDeps {
   terra: TerraClient;
-  store: ConnectionStore;
   providers: ProviderCatalogue;
   config: ConnectConfig;
   now: () => number;
   log: Log;
+}
+
+export interface ConnectDeps extends TerraDeps {
+  store: ConnectionStore;
 }
 
 // A pending record Terra does not list yet is a login still in progress, not a lost connection.
@@ -40,7 +43,7 @@ function event(
 }
 
 export async function startWidgetSession(
-  deps: ConnectDeps,
+  deps: TerraDeps,
   reference_id: string,
   apiUrl: string,
   body: CreateSessionBody,
@@ -246,6 +249,6 @@ async function markCancelled(
   ]);
 }
 
-export async function mintSdkToken(deps: ConnectDeps): Promise<{ token: string; expires_in: number }> {
+export async function mintSdkToken(deps: TerraDeps): Promise<{ token: string; expires_in: number }> {
   return deps.terra.generateAuthToken();
 }
