@@ -1,0 +1,163 @@
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { UserPool, UserPoolClient } from 'aws-cdk-lib/aws-cognito';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import { ROUTES } from '../shared/http/routes.ts';
+import { TerraHttpApi } from './constructs/http-api.ts';
+import { Monitoring } from './constructs/monitoring.ts';
+import { Storage } from './constructs/storage.ts';
+import { TerraFunction } from './constructs/terra-function.ts';
+
+export interface RedirectTarget {
+  success: string;
+  failure: string;
+}
+
+export interface TerraConnectProps extends StackProps {
+  /** The app's identity provider; without one the stack creates a Cognito user pool. */
+  jwt?: { issuer: string; audience: string[] };
+  /** Browser origins allowed to call the API; none by default (never `*`). */
+  corsOrigins: string[];
+  redirectTargets: Record<string, RedirectTarget>;
+  defaultRedirectTarget?: string;
+  terraApiUrl?: string;
+  terraWidgetMode?: 'widget-api' | 'legacy';
+  throttle: { rateLimit: number; burstLimit: number };
+  logRetention: RetentionDays;
+  archive: { infrequentAccessDays: number; glacierDays: number; expirationDays: number };
+}
+
+type Access = 'none' | 'write';
+
+/** What each function may touch besides its logs and the Terra secret (every function reads that). */
+const ACCESS: Record<string, { connections: Access; inbox: boolean; archive: boolean }> = {
+  'terra-webhook': { connections: 'write', inbox: true, archive: true },
+  'terra-callback': { connections: 'write', inbox: false, archive: false },
+  'list-connections': { connections: 'write', inbox: false, archive: false },
+  'create-connection': { connections: 'write', inbox: false, archive: false },
+  'delete-connection': { connections: 'write', inbox: false, archive: false },
+  'create-session': { connections: 'none', inbox: false, archive: false },
+  'list-providers': { connections: 'none', inbox: false, archive: false },
+  'create-sdk-token': { connections: 'none', inbox: false, archive: false },
+};
+
+/** The whole backend (DESIGN §7): storage, the Terra secret, one function per route, the API, alarms. */
+export class TerraConnectStack extends Stack {
+  constructor(scope: Construct, id: string, props: TerraConnectProps) {
+    super(scope, id, props);
+
+    const storage = new Storage(this, 'Storage', {
+      archiveInfrequentAccessDays: props.archive.infrequentAccessDays,
+      archiveGlacierDays: props.archive.glacierDays,
+      archiveExpirationDays: props.archive.expirationDays,
+    });
+
+    // Values are put after deploy (README, "Deploy"); the template holds only placeholders.
+    const terraSecret = new Secret(this, 'TerraSecret', {
+      description:
+        'terra-connect: Terra dev_id, api_key, signing_secret (and signing_secret_previous while rotating)',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ dev_id: 'REPLACE_ME', api_key: 'REPLACE_ME' }),
+        generateStringKey: 'signing_secret',
+        excludePunctuation: true,
+      },
+    });
+    Validations.of(terraSecret).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason: 'Terra issues these credentials; they are rotated in Terra’s dashboard and then put here.',
+    });
+
+    const environment = {
+      CONNECTIONS_TABLE: storage.connections.tableName,
+      INBOX_TABLE: storage.inbox.tableName,
+      TERRA_SECRET_ARN: terraSecret.secretArn,
+      REDIRECT_TARGETS: JSON.stringify(props.redirectTargets),
+      ...(props.defaultRedirectTarget ? { DEFAULT_REDIRECT_TARGET: props.defaultRedirectTarget } : {}),
+      ...(props.terraApiUrl ? { TERRA_API_URL: props.terraApiUrl } : {}),
+      ...(props.terraWidgetMode ? { TERRA_WIDGET_MODE: props.terraWidgetMode } : {}),
+    };
+
+    const monitoring = new Monitoring(this, 'Monitoring');
+    const routes = ROUTES.map((route) => {
+      const access = ACCESS[route.entry];
+      if (!access) throw new Error(`No access rules for function '${route.entry}'.`);
+      const webhook = route.entry === 'terra-webhook';
+      const fn = new TerraFunction(this, route.entry, {
+        entry: route.entry,
+        environment: access.archive
+          ? { ...environment, ARCHIVE_BUCKET: storage.archive.bucketName }
+          : environment,
+        // Terra waits ~8 s for an answer; the receiver must fail (and be retried) well before.
+        timeout: webhook ? Duration.seconds(5) : Duration.seconds(10),
+        memorySize: webhook ? 1024 : 512,
+        logRetention: props.logRetention,
+      });
+      terraSecret.grantRead(fn);
+      if (access.connections === 'write') storage.grantConnectionsWrite(fn);
+      if (access.inbox) storage.grantInbox(fn);
+      if (access.archive) storage.grantArchiveWrite(fn);
+      monitoring.watchFunction(route.entry, fn.function);
+      if (webhook) monitoring.watchWebhook(fn.logGroup);
+      return { ...route, function: fn.function };
+    });
+
+    let jwt = props.jwt;
+    if (!jwt) {
+      const pool = new UserPool(this, 'Users', {
+        selfSignUpEnabled: false,
+        passwordPolicy: {
+          minLength: 12,
+          requireDigits: true,
+          requireLowercase: true,
+          requireUppercase: true,
+          requireSymbols: true,
+        },
+      });
+      Validations.of(pool).acknowledge({
+        id: 'AwsSolutions-COG2',
+        reason: 'A starter pool for teams without an identity provider; MFA is their product decision.',
+      });
+      Validations.of(pool).acknowledge({
+        id: 'AwsSolutions-COG8',
+        reason: 'The Plus feature plan is a paid choice for the team that adopts this starter pool.',
+      });
+      Validations.of(pool).acknowledge({
+        id: 'AwsSolutions-COG3',
+        reason: 'Threat protection needs the Plus feature plan; teams enable it when they adopt this pool.',
+      });
+      const client = new UserPoolClient(this, 'UsersClient', { userPool: pool, generateSecret: false });
+      jwt = {
+        issuer: `https://cognito-idp.${this.region}.amazonaws.com/${pool.userPoolId}`,
+        audience: [client.userPoolClientId],
+      };
+      new CfnOutput(this, 'UserPoolId', { value: pool.userPoolId });
+      new CfnOutput(this, 'UserPoolClientId', { value: client.userPoolClientId });
+    }
+
+    const http = new TerraHttpApi(this, 'Http', {
+      routes,
+      jwt,
+      corsOrigins: props.corsOrigins,
+      throttle: props.throttle,
+      logRetention: props.logRetention,
+    });
+    monitoring.watchApi(http.stage.metricServerError({ period: Duration.minutes(5) }));
+
+    new CfnOutput(this, 'ApiUrl', { value: http.url, description: 'Base URL for your frontend' });
+    new CfnOutput(this, 'WebhookUrl', {
+      value: `${http.url}/webhooks/terra`,
+      description: 'Paste into Terra dashboard → Destinations → Webhook URL',
+    });
+    new CfnOutput(this, 'CallbackSuccessUrl', { value: `${http.url}/callbacks/terra/success` });
+    new CfnOutput(this, 'CallbackFailureUrl', { value: `${http.url}/callbacks/terra/failure` });
+    new CfnOutput(this, 'TerraSecretArn', {
+      value: terraSecret.secretArn,
+      description: 'Put {"dev_id","api_key","signing_secret"} here after deploy',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: monitoring.topic.topicArn,
+      description: 'Subscribe to get alarms',
+    });
+  }
+}

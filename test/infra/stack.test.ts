@@ -1,0 +1,366 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stackPropsFromContext } from '../../infra/context.ts';
+import { TerraConnectStack } from '../../infra/terra-connect-stack.ts';
+import { connectionsTableInput, inboxTableInput } from '../../shared/aws/tables.ts';
+import { ROUTES } from '../../shared/http/routes.ts';
+
+/**
+ * The stack, synthesized offline exactly as `npm run synth` does (esbuild bundles included), checked
+ * resource by resource and by cdk-nag's AwsSolutions pack.
+ */
+const CONTEXT = {
+  jwtIssuer: 'https://auth.example.com/',
+  jwtAudience: ['terra-connect-api'],
+  corsOrigins: ['https://app.example.com'],
+  redirectTargets: {
+    web: { success: 'https://app.example.com/ok', failure: 'https://app.example.com/no' },
+    ios: { success: 'exampleapp://ok', failure: 'exampleapp://no' },
+  },
+  defaultRedirectTarget: 'web',
+};
+
+interface Synth {
+  template: Template;
+  json: string;
+  report: {
+    pluginReports: Array<{ pluginName: string; conclusion: string; violations: Array<{ ruleName: string }> }>;
+  };
+}
+
+function synth(context: unknown, bundle: boolean): Synth {
+  const outdir = mkdtempSync(join(tmpdir(), 'terra-cdk-'));
+  const app = new App({ outdir, context: bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new TerraConnectStack(app, 'TerraConnect', stackPropsFromContext(context));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const assembly = app.synth();
+  const template = Template.fromStack(stack);
+  return {
+    template,
+    json: JSON.stringify(assembly.getStackByName('TerraConnect').template),
+    report: JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8')),
+  };
+}
+
+let main: Synth;
+beforeAll(() => {
+  main = synth(CONTEXT, true);
+}, 180_000);
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+
+function statementsOf(template: Template, roleFragment: string): Statement[] {
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.entries(policies)
+    .filter(([id]) => id.startsWith(roleFragment))
+    .flatMap(
+      ([, policy]) =>
+        (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+}
+
+function actionsOf(template: Template, roleFragment: string): string[] {
+  return statementsOf(template, roleFragment)
+    .flatMap((statement) => (Array.isArray(statement.Action) ? statement.Action : [statement.Action]))
+    .sort();
+}
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged finding (synth throws on any)', () => {
+    expect(
+      main.report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName)),
+    ).toEqual([]);
+    expect(main.report.pluginReports.every((plugin) => plugin.conclusion === 'success')).toBe(true);
+  });
+
+  it('is really checking: an unencrypted public bucket fails the synth', () => {
+    const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'terra-cdk-')) });
+    const stack = new Stack(app, 'Careless');
+    new Bucket(stack, 'Open', { enforceSSL: false });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/AwsSolutions-S1/);
+  });
+
+  it('also passes with the Cognito fallback and no CORS', () => {
+    const { report, template } = synth({ redirectTargets: CONTEXT.redirectTargets }, false);
+    expect(
+      report.pluginReports.flatMap((plugin) => plugin.violations.map((violation) => violation.ruleName)),
+    ).toEqual([]);
+    template.resourceCountIs('AWS::Cognito::UserPool', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      JwtConfiguration: { Issuer: Match.anyValue(), Audience: [Match.anyValue()] },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+  }, 60_000);
+});
+
+describe('routes', () => {
+  it.each(ROUTES.map((route) => [`${route.method} ${route.path}`, route.auth] as const))(
+    '%s is routed, with authorizer %s',
+    (routeKey, auth) => {
+      main.template.hasResourceProperties('AWS::ApiGatewayV2::Route', {
+        RouteKey: routeKey,
+        AuthorizationType: auth === 'jwt' ? 'JWT' : 'NONE',
+      });
+    },
+  );
+
+  it('has no route the design does not list', () => {
+    expect(Object.keys(main.template.findResources('AWS::ApiGatewayV2::Route'))).toHaveLength(ROUTES.length);
+  });
+
+  it('uses the configured issuer and audience', () => {
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      JwtConfiguration: { Issuer: 'https://auth.example.com/', Audience: ['terra-connect-api'] },
+    });
+    main.template.resourceCountIs('AWS::Cognito::UserPool', 0);
+  });
+
+  it('allows only the configured origins', () => {
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: { AllowOrigins: ['https://app.example.com'] },
+    });
+    expect(main.json).not.toContain('"AllowOrigins":["*"]');
+  });
+
+  it('throttles the stage and writes JSON access logs with the request id', () => {
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      AccessLogSettings: { Format: Match.stringLikeRegexp('\\$context.requestId') },
+    });
+  });
+});
+
+describe('tables', () => {
+  it('keys connections by reference_id / user_id with the byUserId index, as local mode does', () => {
+    const local = connectionsTableInput('x');
+    main.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: local.KeySchema,
+      GlobalSecondaryIndexes: [
+        Match.objectLike({ IndexName: 'byUserId', KeySchema: local.GlobalSecondaryIndexes?.[0]?.KeySchema }),
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          DeletionProtectionEnabled: true,
+        }),
+      ],
+    });
+  });
+
+  it('keys the inbox by event_id with a TTL', () => {
+    main.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: inboxTableInput('x').KeySchema,
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
+    });
+  });
+
+  it('retains both tables when the stack is deleted', () => {
+    const tables = main.template.findResources('AWS::DynamoDB::GlobalTable');
+    expect(
+      Object.values(tables).map((table) => (table as { DeletionPolicy: string }).DeletionPolicy),
+    ).toEqual(['Retain', 'Retain']);
+  });
+});
+
+describe('the archive bucket', () => {
+  it('is encrypted, private, retained, and moves to cheaper storage', () => {
+    main.template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'archive/' }),
+        LifecycleConfiguration: {
+          Rules: [
+            Match.objectLike({
+              Transitions: [
+                { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
+                { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
+              ],
+            }),
+          ],
+        },
+      }),
+    });
+  });
+
+  it('refuses requests without TLS', () => {
+    main.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('secrets', () => {
+  it('keeps Terra credentials in Secrets Manager, with placeholders only', () => {
+    main.template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: Match.objectLike({ SecretStringTemplate: Match.stringLikeRegexp('REPLACE_ME') }),
+      SecretString: Match.absent(),
+    });
+  });
+
+  it('puts no credential in any function environment', () => {
+    const functions = main.template.findResources('AWS::Lambda::Function');
+    for (const fn of Object.values(functions)) {
+      const variables = (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } })
+        .Properties.Environment.Variables;
+      expect(Object.keys(variables)).not.toEqual(
+        expect.arrayContaining([expect.stringMatching(/TERRA_(SIGNING_SECRET|API_KEY|DEV_ID)/)]),
+      );
+      expect(variables.TERRA_SECRET_ARN).toBeDefined();
+    }
+    expect(main.json).not.toMatch(/local-signing-secret|local-api-key|whsec_/);
+  });
+});
+
+describe('functions', () => {
+  it('run Node.js 22 on ARM64 with source maps, each with its own log group', () => {
+    const functions = Object.values(main.template.findResources('AWS::Lambda::Function'));
+    expect(functions).toHaveLength(ROUTES.length);
+    for (const fn of functions) {
+      expect(fn).toMatchObject({
+        Properties: {
+          Runtime: 'nodejs22.x',
+          Architectures: ['arm64'],
+          LoggingConfig: { LogGroup: expect.anything() },
+          Environment: { Variables: expect.objectContaining({ NODE_OPTIONS: '--enable-source-maps' }) },
+        },
+      });
+    }
+    main.template.resourcePropertiesCountIs(
+      'AWS::Logs::LogGroup',
+      { RetentionInDays: 30 },
+      ROUTES.length + 1,
+    );
+  });
+
+  it('answer the webhook well inside Terra’s 8 s window', () => {
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ ARCHIVE_BUCKET: Match.anyValue() }) },
+      Timeout: 5,
+    });
+  });
+});
+
+describe('least privilege', () => {
+  it('grants no action on "*" anywhere in an IAM policy', () => {
+    const statements = Object.values(main.template.findResources('AWS::IAM::Policy')).flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+    expect(statements.length).toBeGreaterThan(0);
+    // The one `*` AWS requires is inside the alarm key's own key policy (a KMS resource policy), not here.
+    expect(statements.filter((statement) => JSON.stringify(statement.Resource) === '"*"')).toEqual([]);
+  });
+
+  it('lets the webhook write records, its inbox and the archive, and nothing else', () => {
+    expect(actionsOf(main.template, 'terrawebhookRole')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:PutObject',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+  });
+
+  it.each(['createsession', 'listproviders', 'createsdktoken'])(
+    'gives %s no table or bucket at all',
+    (name) => {
+      expect(actionsOf(main.template, `${name}Role`)).toEqual([
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+      ]);
+    },
+  );
+
+  it.each(['listconnections', 'createconnection', 'deleteconnection', 'terracallback'])(
+    'gives %s the connections table only, no inbox or bucket',
+    (name) => {
+      const actions = actionsOf(main.template, `${name}Role`);
+      expect(actions).toEqual(
+        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']),
+      );
+      expect(actions).not.toContain('dynamodb:UpdateItem');
+      expect(actions).not.toContain('s3:PutObject');
+    },
+  );
+});
+
+describe('monitoring and outputs', () => {
+  it('alarms on webhook failures and parked deliveries, into a topic', () => {
+    for (const outcome of ['error', 'malformed']) {
+      main.template.hasResourceProperties('AWS::Logs::MetricFilter', {
+        FilterPattern: `{ $.outcome = "${outcome}" }`,
+      });
+    }
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: '5xx',
+      Namespace: 'AWS/ApiGateway',
+      AlarmActions: [Match.anyValue()],
+    });
+    main.template.resourcePropertiesCountIs(
+      'AWS::CloudWatch::Alarm',
+      { MetricName: 'Throttles' },
+      ROUTES.length,
+    );
+    main.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+  });
+
+  it('outputs the API URL, the exact webhook URL and the callback URLs', () => {
+    for (const output of [
+      'ApiUrl',
+      'WebhookUrl',
+      'CallbackSuccessUrl',
+      'CallbackFailureUrl',
+      'AlarmTopicArn',
+      'TerraSecretArn',
+    ]) {
+      main.template.hasOutput(output, {});
+    }
+    expect(JSON.stringify(main.template.findOutputs('WebhookUrl'))).toContain('/webhooks/terra');
+  });
+});
+
+describe('context validation', () => {
+  it('fails the synth with the field name for an unsafe redirect target', () => {
+    expect(() =>
+      stackPropsFromContext({
+        redirectTargets: { web: { success: 'javascript:alert(1)', failure: 'https://a.example' } },
+      }),
+    ).toThrow(/terraConnect.redirectTargets.web.success/);
+    expect(() => stackPropsFromContext({ ...CONTEXT, jwtAudience: undefined })).toThrow(/jwtIssuer/);
+  });
+});
