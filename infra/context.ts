@@ -18,6 +18,10 @@ const context = z.strictObject({
   throttleRateLimit: z.number().int().positive().default(100),
   throttleBurstLimit: z.number().int().positive().default(200),
   logRetentionDays: z.number().int().positive().default(30),
+  reconcileSchedule: z
+    .string()
+    .regex(/^(rate|cron)\(.+\)$/, "must be an EventBridge expression such as 'rate(6 hours)'")
+    .default('rate(6 hours)'),
   archiveInfrequentAccessDays: z.number().int().min(30).default(30),
   archiveGlacierDays: z.number().int().min(60).default(90),
   archiveExpirationDays: z.number().int().min(0).default(0),
@@ -49,6 +53,7 @@ export function stackPropsFromContext(raw: unknown): TerraConnectProps {
     ...(c.terraApiUrl ? { terraApiUrl: c.terraApiUrl } : {}),
     ...(c.terraWidgetMode ? { terraWidgetMode: c.terraWidgetMode } : {}),
     throttle: { rateLimit: c.throttleRateLimit, burstLimit: c.throttleBurstLimit },
+    reconcileSchedule: c.reconcileSchedule,
     logRetention: retention as RetentionDays,
     archive: {
       infrequentAccessDays: c.archiveInfrequentAccessDays,

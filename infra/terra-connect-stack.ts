@@ -1,8 +1,11 @@
 import { CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { UserPool, UserPoolClient } from 'aws-cdk-lib/aws-cognito';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { CHECKPOINT_ID } from '../shared/aws/tables.ts';
 import { ROUTES } from '../shared/http/routes.ts';
 import { TerraHttpApi } from './constructs/http-api.ts';
 import { Monitoring } from './constructs/monitoring.ts';
@@ -24,6 +27,8 @@ export interface TerraConnectProps extends StackProps {
   terraApiUrl?: string;
   terraWidgetMode?: 'widget-api' | 'legacy';
   throttle: { rateLimit: number; burstLimit: number };
+  /** EventBridge schedule of the reconcile, e.g. `rate(6 hours)`. */
+  reconcileSchedule: string;
   logRetention: RetentionDays;
   archive: { infrequentAccessDays: number; glacierDays: number; expirationDays: number };
 }
@@ -143,6 +148,23 @@ export class TerraConnectStack extends Stack {
       logRetention: props.logRetention,
     });
     monitoring.watchApi(http.stage.metricServerError({ period: Duration.minutes(5) }));
+
+    const reconciler = new TerraFunction(this, 'reconcile', {
+      entry: 'reconcile',
+      environment,
+      // Pages through every Terra user; a run that reaches its deadline checkpoints and the next resumes.
+      timeout: Duration.minutes(10),
+      logRetention: props.logRetention,
+    });
+    terraSecret.grantRead(reconciler);
+    storage.grantConnectionsWrite(reconciler);
+    storage.grantConnectionsScan(reconciler);
+    storage.grantCheckpoint(reconciler, CHECKPOINT_ID);
+    monitoring.watchFunction('reconcile', reconciler.function);
+    new Rule(this, 'ReconcileSchedule', {
+      schedule: Schedule.expression(props.reconcileSchedule),
+      targets: [new LambdaFunction(reconciler.function, { retryAttempts: 0 })],
+    });
 
     new CfnOutput(this, 'ApiUrl', { value: http.url, description: 'Base URL for your frontend' });
     new CfnOutput(this, 'WebhookUrl', {

@@ -122,6 +122,24 @@ export class Storage extends Construct {
     );
   }
 
+  /** The reconcile's sweep over every record. */
+  grantConnectionsScan(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:Scan'], resources: [this.connections.tableArn] }),
+    );
+  }
+
+  /** The reconcile checkpoint: one reserved key in the inbox table, and no delivery item. */
+  grantCheckpoint(grantee: IGrantable, key: string): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        resources: [this.inbox.tableArn],
+        conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [key] } },
+      }),
+    );
+  }
+
   /** Writes raw deliveries under `raw/`; never reads, lists or deletes. */
   grantArchiveWrite(grantee: IGrantable & IConstruct): void {
     grantee.grantPrincipal.addToPrincipalPolicy(

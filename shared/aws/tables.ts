@@ -12,6 +12,9 @@ export const CONNECTIONS_KEYS = {
 
 export const INBOX_KEYS = { partitionKey: 'event_id', ttlAttribute: 'expires_at' } as const;
 
+/** The reconcile's checkpoint lives in the inbox table under this reserved key. */
+export const CHECKPOINT_ID = 'reconcile#checkpoint';
+
 export function connectionsTableInput(TableName: string): CreateTableCommandInput {
   return {
     TableName,

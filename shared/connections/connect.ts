@@ -3,6 +3,7 @@ import type { CreateConnectionBody, CreateSessionBody } from '../http/bodies.ts'
 import { BadRequest, NotFound } from '../http/errors.ts';
 import type { Log } from '../log.ts';
 import type { TerraClient, TerraUser } from '../terra/client.ts';
+import { confirmedByTerra, goneFromTerra } from './drift.ts';
 import { type ConnectionEvent, type ConnectionRecord, toConnection } from './model.ts';
 import type { ProviderCatalogue } from './providers.ts';
 import { listConnections } from './queries.ts';
@@ -26,8 +27,6 @@ export interface ConnectDeps extends TerraDeps {
   store: ConnectionStore;
 }
 
-// A pending record Terra does not list yet is a login still in progress, not a lost connection.
-const PENDING_GRACE_MS = 60 * 60 * 1000;
 const USER_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PROVIDER = /^[A-Z0-9_]{2,40}$/;
 
@@ -114,9 +113,8 @@ function authenticatedFrom(user: TerraUser, reference_id: string | null, event_i
 }
 
 /**
- * `GET /connections?refresh=true`: what Terra knows about the caller wins over what we missed. Known
- * users are confirmed (pending → active, scopes synced); stored live records Terra no longer lists
- * become `disconnected`. Each user is applied on its own, so one failure does not block the rest.
+ * `GET /connections?refresh=true`: what Terra knows about the caller wins over what we missed. Each
+ * user is applied on its own, so one failure does not block the rest.
  */
 export async function refreshConnections(deps: ConnectDeps, reference_id: string): Promise<void> {
   const [terraUsers, stored] = await Promise.all([
@@ -126,34 +124,13 @@ export async function refreshConnections(deps: ConnectDeps, reference_id: string
   const at = deps.now();
   const event_id = `refresh:${at}`;
   const byId = new Map<string, ConnectionRecord>(stored.map((record) => [record.user_id, record]));
-  const events: ConnectionEvent[] = [];
-  for (const user of terraUsers) {
-    const current = byId.get(user.user_id);
-    if (user.active === false) {
-      events.push(event(user.user_id, reference_id, event_id, at, { kind: 'revoked' }, user.provider));
-    } else if (!current || current.status === 'pending') {
-      events.push(authenticatedFrom(user, reference_id, event_id, at));
-    } else if (user.scopes !== null && user.scopes !== undefined) {
-      // A known live user keeps its status (an `error` Terra cannot express must survive); scopes sync.
-      const scopes = parseScopes(user.scopes);
-      events.push(
-        event(
-          user.user_id,
-          reference_id,
-          event_id,
-          at,
-          { kind: 'scopes_changed', scopes, added: [], removed: [] },
-          user.provider,
-        ),
-      );
-    }
-  }
   const listed = new Set(terraUsers.map((user) => user.user_id));
-  for (const record of stored) {
-    if (listed.has(record.user_id) || isTerminal(record.status)) continue;
-    if (record.status === 'pending' && at - Date.parse(record.created_at) < PENDING_GRACE_MS) continue;
-    events.push(event(record.user_id, reference_id, event_id, at, { kind: 'disconnected' }));
-  }
+  const events = [
+    ...terraUsers.map((user) => confirmedByTerra(user, byId.get(user.user_id), reference_id, event_id, at)),
+    ...stored
+      .filter((record) => !listed.has(record.user_id))
+      .map((record) => goneFromTerra(record, event_id, at)),
+  ].filter((item): item is ConnectionEvent => item !== undefined);
   const results = await Promise.allSettled(events.map((item) => deps.store.apply([item])));
   const failed = results.filter((result) => result.status === 'rejected').length;
   if (failed > 0) deps.log.warn('refresh could not apply every user', { failed, total: events.length });

@@ -4,6 +4,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
   type TransactWriteCommandInput,
   UpdateCommand,
@@ -66,6 +67,17 @@ export class ConnectionStore {
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
     return records;
+  }
+
+  /** One page of every record (the reconcile's sweep); pass the returned key back for the next page. */
+  async scanPage(
+    startKey?: Record<string, unknown>,
+  ): Promise<{ records: ConnectionRecord[]; nextKey?: Record<string, unknown> }> {
+    const page = await this.doc.send(
+      new ScanCommand({ TableName: this.table, ExclusiveStartKey: startKey, Limit: 200 }),
+    );
+    const records = (page.Items ?? []).map((item) => stripVersion(item as StoredRecord));
+    return page.LastEvaluatedKey ? { records, nextKey: page.LastEvaluatedKey } : { records };
   }
 
   /** Resolves a Terra user to its record through the `byUserId` index (eventually consistent). */

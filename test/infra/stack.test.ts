@@ -241,7 +241,8 @@ describe('secrets', () => {
 describe('functions', () => {
   it('run Node.js 22 on ARM64 with source maps, each with its own log group', () => {
     const functions = Object.values(main.template.findResources('AWS::Lambda::Function'));
-    expect(functions).toHaveLength(ROUTES.length);
+    // One per route, plus the scheduled reconcile.
+    expect(functions).toHaveLength(ROUTES.length + 1);
     for (const fn of functions) {
       expect(fn).toMatchObject({
         Properties: {
@@ -255,7 +256,7 @@ describe('functions', () => {
     main.template.resourcePropertiesCountIs(
       'AWS::Logs::LogGroup',
       { RetentionInDays: 30 },
-      ROUTES.length + 1,
+      ROUTES.length + 2,
     );
   });
 
@@ -319,6 +320,27 @@ describe('least privilege', () => {
   );
 });
 
+describe('the scheduled reconcile', () => {
+  it('runs every 6 hours by default', () => {
+    main.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(6 hours)',
+      Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 0 } })],
+    });
+  });
+
+  it('may scan and write records, and touch only its checkpoint key in the inbox', () => {
+    const statements = statementsOf(main.template, 'reconcileRole');
+    expect(statements).toContainEqual(expect.objectContaining({ Action: 'dynamodb:Scan' }));
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Action: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+        Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['reconcile#checkpoint'] } },
+      }),
+    );
+    expect(actionsOf(main.template, 'reconcileRole')).not.toContain('dynamodb:UpdateItem');
+  });
+});
+
 describe('monitoring and outputs', () => {
   it('alarms on webhook failures and parked deliveries, into a topic', () => {
     for (const outcome of ['error', 'malformed']) {
@@ -334,7 +356,7 @@ describe('monitoring and outputs', () => {
     main.template.resourcePropertiesCountIs(
       'AWS::CloudWatch::Alarm',
       { MetricName: 'Throttles' },
-      ROUTES.length,
+      ROUTES.length + 1,
     );
     main.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
