@@ -237,6 +237,99 @@ describe('user_reauth', () => {
   });
 });
 
+describe('replays', () => {
+  it('refuses a captured delivery replayed after the tolerance window, changing nothing', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const body = JSON.stringify(authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    const headers = signedHeaders(body, { secret: SECRET, timestamp: Math.floor(clock.now / 1000) });
+    expect((await receiveWebhook(depsWith(), { headers, body: Buffer.from(body) })).outcome).toBe(
+      'processed',
+    );
+    const before = await store().get(reference_id, user_id);
+
+    clock.now += 301_000;
+    const replayed = await receiveWebhook(depsWith(), { headers, body: Buffer.from(body) });
+    expect(replayed).toMatchObject({ status: 401, outcome: 'rejected' });
+    expect(await store().get(reference_id, user_id)).toEqual(before);
+  });
+});
+
+describe('crashes between steps', () => {
+  const never = () => new Promise<void>(() => undefined);
+
+  it('repairs a delivery whose attempt died after the archive write', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const traceId = `trace-${user_id}`;
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id }) });
+    let release: () => void = () => undefined;
+    const stuck = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const zombie = deliver(
+      depsWith({ afterStep: (step) => (step === 'archive' ? stuck : undefined) }),
+      payload,
+      { traceId },
+    );
+
+    // Terra times out and retries: nothing holds the delivery yet, so the retry applies it.
+    const retried = await deliver(depsWith(), payload, { traceId });
+    expect(retried.outcome).toBe('processed');
+    release();
+    expect((await zombie).outcome).toBe('duplicate');
+    expect(await inbox().get(traceId)).toMatchObject({ status: 'processed', attempts: 1 });
+  });
+
+  it('repairs a delivery whose attempt died holding the inbox lease, and applies it once', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const traceId = `trace-${user_id}`;
+    const payload = authSuccess({ user: terraUser({ user_id, reference_id }) });
+    let resume: () => void = () => undefined;
+    const paused = new Promise<void>((resolve) => {
+      resume = resolve;
+    });
+    const zombie = deliver(
+      depsWith({ afterStep: (step) => (step === 'claim' ? paused : undefined) }),
+      payload,
+      {
+        traceId,
+      },
+    );
+    await vi.waitFor(async () => expect(await inbox().get(traceId)).toMatchObject({ status: 'received' }));
+
+    // While the lease holds, a retry does not apply a second time; once it runs out, a retry takes over.
+    expect((await deliver(depsWith(), payload, { traceId })).outcome).toBe('in_progress');
+    clock.now += (LEASE_SECONDS + 1) * 1000;
+    expect((await deliver(depsWith(), payload, { traceId })).outcome).toBe('processed');
+
+    // The first attempt wakes up with a lease that is no longer its own: it must not write.
+    resume();
+    expect((await zombie).status).toBe(503);
+    const items = await tables.doc.send(
+      new ScanCommand({
+        TableName: tables.connectionsTable,
+        FilterExpression: 'user_id = :u',
+        ExpressionAttributeValues: { ':u': user_id },
+      }),
+    );
+    expect(items.Items?.map((item) => item.version)).toEqual([1]);
+  });
+
+  it('never hangs the caller forever: an attempt that never returns is simply superseded', async () => {
+    const user_id = uniqueUser();
+    const traceId = `trace-${user_id}`;
+    const payload = dataEvent('daily', { user: terraUser({ user_id, reference_id: uniqueRef() }) });
+    void deliver(depsWith({ afterStep: (step) => (step === 'claim' ? never() : undefined) }), payload, {
+      traceId,
+    });
+    await vi.waitFor(async () => expect(await inbox().get(traceId)).toMatchObject({ status: 'received' }));
+    clock.now += (LEASE_SECONDS + 1) * 1000;
+    expect((await deliver(depsWith(), payload, { traceId })).outcome).toBe('processed');
+  });
+});
+
 describe('users without a reference_id', () => {
   it('stores them under the reserved partition, findable by user_id', async () => {
     const user_id = uniqueUser();
