@@ -9,6 +9,8 @@ export interface DynamoLocal {
   endpoint: string;
   port: number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash: for outage tests. */
+  kill(): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -100,6 +102,11 @@ export async function startDynamoLocal(
   return {
     endpoint,
     port,
+    async kill() {
+      if (!alive) return;
+      killGroup(child, 'SIGKILL');
+      await exited;
+    },
     async stop() {
       if (!alive) return;
       killGroup(child, 'SIGTERM');
