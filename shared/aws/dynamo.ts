@@ -10,7 +10,7 @@ export function createDocumentClient(config: Pick<StoreConfig, 'dynamoEndpoint'>
   const local = config.dynamoEndpoint !== undefined;
   const client = new DynamoDBClient({
     maxAttempts: 3,
-    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000, throwOnRequestTimeout: true },
     ...(local
       ? {
           endpoint: config.dynamoEndpoint,

@@ -6,7 +6,7 @@ export class S3Archive implements Archive {
     private readonly bucket: string,
     private readonly s3: S3Client = new S3Client({
       maxAttempts: 3,
-      requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000 },
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: 3_000, throwOnRequestTimeout: true },
     }),
   ) {}
 
