@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as z from 'zod';
 import { ROUTES } from '#shared/http/routes';
+import { createDemo } from './demo/serve.ts';
 import { createDevAuth } from './dev-auth.ts';
 import { type DynamoLocal, localClient, startDynamoLocal } from './dynamodb.ts';
 import { resultPage } from './result-page.ts';
@@ -46,6 +47,8 @@ export interface LocalStackOptions {
   /** Extra environment for the handlers (e.g. TERRA_WIDGET_MODE, TERRA_TIMEOUT_MS). */
   env?: Record<string, string>;
   onProgress?: (message: string) => void;
+  /** Aborting stops start-up at the next step and undoes what already started. */
+  signal?: AbortSignal;
 }
 
 export interface LocalStack {
@@ -84,7 +87,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     for (const step of stops.reverse()) await step().catch(() => undefined);
   };
 
+  const checkAborted = () => {
+    if (options.signal?.aborted) throw new Error('start-up was interrupted');
+  };
+
   try {
+    checkAborted();
     let dynamoEndpoint = options.dynamoEndpoint;
     if (!dynamoEndpoint) {
       options.onProgress?.('Starting DynamoDB Local (Java)…');
@@ -93,6 +101,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       stops.push(() => dynamo.stop());
       dynamoEndpoint = dynamo.endpoint;
+      checkAborted();
     }
     const admin = localClient(dynamoEndpoint);
     await ensureTables(admin, tables);
@@ -101,10 +110,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Listen first: with port 0 the API's own URL (for callbacks and the sandbox) is known only now.
     const routes: LocalRoute[] = [];
     const auth = createDevAuth(devJwtSecret(dataDir, !options.inMemory));
+    const demo = await createDemo();
     const server = createLocalServer({
       routes,
       auth,
       extra: async (request, response, url, body) => {
+        if (demo.handle(request, response, url)) return true;
         if (request.method === 'GET' && url.pathname === '/result') {
           response
             .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
@@ -142,6 +153,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const apiUrl = `http://localhost:${(server.address() as AddressInfo).port}`;
     const webhookUrl = `${apiUrl}/webhooks/terra`;
 
+    checkAborted();
+
     let sandbox: Sandbox | undefined;
     let terra = options.terra;
     if (!terra) {
@@ -163,6 +176,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         apiKey: options.sandbox?.apiKey ?? LOCAL_DEFAULTS.apiKey,
       };
     }
+    demo.configure({ sandbox_url: sandbox?.url ?? null, terra_api_url: terra.apiUrl });
 
     // The handlers read their configuration from the environment once, exactly as in Lambda.
     const result = (outcome: string) => `${apiUrl}/result?outcome=${outcome}`;
@@ -185,6 +199,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       const module = (await import(`../functions/${spec.entry}.ts`)) as { handler: LambdaHandler };
       routes.push({ ...spec, handler: module.handler });
     }
+    checkAborted();
 
     return {
       apiUrl,

@@ -1,0 +1,38 @@
+/**
+ * The Terra sandbox's own controls (local mode only, no credentials): make Terra send a webhook as if
+ * the provider had done something, and read what it delivered. Real Terra has no such endpoints.
+ */
+
+export interface Delivery {
+  trace_id: string;
+  type: string;
+  user_id?: string;
+  attempts: number;
+  status: 'pending' | 'delivered' | 'failed';
+  last_status?: number;
+  created_at: string;
+}
+
+/** What the demo panel can make happen to a connection. */
+export const SANDBOX_EVENTS = [
+  { type: 'connection_error', label: 'Connection error' },
+  { type: 'access_revoked', label: 'Revoke access' },
+  { type: 'activity', label: 'Send activity data' },
+] as const;
+
+export async function fireEvent(sandboxUrl: string, userId: string, type: string): Promise<void> {
+  const response = await fetch(
+    `${sandboxUrl}/sandbox/users/${encodeURIComponent(userId)}/events/${encodeURIComponent(type)}`,
+    { method: 'POST' },
+  );
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { message?: string; detail?: string };
+    throw new Error(body.detail ?? body.message ?? `the sandbox answered ${response.status}`);
+  }
+}
+
+export async function recentDeliveries(sandboxUrl: string): Promise<Delivery[]> {
+  const response = await fetch(`${sandboxUrl}/sandbox/deliveries`);
+  if (!response.ok) throw new Error(`the sandbox answered ${response.status}`);
+  return ((await response.json()) as { deliveries: Delivery[] }).deliveries;
+}

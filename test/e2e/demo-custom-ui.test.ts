@@ -1,0 +1,75 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '../../local/stack.ts';
+import { startTestStack } from '../helpers/local-stack.ts';
+import { decide, launchBrowser, openTab, row, Screenshots, signIn } from './browser.ts';
+
+/** The demo page in chromium: its own provider buttons, disconnecting, and the sandbox's controls. */
+let stack: LocalStack;
+let browser: Browser;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('the custom UI', () => {
+  it('connects OURA from its own button, then disconnects it', async () => {
+    const shots = new Screenshots('custom-oura');
+    const { context, page } = await signIn(browser, stack.apiUrl, 'dave');
+    // POST /connections goes straight to the provider's login, with no widget in between.
+    const tab = await openTab(page, '#providers [data-provider="OURA"]');
+    expect(new URL(tab.url()).pathname).not.toContain('/widget/');
+    await row(page, 'OURA', 'pending').waitFor();
+    await shots.take(page, 'pending');
+
+    await decide(tab, 'approve', 'dave-oura', shots);
+    expect(await tab.locator('#status').getAttribute('data-status')).toBe('active');
+    await shots.take(tab, 'success-page');
+    await tab.close();
+
+    await row(page, 'OURA', 'active').waitFor();
+    await shots.take(page, 'active');
+    await row(page, 'OURA', 'active').locator('[data-action="disconnect"]').click();
+    await row(page, 'OURA', 'disconnected').waitFor();
+    expect(await page.locator('#message').textContent()).toBe('Disconnected Oura.');
+    expect(await row(page, 'OURA', 'disconnected').locator('button').count()).toBe(0);
+    await shots.take(page, 'disconnected');
+    await context.close();
+  }, 30_000);
+});
+
+describe('the sandbox panel', () => {
+  it('fires connection_error: the page says the connection needs reconnecting, and reconnecting fixes it', async () => {
+    const shots = new Screenshots('sandbox-connection-error');
+    const { context, page } = await signIn(browser, stack.apiUrl, 'erin');
+    const tab = await openTab(page, '#providers [data-provider="GARMIN"]');
+    await decide(tab, 'approve', 'erin-garmin');
+    await tab.close();
+    await row(page, 'GARMIN', 'active').waitFor();
+
+    await page.click('#sandbox-events [data-event="connection_error"]');
+    await row(page, 'GARMIN', 'error').waitFor();
+    expect(await row(page, 'GARMIN', 'error').locator('.status').textContent()).toBe(
+      'error: needs reconnecting',
+    );
+    const attention = page.locator('#attention .attention');
+    expect(await attention.textContent()).toContain('Garmin needs reconnecting');
+    await page.locator('#deliveries tr[data-type="connection_error"][data-status="delivered"]').waitFor();
+    await shots.take(page, 'needs-reconnecting');
+
+    // The banner's Reconnect: the same Garmin account again replaces the broken connection.
+    const again = await openTab(page, '#attention [data-reconnect="GARMIN"]');
+    await again.click('[data-provider="GARMIN"]');
+    await decide(again, 'approve', 'erin-garmin');
+    await again.close();
+    await row(page, 'GARMIN', 'active').waitFor();
+    await row(page, 'GARMIN', 'replaced').waitFor();
+    expect(await attention.count()).toBe(0);
+    await shots.take(page, 'reconnected');
+    await context.close();
+  }, 30_000);
+});
