@@ -73,8 +73,12 @@ export async function startDynamoLocal(
   });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   let alive = true;
+  // Its own process group outlives us unless told: whatever ends this process ends Java too.
+  const onExit = () => killGroup(child, 'SIGKILL');
+  process.once('exit', onExit);
   void exited.then(() => {
     alive = false;
+    process.off('exit', onExit);
   });
 
   const endpoint = `http://127.0.0.1:${port}`;
