@@ -17,6 +17,9 @@ import { ensureTables } from './tables.ts';
  * real Terra when TERRA_API_URL is set), and the same Lambda handlers behind the local HTTP adapter.
  * Used by `npm start` and by the HTTP tests.
  */
+/** Written under the data directory while the stack runs. */
+export const RUNTIME_FILE = 'runtime.json';
+
 export const LOCAL_DEFAULTS = {
   port: 3000,
   sandboxPort: 3001,
@@ -195,6 +198,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       ...options.env,
     });
     delete process.env.ARCHIVE_BUCKET;
+    // Where this stack runs, for `npm run reconcile` in another terminal. No credential goes in here.
+    const runtimeFile = join(dataDir, RUNTIME_FILE);
+    writeFileSync(
+      runtimeFile,
+      JSON.stringify({
+        CONNECTIONS_TABLE: tables.connectionsTable,
+        INBOX_TABLE: tables.inboxTable,
+        DYNAMODB_ENDPOINT: dynamoEndpoint,
+        TERRA_API_URL: terra.apiUrl,
+        sandbox: sandbox !== undefined,
+      }),
+    );
+    stops.push(async () => rmSync(runtimeFile, { force: true }));
     for (const spec of ROUTES) {
       const module = (await import(`../functions/${spec.entry}.ts`)) as { handler: LambdaHandler };
       routes.push({ ...spec, handler: module.handler });
