@@ -235,7 +235,10 @@ export async function checkAgainstReference(
     );
     for (const item of page.Items ?? []) {
       inboxItems++;
-      if (item.status !== 'processed' && item.status !== 'ignored') inboxNotDone++;
+      if (item.status !== 'processed' && item.status !== 'ignored') {
+        inboxNotDone++;
+        process.stderr.write(`inbox item not done: ${JSON.stringify(item)}\n`);
+      }
     }
     ExclusiveStartKey = page.LastEvaluatedKey;
   } while (ExclusiveStartKey);

@@ -9,7 +9,7 @@ import { checkAgainstReference, drive, generateStream } from '../helpers/deliver
 import { startTestStack } from '../helpers/local-stack.ts';
 
 /**
- * DynamoDB Local killed in the middle of a stream of deliveries, then restarted on the same port and
+ * DynamoDB Local stopped (its process group terminated) in the middle of a stream of deliveries, then restarted on the same port and
  * data: deliveries during the outage answer 5xx quickly, Terra-style retries succeed afterwards, and
  * the table ends exactly as the reference model says.
  */
@@ -40,7 +40,9 @@ describe('a store outage mid-stream', () => {
         progress: 0.3,
         run: async () => {
           const started = Date.now();
-          await dynamo?.kill();
+          // SIGTERM, not SIGKILL: DynamoDB Local is not crash-durable (a SIGKILL can drop writes it had
+          // already acknowledged, which real DynamoDB never does), so a hard kill would test the emulator.
+          await dynamo?.stop();
           await new Promise((resolve) => setTimeout(resolve, 2_000));
           dynamo = await startDynamoLocal({ port, dbPath });
           outageMs = Date.now() - started;

@@ -11,7 +11,7 @@ import { startTestStack } from '../helpers/local-stack.ts';
 /**
  * `npm run test:soak`: 20,000+ deliveries over 500 Terra users through the local HTTP adapter at
  * concurrency 32, shuffled, 10 % duplicated (some side by side), reauth chains, and DynamoDB Local
- * killed once mid-stream. Afterwards: nothing lost, nothing wrong against the reference model, every
+ * stopped once mid-stream. Afterwards: nothing lost, nothing wrong against the reference model, every
  * inbox item closed.
  */
 let dynamo: DynamoLocal | undefined;
@@ -28,7 +28,13 @@ describe('load with a store outage', () => {
     dynamo = await startDynamoLocal({ dbPath });
     const { port, endpoint } = dynamo;
     stack = await startTestStack({ dynamoEndpoint: endpoint, env: { INBOX_LEASE_SECONDS: '3' } });
-    const stream = generateStream({ users: 500, eventsPerUser: 60, duplicateRate: 0.1, seed: 7, reauthRate: 0.01 });
+    const stream = generateStream({
+      users: 500,
+      eventsPerUser: 60,
+      duplicateRate: 0.1,
+      seed: 7,
+      reauthRate: 0.01,
+    });
     expect(stream.deliveries.length).toBeGreaterThanOrEqual(20_000);
 
     const started = Date.now();
@@ -41,7 +47,9 @@ describe('load with a store outage', () => {
       at: {
         progress: 0.4,
         run: async () => {
-          await dynamo?.kill();
+          // SIGTERM, not SIGKILL: DynamoDB Local is not crash-durable (a SIGKILL can drop writes it had
+          // already acknowledged, which real DynamoDB never does), so a hard kill would test the emulator.
+          await dynamo?.stop();
           await new Promise((resolve) => setTimeout(resolve, 3_000));
           dynamo = await startDynamoLocal({ port, dbPath });
         },
