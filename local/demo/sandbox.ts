@@ -3,15 +3,9 @@
  * the provider had done something, and read what it delivered. Real Terra has no such endpoints.
  */
 
-export interface Delivery {
-  trace_id: string;
-  type: string;
-  user_id?: string;
-  attempts: number;
-  status: 'pending' | 'delivered' | 'failed';
-  last_status?: number;
-  created_at: string;
-}
+import type { Delivery } from '../sandbox/sandbox.ts';
+
+export type { Delivery };
 
 /** What the demo panel can make happen to a connection. */
 export const SANDBOX_EVENTS = [
