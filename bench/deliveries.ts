@@ -1,3 +1,4 @@
+import { prng } from '../test/helpers/delivery-stream.ts';
 import {
   accessRevoked,
   authCancelled,
@@ -27,17 +28,6 @@ export interface BenchDelivery {
   at: number;
   body: string;
   duplicate: boolean;
-}
-
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PROVIDERS = ['GARMIN', 'OURA', 'FITBIT', 'WHOOP', 'POLAR'];
