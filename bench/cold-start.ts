@@ -163,10 +163,28 @@ function patchPlugin(patches: Patch[], applied: Set<string>, failed: Set<string>
   };
 }
 
-/** Compares each bundle with the asset `cdk synth` wrote, when a synthesized assembly is there. */
-export function compareWithCdkOut(built: Built[]): string {
-  const templateFile = join(PROJECT_ROOT, 'cdk.out', 'TerraConnect.template.json');
-  if (!existsSync(templateFile)) return 'no cdk.out to compare with (BENCH_SYNTH=1 synthesizes one first)';
+/**
+ * `cdk synth` into `bench/.build/cdk.out` (the repository's own cdk.out is left alone), so each bundle
+ * can be compared byte for byte with the asset the stack itself builds. Undefined when synth fails.
+ */
+export function synthesize(log: (line: string) => void): string | undefined {
+  const out = join(PROJECT_ROOT, 'bench', '.build', 'cdk.out');
+  log('Synthesizing the stack (cdk synth) to check the bundles against its assets …');
+  const run = spawnSync('npx', ['cdk', 'synth', '--no-notices', '--quiet', '-o', out], {
+    cwd: PROJECT_ROOT,
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  if (run.status === 0) return out;
+  log(`  cdk synth failed: ${(run.stderr || '').trim().split('\n').slice(-3).join(' ')}`);
+  return undefined;
+}
+
+/** Compares each bundle with the asset `cdk synth` wrote for the same function. */
+export function compareWithCdkOut(built: Built[], outDir: string | undefined): string {
+  const templateFile = outDir && join(outDir, 'TerraConnect.template.json');
+  if (!outDir || !templateFile || !existsSync(templateFile))
+    return 'not compared with cdk synth (synth failed or BENCH_SYNTH=0)';
   const template = JSON.parse(readFileSync(templateFile, 'utf8')) as {
     Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>;
   };
@@ -175,7 +193,7 @@ export function compareWithCdkOut(built: Built[]): string {
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const name = resource.Metadata?.['aws:cdk:path']?.split('/')[1];
     const asset = resource.Metadata?.['aws:asset:path'];
-    if (name && asset) assets.set(name, join(PROJECT_ROOT, 'cdk.out', asset, 'index.mjs'));
+    if (name && asset) assets.set(name, join(outDir, asset, 'index.mjs'));
   }
   const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
   const same: string[] = [];
@@ -187,21 +205,10 @@ export function compareWithCdkOut(built: Built[]): string {
     else if (digest(asset) === digest(bundle.file)) same.push(name);
     else differ.push(name);
   }
-  const parts = [`${same.length}/${built.length} byte-identical to cdk.out`];
-  if (differ.length) parts.push(`differ (source changed since the last synth?): ${differ.join(', ')}`);
-  if (missing.length) parts.push(`not in cdk.out: ${missing.join(', ')}`);
+  const parts = [`${same.length}/${built.length} byte-identical to the assets of cdk synth`];
+  if (differ.length) parts.push(`DIFFERENT: ${differ.join(', ')}`);
+  if (missing.length) parts.push(`not a function of the stack: ${missing.join(', ')}`);
   return parts.join('; ');
-}
-
-export function synthesize(log: (line: string) => void): void {
-  log('Synthesizing the stack (cdk synth) to compare bundles with …');
-  const run = spawnSync('npx', ['cdk', 'synth', '--no-notices', '--quiet'], {
-    cwd: PROJECT_ROOT,
-    encoding: 'utf8',
-    timeout: 300_000,
-  });
-  if (run.status !== 0)
-    log(`  cdk synth failed: ${(run.stderr || '').trim().split('\n').slice(-3).join(' ')}`);
 }
 
 export interface BuildAll {
@@ -211,7 +218,7 @@ export interface BuildAll {
   cdkCheck: string;
 }
 
-export async function buildAll(withProofs: boolean): Promise<BuildAll> {
+export async function buildAll(withProofs: boolean, synthOut?: string): Promise<BuildAll> {
   const dir = workDir('cold-start');
   const floor = await bundleSource('floor', FLOOR_SOURCE, dir);
   const functions: Built[] = [];
@@ -240,7 +247,7 @@ export async function buildAll(withProofs: boolean): Promise<BuildAll> {
       proofs.push({ proof, error: `build failed: ${(error as Error).message.split('\n')[0]}` });
     }
   }
-  return { floor, functions, proofs, cdkCheck: compareWithCdkOut(functions) };
+  return { floor, functions, proofs, cdkCheck: compareWithCdkOut(functions, synthOut) };
 }
 
 function describeCarries(bundle: Bundle, floorModules: Set<string>): string {

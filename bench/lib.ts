@@ -13,8 +13,8 @@ export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /**
  * The esbuild options `infra/constructs/terra-function.ts` gives `NodejsFunction` (format esm, target
  * node22, minify, source maps without sources, module/main first, the createRequire banner, the AWS SDK
- * bundled), as the CDK passes them to esbuild. The cold-start phase checks the result byte for byte
- * against `cdk.out` when a synthesized assembly is there.
+ * bundled), as the CDK passes them to esbuild. `npm run bench` checks the result byte for byte against
+ * the assets of a `cdk synth` run.
  */
 export const CDK_BUNDLING = {
   bundle: true,

@@ -1,23 +1,30 @@
 import { pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { signedHeaders } from '../test/helpers/signing.ts';
-import { deliveryStream } from './deliveries.ts';
 import { drive } from './drive.ts';
 import { round } from './stats.ts';
 
 /**
- * Issue 6 §4, run as its own process with plain Node (esbuild bundles this file; no tsx loader in the
- * heap): imports the webhook bundle exactly as built for Lambda, configured by the environment the
- * parent gives it (DynamoDB Local, an archive directory), and feeds it deliveries in batches of 1,000
- * at a fixed concurrency, sampling RSS after each batch and the live heap after a forced GC.
+ * Issue 6 §4, run as its own process with plain Node (esbuild bundles this file; no tsx loader, no
+ * delivery generator in the heap): imports the webhook bundle exactly as built for Lambda, configured by
+ * the environment the parent gives it (DynamoDB Local, an archive directory), and runs the batches of
+ * 1,000 deliveries the parent sends at a fixed concurrency, sampling RSS after each batch and the live
+ * heap after a forced GC. Only the driver and the bundle live here, as in a Lambda environment.
  */
 interface Config {
   bundle: string;
-  events: number;
-  batch: number;
   concurrency: number;
   secret: string;
 }
+
+export interface WireDelivery {
+  trace_id: string;
+  at: number;
+  body: string;
+}
+
+/** A batch arrives in parts (small IPC messages keep the transport's own buffers out of the figures). */
+export type MemoryMessage = { kind: 'part'; deliveries: WireDelivery[]; last: boolean } | { kind: 'done' };
 
 export interface MemoryResult {
   node: string;
@@ -36,40 +43,35 @@ export interface MemoryResult {
 type Handler = (event: Partial<APIGatewayProxyEventV2>) => Promise<{ statusCode: number }>;
 const mb = (bytes: number) => round(bytes / 1024 / 1024, 1);
 const collect = (globalThis as { gc?: () => void }).gc;
+const reply = (message: unknown) => new Promise<void>((done) => process.send?.(message, () => done()));
 
-async function main(config: Config): Promise<MemoryResult> {
-  const { handler } = (await import(pathToFileURL(config.bundle).href)) as { handler: Handler };
-  const stream = deliveryStream({ count: config.events, seed: 7, prefix: `m${process.pid}` });
-  const statuses: Record<string, number> = {};
-  const batches: MemoryResult['batches'] = [];
-  let done = 0;
-  let elapsed = 0;
-  while (done < config.events) {
-    const batch = [];
-    for (let i = 0; i < config.batch; i++) {
-      const next = stream.next();
-      if (next.done) break;
-      batch.push(next.value);
-    }
-    if (batch.length === 0) break;
-    const run = await drive(batch, config.concurrency, async (delivery) => {
-      const result = await handler({
-        headers: signedHeaders(delivery.body, {
-          secret: config.secret,
-          traceId: delivery.trace_id,
-          orderingMs: delivery.at,
-        }),
-        body: delivery.body,
-        isBase64Encoded: false,
-      });
-      statuses[result.statusCode] = (statuses[result.statusCode] ?? 0) + 1;
+const config = JSON.parse(process.argv[2] ?? '{}') as Config;
+const statuses: Record<string, number> = {};
+const batches: MemoryResult['batches'] = [];
+let done = 0;
+let elapsed = 0;
+
+async function runBatch(handler: Handler, deliveries: WireDelivery[]): Promise<void> {
+  const run = await drive(deliveries, config.concurrency, async (delivery) => {
+    const result = await handler({
+      headers: signedHeaders(delivery.body, {
+        secret: config.secret,
+        traceId: delivery.trace_id,
+        orderingMs: delivery.at,
+      }),
+      body: delivery.body,
+      isBase64Encoded: false,
     });
-    elapsed += run.elapsedMs;
-    done += batch.length;
-    const rssMb = mb(process.memoryUsage.rss());
-    collect?.();
-    batches.push({ events: done, rssMb, heapUsedMb: mb(process.memoryUsage().heapUsed) });
-  }
+    statuses[result.statusCode] = (statuses[result.statusCode] ?? 0) + 1;
+  });
+  elapsed += run.elapsedMs;
+  done += deliveries.length;
+  const rssMb = mb(process.memoryUsage.rss());
+  collect?.();
+  batches.push({ events: done, rssMb, heapUsedMb: mb(process.memoryUsage().heapUsed) });
+}
+
+function result(): MemoryResult {
   const first = batches[0];
   const last = batches[batches.length - 1];
   return {
@@ -88,9 +90,27 @@ async function main(config: Config): Promise<MemoryResult> {
   };
 }
 
-const config = JSON.parse(process.argv[2] ?? '{}') as Config;
-main(config).then(
-  (result) => process.send?.({ kind: 'result', result }, () => process.exit(0)),
-  (error: Error) =>
-    process.send?.({ kind: 'error', error: error.stack ?? String(error) }, () => process.exit(1)),
-);
+try {
+  const { handler } = (await import(pathToFileURL(config.bundle).href)) as { handler: Handler };
+  let pending: WireDelivery[] = [];
+  process.on('message', (message: MemoryMessage) => {
+    if (message.kind === 'part') {
+      pending.push(...message.deliveries);
+      if (!message.last) return;
+    }
+    const batch = pending;
+    pending = [];
+    const next =
+      message.kind === 'part'
+        ? runBatch(handler, batch).then(() => reply({ kind: 'sampled', events: done }))
+        : reply({ kind: 'result', result: result() }).then(() => process.exit(0));
+    next.catch(async (error: Error) => {
+      await reply({ kind: 'error', error: error.stack ?? String(error) });
+      process.exit(1);
+    });
+  });
+  await reply({ kind: 'ready' });
+} catch (error) {
+  await reply({ kind: 'error', error: (error as Error).stack ?? String(error) });
+  process.exit(1);
+}

@@ -32,7 +32,8 @@ import type { InProcessResult } from './webhook-worker.ts';
  * (cold,client,verify,webhook,http,memory), WEBHOOK_EVENTS (events per run, 400), WEBHOOK_ROUNDS (2),
  * WEBHOOK_USERS (1000), HTTP_EVENTS (300), MEMORY_EVENTS (10000), VERIFY_MS (200), BENCH_PROOFS (1),
  * BENCH_NODE22 (a node binary, or `off`), BENCH_HOST_COLD (1: also time cold starts on the host's
- * Node when it is not 22), BENCH_SYNTH (1: `cdk synth` first, to compare bundles byte for byte).
+ * Node when it is not 22), BENCH_SYNTH (1: `cdk synth` into bench/.build first, to check each bundle
+ * byte for byte against the stack's own asset; 0 skips it).
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -76,9 +77,9 @@ let signerOk: boolean | undefined;
 let cold: ColdStartRun | undefined;
 let coldHost: ColdStartRun | undefined;
 if (phases.has('cold')) {
-  if (flag('BENCH_SYNTH', false)) synthesize(progress);
+  const synthOut = flag('BENCH_SYNTH', true) ? synthesize(progress) : undefined;
   progress('Bundling every function as the stack does …');
-  built = await phase('cold start', () => buildAll(proofs));
+  built = await phase('cold start', () => buildAll(proofs, synthOut));
   if (proofs) signerOk = await phase('SigV4 check', signerMatchesSdk);
   if (built) {
     const all = built;

@@ -6,10 +6,10 @@ import { build } from 'esbuild';
 import { type DynamoLocal, localClient, startDynamoLocal } from '../local/dynamodb.ts';
 import { ensureTables } from '../local/tables.ts';
 import { signedHeaders } from '../test/helpers/signing.ts';
-import { deliveryMix } from './deliveries.ts';
+import { deliveryMix, deliveryStream } from './deliveries.ts';
 import { drive, type Throughput, throughput } from './drive.ts';
-import { PROJECT_ROOT } from './lib.ts';
-import type { MemoryResult } from './memory-worker.ts';
+import { CDK_BUNDLING, PROJECT_ROOT } from './lib.ts';
+import type { MemoryMessage, MemoryResult, WireDelivery } from './memory-worker.ts';
 import type { HttpConfig, InProcessConfig, InProcessResult } from './webhook-worker.ts';
 
 /** Issue 6 §2 and §4, parent side: DynamoDB Local, the worker processes, the HTTP client. */
@@ -17,7 +17,8 @@ export const SECRET = 'bench-signing-secret';
 
 type WorkerMessage =
   | { kind: 'result'; result: unknown }
-  | { kind: 'ready'; webhookUrl: string }
+  | { kind: 'ready'; webhookUrl?: string }
+  | { kind: 'sampled'; events: number }
   | { kind: 'error'; error: string };
 
 /** A child that answers over IPC; its stdout (handler logs) is discarded, stderr kept for failures. */
@@ -118,10 +119,11 @@ export async function overHttp(
   const worker = forkTs('http', { endpoint, secret: SECRET } satisfies HttpConfig);
   try {
     const ready = await worker.next();
-    if (ready.kind !== 'ready') throw new Error(`unexpected message ${ready.kind}`);
+    const webhookUrl = ready.kind === 'ready' ? ready.webhookUrl : undefined;
+    if (!webhookUrl) throw new Error(`unexpected message ${ready.kind}`);
     const rows: HttpRow[] = [];
     const post = async (body: string, headers: Record<string, string>, statuses: Record<string, number>) => {
-      const response = await fetch(ready.webhookUrl, { method: 'POST', headers, body });
+      const response = await fetch(webhookUrl, { method: 'POST', headers, body });
       await response.arrayBuffer();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
     };
@@ -161,6 +163,8 @@ export async function memory(
     platform: 'node',
     format: 'esm',
     target: 'node20',
+    // As the stack's bundles: lets a bundled CommonJS dependency call require() in an ES module.
+    banner: CDK_BUNDLING.banner,
     absWorkingDir: PROJECT_ROOT,
     logLevel: 'silent',
   });
@@ -173,15 +177,7 @@ export async function memory(
   const worker = new Worker(
     fork(
       script,
-      [
-        JSON.stringify({
-          bundle: options.bundle,
-          events: options.events,
-          batch: 1000,
-          concurrency: options.concurrency,
-          secret: SECRET,
-        }),
-      ],
+      [JSON.stringify({ bundle: options.bundle, concurrency: options.concurrency, secret: SECRET })],
       {
         execPath: options.node,
         execArgv: ['--expose-gc'],
@@ -201,10 +197,32 @@ export async function memory(
       },
     ),
   );
-  try {
+  const expect = async (kind: WorkerMessage['kind']) => {
     const message = await worker.next();
-    if (message.kind !== 'result') throw new Error(`unexpected message ${message.kind}`);
-    return message.result as MemoryResult;
+    if (message.kind !== kind) throw new Error(`memory worker: expected ${kind}, got ${message.kind}`);
+    return message;
+  };
+  const send = (message: MemoryMessage) => worker.child.send(message);
+  try {
+    await expect('ready');
+    // Generated here, sent a batch at a time: the handler's process holds one batch, never the stream.
+    const stream = deliveryStream({ count: options.events, seed: 7, prefix: `m${suffix}` });
+    for (;;) {
+      const deliveries: WireDelivery[] = [];
+      // Not for…of: leaving one early would close the generator.
+      for (let next = stream.next(); !next.done; next = stream.next()) {
+        deliveries.push({ trace_id: next.value.trace_id, at: next.value.at, body: next.value.body });
+        if (deliveries.length === 1000) break;
+      }
+      if (deliveries.length === 0) break;
+      for (let i = 0; i < deliveries.length; i += 50) {
+        send({ kind: 'part', deliveries: deliveries.slice(i, i + 50), last: i + 50 >= deliveries.length });
+      }
+      await expect('sampled');
+    }
+    send({ kind: 'done' });
+    const message = await expect('result');
+    return (message as { result: MemoryResult }).result;
   } finally {
     worker.kill();
     rmSync(archive, { recursive: true, force: true });
