@@ -3,13 +3,13 @@ import type { CreateConnectionBody, CreateSessionBody } from '../http/bodies.ts'
 import { BadRequest, NotFound } from '../http/errors.ts';
 import type { Log } from '../log.ts';
 import type { TerraClient, TerraUser } from '../terra/client.ts';
-import { confirmedByTerra, goneFromTerra } from './drift.ts';
+import { authenticatedByTerra, confirmedByTerra, goneFromTerra } from './drift.ts';
 import { type ConnectionEvent, type ConnectionRecord, toConnection } from './model.ts';
 import type { ProviderCatalogue } from './providers.ts';
 import { listConnections } from './queries.ts';
 import { callbackUrls, type Outcome, redirectTargetName, redirectUrl } from './redirects.ts';
 import type { ConnectionStore } from './store.ts';
-import { isTerminal, parseScopes } from './transitions.ts';
+import { isTerminal } from './transitions.ts';
 
 /**
  * The connect flows (DESIGN §1, §2, §4). Every change to a record goes through the same state machine
@@ -100,18 +100,6 @@ export async function disconnect(deps: ConnectDeps, reference_id: string, user_i
   ]);
 }
 
-function authenticatedFrom(user: TerraUser, reference_id: string | null, event_id: string, at: number) {
-  const scopes = user.scopes === null || user.scopes === undefined ? undefined : parseScopes(user.scopes);
-  return event(
-    user.user_id,
-    reference_id,
-    event_id,
-    at,
-    scopes === undefined ? { kind: 'authenticated' } : { kind: 'authenticated', scopes },
-    user.provider,
-  );
-}
-
 /**
  * `GET /connections?refresh=true`: what Terra knows about the caller wins over what we missed. Each
  * user is applied on its own, so one failure does not block the rest.
@@ -198,7 +186,7 @@ async function confirmCallback(
     return to('failure', 'error', { user_id });
   }
   const [record] = await deps.store.apply([
-    authenticatedFrom(user, user.reference_id ?? null, `callback:${user_id}`, deps.now()),
+    authenticatedByTerra(user, user.reference_id ?? null, `callback:${user_id}`, deps.now()),
   ]);
   const status = record ? toConnection(record).status : 'active';
   return to('success', status, { provider: user.provider, user_id });

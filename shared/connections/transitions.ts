@@ -53,6 +53,11 @@ export function isTerminal(status: ConnectionStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
+/** A full scope set when Terra sent one (`user.scopes`), undefined when it sent none. */
+export function scopesIfGiven(raw: string | null | undefined): string[] | undefined {
+  return raw === null || raw === undefined ? undefined : parseScopes(raw);
+}
+
 /** Parses Terra's comma-separated scope strings, tolerating null, blanks and padding. */
 export function parseScopes(raw: string | null | undefined): string[] {
   if (!raw) return [];

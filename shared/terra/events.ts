@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import type { Change, ConnectionEvent } from '../connections/model.ts';
-import { parseScopes } from '../connections/transitions.ts';
+import { parseScopes, scopesIfGiven } from '../connections/transitions.ts';
 
 /**
  * Terra webhook payloads → connection events. Shapes from Terra's OpenAPI bundle (`webhooks:` and
@@ -95,10 +95,6 @@ function eventFor(
   return event;
 }
 
-function fullScopes(user: TerraUser): string[] | undefined {
-  return user.scopes === null || user.scopes === undefined ? undefined : parseScopes(user.scopes);
-}
-
 export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhook {
   const head = base.safeParse(payload);
   if (!head.success) return { kind: 'ignored', type: 'unknown', reason: 'unexpected_shape' };
@@ -125,7 +121,7 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
     case 'auth': {
       if (head.data.status === 'success') {
         return single((user) => {
-          const scopes = fullScopes(user);
+          const scopes = scopesIfGiven(user.scopes);
           return scopes === undefined ? { kind: 'authenticated' } : { kind: 'authenticated', scopes };
         });
       }
@@ -145,7 +141,7 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
       const parsed = reauth.safeParse(payload);
       if (!parsed.success) return ignored('unexpected_shape');
       const { new_user, old_user, reference_id } = parsed.data;
-      const scopes = fullScopes(new_user);
+      const scopes = scopesIfGiven(new_user.scopes);
       const authenticated: Change = { kind: 'authenticated' };
       if (scopes !== undefined) authenticated.scopes = scopes;
       const events = [];
@@ -176,7 +172,7 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
         added: parseScopes(scopes_added),
         removed: parseScopes(scopes_removed),
       };
-      const scopes = fullScopes(user);
+      const scopes = scopesIfGiven(user.scopes);
       if (scopes !== undefined) change.scopes = scopes;
       return { kind: 'events', type, events: [eventFor(user, reference_id, meta, change)] };
     }
