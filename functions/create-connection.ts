@@ -1,7 +1,7 @@
 import { connectProvider } from '#shared/connections/connect';
 import { createConnectionBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime/store';
+import { connectDeps } from '#shared/runtime/connect';
 
 const deps = connectDeps();
 

@@ -1,7 +1,7 @@
 import { disconnect } from '#shared/connections/connect';
 import { userIdPath } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime/store';
+import { connectDeps } from '#shared/runtime/connect';
 
 const deps = connectDeps();
 

@@ -1,7 +1,7 @@
 import { listWithRefresh } from '#shared/connections/connect';
 import { listConnectionsQuery } from '#shared/connections/queries';
 import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime/store';
+import { connectDeps } from '#shared/runtime/connect';
 
 const deps = connectDeps();
 

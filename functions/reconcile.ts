@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
 import { reconcile } from '#shared/connections/reconcile';
 import { logger } from '#shared/log';
-import { reconcileDeps } from '#shared/runtime/store';
+import { reconcileDeps } from '#shared/runtime/connect';
 
 const deps = reconcileDeps();
 

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { completeCallback } from '#shared/connections/connect';
-import { connectDeps } from '#shared/runtime/store';
+import { connectDeps } from '#shared/runtime/connect';
 
 const deps = connectDeps();
 
