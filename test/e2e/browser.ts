@@ -1,6 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll } from 'vitest';
+import type { LocalStack } from '../../local/stack.ts';
+import { startTestStack } from '../helpers/local-stack.ts';
 
 /**
  * The demo page driven the way a person uses it: Debian's chromium (installed by `.ci/run`) through
@@ -8,6 +11,22 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
  */
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+
+/**
+ * One local stack and one Chromium per test file, started together before its tests and stopped after.
+ * Read them through the returned object once the tests run.
+ */
+export function demoSession(): { stack: LocalStack; browser: Browser } {
+  const session = {} as { stack: LocalStack; browser: Browser };
+  beforeAll(async () => {
+    [session.stack, session.browser] = await Promise.all([startTestStack(), launchBrowser()]);
+  }, 60_000);
+  afterAll(async () => {
+    await session.browser?.close();
+    await session.stack?.stop();
+  });
+  return session;
+}
 
 export async function launchBrowser(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {

@@ -1,25 +1,13 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { startTestStack } from '../helpers/local-stack.ts';
-import { decide, launchBrowser, openTab, row, Screenshots, signIn } from './browser.ts';
+import { describe, expect, it } from 'vitest';
+import { decide, demoSession, openTab, row, Screenshots, signIn } from './browser.ts';
 
 /** The demo page in chromium: its own provider buttons, disconnecting, and the sandbox's controls. */
-let stack: LocalStack;
-let browser: Browser;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const demo = demoSession();
 
 describe('the custom UI', () => {
   it('connects OURA from its own button, then disconnects it', async () => {
     const shots = new Screenshots('custom-oura');
-    const { context, page } = await signIn(browser, stack.apiUrl, 'dave');
+    const { context, page } = await signIn(demo.browser, demo.stack.apiUrl, 'dave');
     // POST /connections goes straight to the provider's login, with no widget in between.
     const tab = await openTab(page, '#providers [data-provider="OURA"]');
     expect(new URL(tab.url()).pathname).not.toContain('/widget/');
@@ -45,7 +33,7 @@ describe('the custom UI', () => {
 describe('the sandbox panel', () => {
   it('fires connection_error: the page says the connection needs reconnecting, and reconnecting fixes it', async () => {
     const shots = new Screenshots('sandbox-connection-error');
-    const { context, page } = await signIn(browser, stack.apiUrl, 'erin');
+    const { context, page } = await signIn(demo.browser, demo.stack.apiUrl, 'erin');
     const tab = await openTab(page, '#providers [data-provider="GARMIN"]');
     await decide(tab, 'approve', 'erin-garmin');
     await tab.close();

@@ -1,25 +1,13 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { startTestStack } from '../helpers/local-stack.ts';
-import { decide, launchBrowser, openTab, row, Screenshots, signIn } from './browser.ts';
+import { describe, expect, it } from 'vitest';
+import { decide, demoSession, openTab, row, Screenshots, signIn } from './browser.ts';
 
 /** The demo page in chromium, connecting through Terra's widget (the sandbox playing Terra). */
-let stack: LocalStack;
-let browser: Browser;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startTestStack(), launchBrowser()]);
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const demo = demoSession();
 
 describe('connecting through the widget', () => {
   it('signs in, connects GARMIN, lands on the success page and shows it active', async () => {
     const shots = new Screenshots('widget-connect');
-    const { context, page } = await signIn(browser, stack.apiUrl, 'alice');
+    const { context, page } = await signIn(demo.browser, demo.stack.apiUrl, 'alice');
     // SDK-only sources are listed but cannot be connected from a web page.
     const apple = page.locator('#providers [data-provider="APPLE"]');
     expect(await apple.isDisabled()).toBe(true);
@@ -45,7 +33,7 @@ describe('connecting through the widget', () => {
 
   it('reconnecting the same account replaces the old connection with a new active one', async () => {
     const shots = new Screenshots('widget-reconnect');
-    const { context, page } = await signIn(browser, stack.apiUrl, 'bob');
+    const { context, page } = await signIn(demo.browser, demo.stack.apiUrl, 'bob');
     const first = await openTab(page, '#connect-widget');
     await first.click('[data-provider="GARMIN"]');
     await decide(first, 'approve', 'bob-garmin');
@@ -71,7 +59,7 @@ describe('connecting through the widget', () => {
 
   it('cancelling at the provider ends on the failure page with nothing active', async () => {
     const shots = new Screenshots('widget-cancel');
-    const { context, page } = await signIn(browser, stack.apiUrl, 'carol');
+    const { context, page } = await signIn(demo.browser, demo.stack.apiUrl, 'carol');
     const tab = await openTab(page, '#connect-widget');
     await tab.click('[data-provider="POLAR"]');
     await decide(tab, 'cancel', 'carol-polar', shots);
