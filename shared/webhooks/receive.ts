@@ -83,20 +83,12 @@ function factsOf(parsed: ParsedWebhook, archive_key: string): DeliveryFacts {
 }
 
 const answer = (status: number, outcome: Outcome, event_id?: string, message?: string): WebhookResult => {
-  if (status >= 400) {
-    return {
-      status,
-      outcome,
-      body: { error: { code: outcome, message: message ?? outcome } },
-      ...(event_id && { event_id }),
-    };
-  }
-  return {
-    status,
-    outcome,
-    body: { received: true, outcome, ...(event_id && { event_id }) },
-    ...(event_id && { event_id }),
-  };
+  const id = event_id ? { event_id } : {};
+  const body =
+    status >= 400
+      ? { error: { code: outcome, message: message ?? outcome } }
+      : { received: true, outcome, ...id };
+  return { status, outcome, body, ...id };
 };
 
 export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Promise<WebhookResult> {
