@@ -3,17 +3,20 @@ import type { ServerResponse } from 'node:http';
 import * as z from 'zod';
 import { detailedIntegrations, findProvider, isSdkOnly, PROVIDERS, type Provider } from './catalogue.ts';
 import type { SandboxContext } from './context.ts';
+import { dataRequest } from './data.ts';
 import { SESSION_TTL_SECONDS } from './flows.ts';
 import {
   badRequest,
-  HttpError,
   jsonBody,
   notFound,
   parseWith,
+  requiredParam,
+  SandboxHttpError,
   type SandboxRequest,
   sendJson,
 } from './http.ts';
-import { deauthenticate } from './lifecycle.ts';
+import { deauthenticate, ensureRoomForNewUser } from './lifecycle.ts';
+import { DATA_EVENT_TYPES } from './payloads.ts';
 import { toTerraUser } from './users.ts';
 
 /**
@@ -76,6 +79,8 @@ function authenticateUser(context: SandboxContext, request: SandboxRequest): Ans
   if (!resource) throw badRequest('the resource query parameter is required, e.g. ?resource=GARMIN');
   const provider = connectableProvider(resource);
   const body = parseWith(connectBody, jsonBody(request));
+  // Every link may become a new user, so at the limit Terra hands out none.
+  ensureRoomForNewUser(context);
   const flow = context.flows.startFlow({
     provider: provider.provider,
     reference_id: body.reference_id ?? null,
@@ -96,6 +101,7 @@ function widgetSession(context: SandboxContext, request: SandboxRequest): Answer
     .map((id) => id.trim())
     .filter((id) => id !== '');
   const providers = ids.length ? [...new Set(ids.map((id) => connectableProvider(id).provider))] : null;
+  ensureRoomForNewUser(context);
   const session = context.flows.createSession({
     providers,
     language: body.language ?? null,
@@ -115,7 +121,7 @@ function widgetSession(context: SandboxContext, request: SandboxRequest): Answer
 
 function legacyWidgetSession(context: SandboxContext, request: SandboxRequest): Answer {
   if (context.settings().legacyWidget === 'gone') {
-    throw new HttpError(
+    throw new SandboxHttpError(
       410,
       'POST /auth/generateWidgetSession is not available to accounts created after 2026-09-03; ' +
         'use POST https://access.tryterra.co/api/widget/session',
@@ -124,14 +130,9 @@ function legacyWidgetSession(context: SandboxContext, request: SandboxRequest): 
   return widgetSession(context, request);
 }
 
-function requiredUserId(request: SandboxRequest): string {
-  const userId = request.url.searchParams.get('user_id');
-  if (!userId) throw badRequest('the user_id query parameter is required');
-  return userId;
-}
-
 function deauthenticateUser(context: SandboxContext, request: SandboxRequest): Answer {
-  if (deauthenticate(context, requiredUserId(request)) === undefined) throw notFound('user not found');
+  if (deauthenticate(context, requiredParam(request, 'user_id')) === undefined)
+    throw notFound('user not found');
   return { status: 200, body: { status: 'success' } };
 }
 
@@ -214,6 +215,12 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: v2('/subscriptions'), auth: 'keys', handle: subscriptions },
   { method: 'GET', path: v2('/integrations/detailed'), auth: 'dev-id', handle: integrationsDetailed },
   { method: 'GET', path: v2('/integrations'), auth: 'dev-id', handle: integrations },
+  ...DATA_EVENT_TYPES.map((type) => ({
+    method: 'GET',
+    path: v2(`/${type}`),
+    auth: 'keys' as const,
+    handle: (context: SandboxContext, request: SandboxRequest) => dataRequest(context, request, type),
+  })),
   ...WIDGET_SESSION_PATHS.map((path) => ({
     method: 'POST',
     path,

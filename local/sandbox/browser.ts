@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { findProvider, iconSvg, type Provider, webProviders } from './catalogue.ts';
 import type { SandboxContext } from './context.ts';
 import type { LoginFlow } from './flows.ts';
-import { formBody, redirect, type SandboxRequest, sendText } from './http.ts';
+import { formBody, redirect, SandboxHttpError, type SandboxRequest, sendText } from './http.ts';
 import { approve, cancel, DEFAULT_ACCOUNT } from './lifecycle.ts';
 import { indexPage, loginPage, messagePage, resultPage, widgetPage } from './pages.ts';
 
@@ -85,14 +85,21 @@ function decide(
   const approved = form.get('decision') === 'approve';
   const common = { provider, userId: flow.user_id, referenceId: flow.reference_id, language: flow.language };
   if (approved) {
+    try {
+      approve(context, {
+        provider,
+        account: form.get('account') ?? DEFAULT_ACCOUNT,
+        reference_id: flow.reference_id,
+        user_id: flow.user_id,
+        widget_session_id: flow.widget_session_id,
+      });
+    } catch (error) {
+      // The user limit: shown as a page, and the link stays open for a retry once a user was removed.
+      if (!(error instanceof SandboxHttpError)) throw error;
+      sendPage(response, error.status, messagePage('Cannot connect', error.message));
+      return;
+    }
     flow.state = 'approved';
-    approve(context, {
-      provider,
-      account: form.get('account') ?? DEFAULT_ACCOUNT,
-      reference_id: flow.reference_id,
-      user_id: flow.user_id,
-      widget_session_id: flow.widget_session_id,
-    });
     if (flow.auth_success_redirect_url)
       redirect(response, withConnectionParams(flow.auth_success_redirect_url, flow));
     else sendPage(response, 200, resultPage({ outcome: 'connected', ...common }));

@@ -1,5 +1,6 @@
 import type { Deliverer } from './deliveries.ts';
 import type { Flows } from './flows.ts';
+import type { PayloadStore } from './s3.ts';
 import type { SandboxSettings } from './settings.ts';
 import type { Timers } from './timers.ts';
 import type { UserStore } from './users.ts';
@@ -17,6 +18,8 @@ export interface SandboxContext {
   readonly users: UserStore;
   readonly flows: Flows;
   readonly deliverer: Deliverer;
+  /** Bodies sent as `s3_payload`, served at their URLs until they expire. */
+  readonly payloads: PayloadStore;
   readonly timers: Timers;
   log(line: string): void;
 }

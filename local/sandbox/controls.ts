@@ -40,6 +40,9 @@ const scopeChange = z.object({
   scopes_removed: z.string().max(4096).optional(),
 });
 
+// Up to 50 MB: well past any s3_payload threshold, and still quick to build and serve locally.
+const padding = z.object({ bytes: z.int().min(1).max(50_000_000).optional() });
+
 function connectUser(context: SandboxContext, request: SandboxRequest): { user_id: string } {
   const body = parseWith(newUser, jsonBody(request));
   const provider = findProvider(body.provider);
@@ -66,9 +69,15 @@ function userEvent(
   }
   const user = context.users.get(userId);
   if (!user) throw notFound(`no sandbox user ${userId}`);
-  const change = type === 'permission_change' ? parseWith(scopeChange, jsonBody(request)) : {};
+  const body = jsonBody(request);
+  const change = type === 'permission_change' ? parseWith(scopeChange, body) : {};
+  const { bytes } = parseWith(padding, body);
+  // Padding adds samples, which only the dated data types have.
+  if (bytes !== undefined && (!isDataEventType(type) || type === 'athlete'))
+    throw badRequest(`bytes pads data events with samples; ${type} has none`);
   const provider = findProvider(user.provider);
-  return { trace_id: fireEvent(context, user, type, { ...change, ...(provider ? { provider } : {}) }) };
+  const options = { ...change, ...(provider ? { provider } : {}), ...(bytes ? { bytes } : {}) };
+  return { trace_id: fireEvent(context, user, type, options) };
 }
 
 function patchSettings(

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { signPayload } from '../../shared/terra/signature.ts';
+import { signPayload } from '#shared/terra/signature';
 import type { WebhookPayload } from './payloads.ts';
 import type { Timers } from './timers.ts';
 
@@ -15,8 +15,13 @@ import type { Timers } from './timers.ts';
  */
 export interface Delivery {
   trace_id: string;
+  /** What went out: for a body too large to send inline, `s3_payload`. */
   type: string;
+  /** For an `s3_payload`, the type of the event its URL serves. */
+  payload_type?: string;
   user_id?: string;
+  /** The `terra-reference` header: the `reference` of the data request that caused this delivery. */
+  terra_reference?: string;
   attempts: number;
   status: 'pending' | 'delivered' | 'failed';
   last_status?: number;
@@ -31,10 +36,24 @@ export interface DeliverySettings {
   chaos?: { duplicateRate?: number; reorderWindowMs?: number } | undefined;
 }
 
+export interface EmitOptions {
+  /** Default: a fresh UUID. Terra's own for a data request's deliveries (`<reference>:chunk:<i>`…). */
+  traceId?: string;
+  /** Sent with every attempt, e.g. `terra-reference`; cannot replace the signature or trace headers. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Looks at a serialized body before it is queued; answers the payload to send in its place (Terra's
+ * `s3_payload` for a body too large to go inline), or undefined to send it as it is.
+ */
+export type Oversize = (body: string) => WebhookPayload | undefined;
+
 interface Job {
   record: Delivery;
   body: string;
   orderingMs: number;
+  headers: Record<string, string>;
 }
 
 type AttemptResult = { ok: true; status: number } | { ok: false; status?: number; error: string };
@@ -51,11 +70,15 @@ function userIdOf(payload: WebhookPayload): string | undefined {
   return undefined;
 }
 
+const lowerCased = (headers: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+
 export class Deliverer {
   readonly #settings: () => DeliverySettings;
   readonly #timers: Timers;
   readonly #log: (line: string) => void;
   readonly #random: () => number;
+  readonly #oversize: Oversize;
   // Our own agents without keep-alive: no idle socket outlives a delivery, and stop() can destroy them.
   readonly #httpAgent = new HttpAgent({ keepAlive: false });
   readonly #httpsAgent = new HttpsAgent({ keepAlive: false });
@@ -73,36 +96,45 @@ export class Deliverer {
     timers: Timers;
     log: (line: string) => void;
     random?: () => number;
+    oversize?: Oversize;
   }) {
     this.#settings = options.settings;
     this.#timers = options.timers;
     this.#log = options.log;
     this.#random = options.random ?? Math.random;
+    this.#oversize = options.oversize ?? (() => undefined);
   }
 
   /** Queues a webhook and answers its trace id. Never throws: an unreachable receiver is Terra's problem. */
-  emit(payload: WebhookPayload): string {
+  emit(payload: WebhookPayload, options: EmitOptions = {}): string {
     // Strictly increasing, so a receiver ordering by this header never sees two events as simultaneous
     // (user_reauth and its auth are emitted within the same millisecond).
     const orderingMs = Math.max(Date.now(), this.#lastOrderingMs + 1);
     this.#lastOrderingMs = orderingMs;
-    const traceId = randomUUID();
-    const body = JSON.stringify(payload);
+    const traceId = options.traceId ?? randomUUID();
+    const headers = lowerCased(options.headers ?? {});
+    const inline = JSON.stringify(payload);
+    // Decided once, so every retry and duplicate carries the same body (and the same URL).
+    const replacement = this.#oversize(inline);
+    const body = replacement ? JSON.stringify(replacement) : inline;
     const { duplicateRate = 0, reorderWindowMs = 0 } = this.#settings().chaos ?? {};
     const copies = this.#random() < duplicateRate ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
       const record: Delivery = {
         trace_id: traceId,
-        type: payload.type,
+        type: replacement?.type ?? payload.type,
         attempts: 0,
         status: 'pending',
         created_at: new Date().toISOString(),
       };
+      if (replacement) record.payload_type = payload.type;
       const userId = userIdOf(payload);
       if (userId !== undefined) record.user_id = userId;
+      const reference = headers['terra-reference'];
+      if (reference !== undefined) record.terra_reference = reference;
       this.#remember(record);
       this.#outstanding++;
-      const job = { record, body, orderingMs };
+      const job = { record, body, orderingMs, headers };
       const delay = reorderWindowMs > 0 ? Math.floor(this.#random() * (reorderWindowMs + 1)) : 0;
       if (delay > 0) this.#timers.schedule(delay, () => this.#enqueue(job));
       else this.#enqueue(job);
@@ -187,6 +219,7 @@ export class Deliverer {
     const t = Math.floor(Date.now() / 1000);
     const signature = `t=${t},v1=${signPayload(settings.signingSecret, t, job.body)}`;
     const headers = {
+      ...job.headers,
       'content-type': 'application/json',
       'content-length': String(Buffer.byteLength(job.body)),
       'terra-signature': signature,

@@ -15,7 +15,8 @@ export interface SandboxRequest {
   body: Buffer;
 }
 
-export class HttpError extends Error {
+/** An error answer from the sandbox; named apart from the backend's own `HttpError` (shared/http/errors.ts). */
+export class SandboxHttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
@@ -25,8 +26,8 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (detail: string) => new HttpError(400, detail);
-export const notFound = (detail: string) => new HttpError(404, detail);
+export const badRequest = (detail: string) => new SandboxHttpError(400, detail);
+export const notFound = (detail: string) => new SandboxHttpError(404, detail);
 
 // Local development only: small bodies, and a bound keeps a runaway client from filling memory.
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -36,7 +37,7 @@ export async function readRequest(incoming: IncomingMessage): Promise<SandboxReq
   let size = 0;
   for await (const chunk of incoming) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new SandboxHttpError(413, `request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   const target = incoming.url ?? '/';
@@ -61,7 +62,7 @@ export function jsonBody(request: SandboxRequest): unknown {
 }
 
 /** A 400 naming the first field zod rejected and why. */
-export function invalidInput(error: z.ZodError, what = 'body'): HttpError {
+export function invalidInput(error: z.ZodError, what = 'body'): SandboxHttpError {
   const issue = error.issues[0];
   return badRequest(`${issue?.path.join('.') || what}: ${issue?.message ?? 'invalid'}`);
 }
@@ -70,6 +71,13 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw invalidInput(result.error);
+}
+
+/** A query parameter that must be present and non-empty. */
+export function requiredParam(request: SandboxRequest, name: string): string {
+  const value = request.url.searchParams.get(name);
+  if (!value) throw badRequest(`the ${name} query parameter is required`);
+  return value;
 }
 
 export function formBody(request: SandboxRequest): URLSearchParams {
@@ -109,7 +117,7 @@ export function redirect(response: ServerResponse, location: string): void {
 export function sendError(
   response: ServerResponse,
   request: Pick<SandboxRequest, 'target'>,
-  error: HttpError,
+  error: SandboxHttpError,
   shape: 'problem' | 'message',
 ): void {
   if (shape === 'message') {

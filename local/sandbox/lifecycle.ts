@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Provider } from './catalogue.ts';
 import type { SandboxContext } from './context.ts';
 import type { LoginFlow } from './flows.ts';
-import { badRequest } from './http.ts';
+import { badRequest, SandboxHttpError } from './http.ts';
 import {
   accessRevoked,
   authCancelled,
@@ -12,6 +12,7 @@ import {
   dataEvent,
   deauth,
   legacyAuthFailure,
+  padToBytes,
   permissionChange,
   type UserEventType,
   userReauth,
@@ -34,15 +35,38 @@ export interface Approval {
   widget_session_id?: string | null;
 }
 
-/** An approved login: a new active user; reconnecting the same account sends `user_reauth` before `auth`. */
+/**
+ * Terra limits development environments to 50 users (`userLimit`). Terra documents the limit but not the
+ * error it answers when it is reached: the 403 and this wording are our guess.
+ */
+export function userLimitReached(limit: number): SandboxHttpError {
+  return new SandboxHttpError(
+    403,
+    `Development environments are limited to ${limit} connected users; ` +
+      'deauthenticate users you no longer need (DELETE /auth/deauthenticateUser)',
+  );
+}
+
+/** Throws `userLimitReached` when one more user would exceed the limit. */
+export function ensureRoomForNewUser(context: SandboxContext): void {
+  const limit = context.settings().userLimit;
+  if (limit !== null && context.users.size >= limit) throw userLimitReached(limit);
+}
+
+/**
+ * An approved login: a new active user; reconnecting the same account sends `user_reauth` before `auth`.
+ * Throws `userLimitReached` for a new account beyond the limit (a reconnection replaces a user, so it fits).
+ */
 export function approve(context: SandboxContext, approval: Approval): TerraUserRecord {
-  const { user, replaced } = context.users.connect({
+  const connection = {
     user_id: approval.user_id ?? randomUUID(),
     provider: approval.provider.provider,
     account: approval.account.trim() || DEFAULT_ACCOUNT,
     reference_id: approval.reference_id,
     scopes: approval.provider.scopes.join(','),
-  });
+  };
+  if (!context.users.sameAccount(connection)) ensureRoomForNewUser(context);
+  const { user, replaced } = context.users.connect(connection);
   if (replaced) context.deliverer.emit(userReauth(toTerraUser(replaced), toTerraUser(user)));
   context.deliverer.emit(
     authSuccess(toTerraUser(user), { widget_session_id: approval.widget_session_id ?? null }),
@@ -95,12 +119,33 @@ function changeScopes(
   return context.deliverer.emit(permissionChange(toTerraUser(updated), added.join(','), removed.join(',')));
 }
 
+/**
+ * After Terra fetched data for a user: it polled the provider and has data as recent as `now`; when the data
+ * went out as a webhook, that is the user's `last_webhook_update` too. Call after emitting, since the
+ * payload carries the previous update time, as a real data event does.
+ */
+export function noteDataSent(context: SandboxContext, userId: string, now: Date, webhook: boolean): void {
+  context.users.update(userId, {
+    ...(webhook ? { last_webhook_update: terraTime(now) } : {}),
+    last_polled_at: now.toISOString(),
+    most_recent_data_at: now.toISOString(),
+  });
+}
+
+export interface EventOptions {
+  provider?: Provider;
+  scopes_added?: string;
+  scopes_removed?: string;
+  /** Data events only: pad the event with samples to about this many bytes. */
+  bytes?: number;
+}
+
 /** Fires a provider-side event for a user, updating the user as Terra would; answers the trace id. */
 export function fireEvent(
   context: SandboxContext,
   user: TerraUserRecord,
   type: UserEventType | DataEventType,
-  options: { provider?: Provider; scopes_added?: string; scopes_removed?: string } = {},
+  options: EventOptions = {},
 ): string {
   switch (type) {
     case 'access_revoked': {
@@ -115,13 +160,9 @@ export function fireEvent(
       return removeUser(context, user);
     default: {
       const now = new Date();
-      const traceId = context.deliverer.emit(dataEvent(type, toTerraUser(user), now));
-      // The payload carries the previous update time, as a real data event does; the record moves on.
-      context.users.update(user.user_id, {
-        last_webhook_update: terraTime(now),
-        last_polled_at: now.toISOString(),
-        most_recent_data_at: now.toISOString(),
-      });
+      const event = dataEvent(type, toTerraUser(user), now);
+      const traceId = context.deliverer.emit(options.bytes ? padToBytes(event, options.bytes) : event);
+      noteDataSent(context, user.user_id, now, true);
       return traceId;
     }
   }

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../html.ts';
+import { escapeHtml } from '#local/html';
 import { iconPath, type Provider } from './catalogue.ts';
 import type { LoginFlow } from './flows.ts';
 
@@ -97,7 +97,7 @@ export function indexPage(options: { url: string; apiUrl: string }): string {
     ['Terra REST API', options.apiUrl],
     ['Widget sessions', `POST ${options.url}/api/widget/session`],
     ['Connect a user', `POST ${options.url}/sandbox/users {"reference_id", "provider", "account"?}`],
-    ['Fire an event', `POST ${options.url}/sandbox/users/{user_id}/events/{type}`],
+    ['Fire an event', `POST ${options.url}/sandbox/users/{user_id}/events/{type} {"bytes"?}`],
     ['Deliveries', `GET ${options.url}/sandbox/deliveries`],
     ['Settings', `GET | POST ${options.url}/sandbox/settings`],
   ];

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { SandboxContext } from './context.ts';
 import { Deliverer, type Delivery } from './deliveries.ts';
 import { Flows } from './flows.ts';
+import { offloadToS3, PayloadStore } from './s3.ts';
 import { createSandboxServer } from './server.ts';
 import {
   applyPatch,
@@ -14,11 +15,12 @@ import { Timers } from './timers.ts';
 import { type TerraUserRecord, UserStore } from './users.ts';
 
 /**
- * A local stand-in for Terra (tryterra.co): its REST API under `/api/v2`, the widget-session API, a widget
- * and fake provider login in the browser, and signed webhook deliveries with retries. Lets the backend run
- * and be tested without a Terra account. See DESIGN.md §8.
+ * A local stand-in for Terra (tryterra.co): its REST API under `/api/v2` (data requests included, with
+ * large ones delivered in chunks), the widget-session API, a widget and fake provider login in the browser,
+ * and signed webhook deliveries with retries, large bodies sent as `s3_payload` links the sandbox serves.
+ * Lets the backend run and be tested without a Terra account. See DESIGN.md §8.
  */
-export type { Delivery } from './deliveries.ts';
+export type { Delivery, EmitOptions } from './deliveries.ts';
 export type { Fault, SandboxOptions, SandboxSettings } from './settings.ts';
 export type { TerraUser, TerraUserRecord } from './users.ts';
 
@@ -41,7 +43,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   let settings = initialSettings(options);
   const log = options.log ?? (() => {});
   const timers = new Timers();
-  const deliverer = new Deliverer({ settings: () => settings, timers, log });
+  const payloads = new PayloadStore(timers);
+  const deliverer = new Deliverer({
+    settings: () => settings,
+    timers,
+    log,
+    // s3_payload URLs point at the sandbox itself; its URL is known once it listens, before any event.
+    oversize: offloadToS3(
+      payloads,
+      () => settings,
+      () => context.url,
+    ),
+  });
   const context: SandboxContext = {
     url: '',
     devId: options.devId ?? DEFAULTS.devId,
@@ -58,6 +71,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     users: new UserStore(),
     flows: new Flows(),
     deliverer,
+    payloads,
     timers,
     log,
   };

@@ -3,7 +3,8 @@ import { API_PREFIX, API_ROUTES, type ApiRoute, isApiPath, sendAnswer } from './
 import { handlePage } from './browser.ts';
 import type { SandboxContext } from './context.ts';
 import { CONTROLS_PREFIX, CORS, handleControl } from './controls.ts';
-import { HttpError, readRequest, type SandboxRequest, sendError } from './http.ts';
+import { readRequest, SandboxHttpError, type SandboxRequest, sendError } from './http.ts';
+import { handleS3 } from './s3.ts';
 import type { SandboxSettings } from './settings.ts';
 
 /**
@@ -23,13 +24,13 @@ function authenticate(context: SandboxContext, request: SandboxRequest, route: A
   if (route.auth === 'dev-id') {
     if (devId === undefined) return false;
     if (devId !== context.devId || (apiKey !== undefined && apiKey !== context.apiKey))
-      throw new HttpError(401, 'dev-id or x-api-key is not valid');
+      throw new SandboxHttpError(401, 'dev-id or x-api-key is not valid');
     return true;
   }
   if (devId === undefined || apiKey === undefined)
-    throw new HttpError(401, 'dev-id or x-api-key headers are missing');
+    throw new SandboxHttpError(401, 'dev-id or x-api-key headers are missing');
   if (devId !== context.devId || apiKey !== context.apiKey)
-    throw new HttpError(401, 'dev-id or x-api-key is not valid');
+    throw new SandboxHttpError(401, 'dev-id or x-api-key is not valid');
   return true;
 }
 
@@ -53,19 +54,24 @@ async function handleApi(
   if (settings.fault && faultApplies(settings, pathname)) {
     const fault = settings.fault;
     context.consumeFault();
+    // Said in the log so a test (or a person) can tell which requests a fault hit.
+    const effect = fault.kind === 'status' ? `status ${fault.status}` : `delay ${fault.ms} ms`;
+    context.log(`sandbox fault ${effect}: ${request.method} ${request.target}`);
     if (fault.kind === 'status') {
       const headers: Record<string, string> =
         fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) };
-      throw new HttpError(fault.status, `sandbox fault: injected ${fault.status}`, headers);
+      throw new SandboxHttpError(fault.status, `sandbox fault: injected ${fault.status}`, headers);
     }
     if (!(await context.timers.sleep(fault.ms))) return;
   }
   const candidates = API_ROUTES.filter((route) => route.path === pathname);
   const route = candidates.find((candidate) => candidate.method === request.method);
   if (!route) {
-    if (candidates.length === 0) throw new HttpError(404, `no endpoint ${pathname} in the sandbox`);
+    if (candidates.length === 0) throw new SandboxHttpError(404, `no endpoint ${pathname} in the sandbox`);
     const allowed = candidates.map((candidate) => candidate.method).join(', ');
-    throw new HttpError(405, `${request.method} is not supported here; use ${allowed}`, { allow: allowed });
+    throw new SandboxHttpError(405, `${request.method} is not supported here; use ${allowed}`, {
+      allow: allowed,
+    });
   }
   const scoped = authenticate(context, request, route);
   sendAnswer(response, await route.handle(context, request, scoped));
@@ -86,13 +92,16 @@ export function createSandboxServer(
       controls = pathname === CONTROLS_PREFIX || pathname.startsWith(`${CONTROLS_PREFIX}/`);
       if (isApiPath(pathname)) await handleApi(context, request, response);
       else if (
+        !handleS3(context.payloads, request, response) &&
         !handlePage(context, request, response) &&
         !handleControl(context, request, response, replaceSettings)
       )
-        throw new HttpError(404, `nothing at ${pathname}`);
+        throw new SandboxHttpError(404, `nothing at ${pathname}`);
     } catch (error) {
       const failure =
-        error instanceof HttpError ? error : new HttpError(500, `sandbox error: ${(error as Error).message}`);
+        error instanceof SandboxHttpError
+          ? error
+          : new SandboxHttpError(500, `sandbox error: ${(error as Error).message}`);
       if (controls) Object.assign(failure.headers, CORS);
       if (!response.headersSent) sendError(response, { target }, failure, context.settings().errorShape);
       else response.destroy();

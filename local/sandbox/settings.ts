@@ -26,6 +26,16 @@ export interface SandboxOptions {
   userInfoListShape?: 'array' | 'users';
   /** RFC 9457 problem+json (default, 2026) or the older `{status: 'error', message}`. */
   errorShape?: 'problem' | 'message';
+  /** A data request covering more days than this is a large request, delivered in chunks. Default 31. */
+  largeRequestThresholdDays?: number;
+  /** Days of data per chunk of a large request. Default 7. */
+  largeRequestChunkDays?: number;
+  /** A webhook body over this many bytes goes out as `s3_payload`; null or 0: never. Default 1_000_000. */
+  s3PayloadThresholdBytes?: number | null;
+  /** How long an `s3_payload` URL serves its body. Default 300. */
+  s3PayloadExpiresSeconds?: number;
+  /** Terra's cap on users per development environment; null: unlimited. Default 50. */
+  userLimit?: number | null;
   log?: (line: string) => void;
 }
 
@@ -46,6 +56,11 @@ export interface SandboxSettings {
   errorShape: 'problem' | 'message';
   /** Applies to Terra's REST endpoints before normal handling; `times` requests, then it clears itself. */
   fault?: Fault;
+  largeRequestThresholdDays: number;
+  largeRequestChunkDays: number;
+  s3PayloadThresholdBytes: number | null;
+  s3PayloadExpiresSeconds: number;
+  userLimit: number | null;
 }
 
 export const DEFAULTS = {
@@ -57,6 +72,14 @@ export const DEFAULTS = {
   retryScheduleMs: [10_000, 60_000, 300_000, 1_800_000, 7_200_000, 28_800_000],
   // Terra's default webhook timeout (rules/webhooks-ack-within-timeout.md).
   deliveryTimeoutMs: 8_000,
+  // Terra chunks historical requests of "more than one month" (LargeRequestProcessingEvent).
+  largeRequestThresholdDays: 31,
+  largeRequestChunkDays: 7,
+  s3PayloadThresholdBytes: 1_000_000,
+  // The `expires_in` of the s3_payload example in v2-bundled.yaml.
+  s3PayloadExpiresSeconds: 300,
+  // "For testing & development, there is a user limit of 50 users on each environment" (Terra's docs).
+  userLimit: 50,
 } as const;
 
 const paths = z.array(z.string().startsWith('/')).max(50);
@@ -78,7 +101,10 @@ const fault = z.discriminatedUnion('kind', [
   }),
 ]);
 
-/** A patch: every field optional; `null` (or an explicit `undefined`) clears an optional one. */
+/**
+ * A patch: every field optional; `null` (or an explicit `undefined`) clears an optional one, except where
+ * null means something (`s3PayloadThresholdBytes`: never; `userLimit`: unlimited).
+ */
 export const settingsPatch = z.strictObject({
   webhookUrl: z.url().nullish(),
   signingSecret: z.string().min(1).max(512).optional(),
@@ -95,9 +121,17 @@ export const settingsPatch = z.strictObject({
   userInfoListShape: z.enum(['array', 'users']).optional(),
   errorShape: z.enum(['problem', 'message']).optional(),
   fault: fault.nullish(),
+  largeRequestThresholdDays: z.int().min(1).max(3660).optional(),
+  largeRequestChunkDays: z.int().min(1).max(3660).optional(),
+  s3PayloadThresholdBytes: z.int().min(0).max(1_000_000_000).nullish(),
+  // S3's own ceiling for a presigned URL is 7 days.
+  s3PayloadExpiresSeconds: z.int().min(1).max(604_800).optional(),
+  userLimit: z.int().min(0).max(1_000_000).nullish(),
 });
 
 const CLEARABLE = new Set(['webhookUrl', 'chaos', 'fault']);
+/** Settings where `null` is a value of its own ("never", "unlimited"), kept rather than cleared. */
+const NULLABLE = new Set(['s3PayloadThresholdBytes', 'userLimit']);
 
 /** Validates `patch` (throws a ZodError naming the field) and returns the settings with it applied. */
 export function applyPatch(current: SandboxSettings, patch: unknown): SandboxSettings {
@@ -105,7 +139,8 @@ export function applyPatch(current: SandboxSettings, patch: unknown): SandboxSet
   const next: Record<string, unknown> = { ...structuredClone(current) };
   for (const key of Object.keys(patch as object)) {
     const value = parsed[key as keyof typeof parsed];
-    if (value === null || value === undefined) {
+    if (value === null && NULLABLE.has(key)) next[key] = null;
+    else if (value === null || value === undefined) {
       if (CLEARABLE.has(key)) delete next[key];
     } else next[key] = value;
   }
@@ -121,6 +156,11 @@ export function initialSettings(options: SandboxOptions): SandboxSettings {
     legacyWidget: 'gone',
     userInfoListShape: 'array',
     errorShape: 'problem',
+    largeRequestThresholdDays: DEFAULTS.largeRequestThresholdDays,
+    largeRequestChunkDays: DEFAULTS.largeRequestChunkDays,
+    s3PayloadThresholdBytes: DEFAULTS.s3PayloadThresholdBytes,
+    s3PayloadExpiresSeconds: DEFAULTS.s3PayloadExpiresSeconds,
+    userLimit: DEFAULTS.userLimit,
   };
   const { port: _port, devId: _devId, apiKey: _apiKey, log: _log, ...mutable } = options;
   return applyPatch(base, mutable);

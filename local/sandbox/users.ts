@@ -60,12 +60,7 @@ export class UserStore {
     connection: NewConnection,
     now: Date = new Date(),
   ): { user: TerraUserRecord; replaced?: TerraUserRecord } {
-    const previous = [...this.#users.values()].find(
-      (user) =>
-        user.account === connection.account &&
-        user.provider === connection.provider &&
-        user.reference_id === connection.reference_id,
-    );
+    const previous = this.sameAccount(connection);
     if (previous) this.#users.delete(previous.user_id);
     const user: TerraUserRecord = {
       user_id: connection.user_id,
@@ -81,6 +76,22 @@ export class UserStore {
     };
     this.#users.set(user.user_id, user);
     return previous ? { user, replaced: { ...previous, active: false } } : { user };
+  }
+
+  /** The user `connect` would replace: the same provider account under the same reference_id. */
+  sameAccount(
+    connection: Pick<NewConnection, 'provider' | 'account' | 'reference_id'>,
+  ): TerraUserRecord | undefined {
+    return [...this.#users.values()].find(
+      (user) =>
+        user.account === connection.account &&
+        user.provider === connection.provider &&
+        user.reference_id === connection.reference_id,
+    );
+  }
+
+  get size(): number {
+    return this.#users.size;
   }
 
   get(userId: string): TerraUserRecord | undefined {
