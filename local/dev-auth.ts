@@ -2,7 +2,8 @@ import { jwtVerify, SignJWT } from 'jose';
 
 /**
  * Local stand-in for API Gateway's JWT authorizer: HS256 tokens minted by `POST /dev/token`. It checks
- * what the real authorizer checks (signature, issuer, audience, expiry) and accepts no other algorithm.
+ * what the real authorizer checks (signature, issuer, audience, expiry, which must be present) and accepts
+ * no other algorithm.
  */
 export const LOCAL_ISSUER = 'terra-connect-local';
 export const LOCAL_AUDIENCE = 'terra-connect';
@@ -28,6 +29,8 @@ export function createDevAuth(secret: string): DevAuth {
         issuer: LOCAL_ISSUER,
         audience: LOCAL_AUDIENCE,
         algorithms: ['HS256'],
+        // API Gateway refuses a token without exp; jose alone would take it as never expiring.
+        requiredClaims: ['exp'],
       });
       return payload as Record<string, unknown>;
     },

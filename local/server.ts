@@ -23,7 +23,12 @@ export interface LocalRoute extends RouteSpec {
 
 // API Gateway's own payload limit.
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+// How long a refused upload may go on sending before its connection is cut regardless.
+const LINGER_MS = 5_000;
 const TEXT_TYPES = /^(application\/(json|x-www-form-urlencoded|xml)|text\/)/i;
+// Fatal, so invalid bytes are refused rather than replaced with U+FFFD; ignoreBOM, so a leading byte order
+// mark stays in the string as it is in the bytes.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function match(pattern: string, path: string): Record<string, string> | undefined {
   const want = pattern.split('/');
@@ -45,20 +50,75 @@ function match(pattern: string, path: string): Record<string, string> | undefine
   return params;
 }
 
-async function readBody(request: IncomingMessage): Promise<Buffer | 'too_large'> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) return 'too_large';
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The whole body, or 'too_large' as soon as it passes the limit. The rest is then left flowing, not
+ * destroyed: destroying the request resets the connection, and the client never reads the 413.
+ */
+function readBody(request: IncomingMessage): Promise<Buffer | 'too_large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (outcome: () => void) => {
+      request.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      outcome();
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) settle(() => resolve('too_large'));
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(() => resolve(Buffer.concat(chunks)));
+    const onError = (error: Error) => settle(() => reject(error));
+    // A client that hangs up mid-body may end the request neither way.
+    const onClose = () => settle(() => reject(new Error('request closed before its body ended')));
+    request.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+  });
 }
 
-function send(response: ServerResponse, status: number, body: unknown): void {
-  response.writeHead(status, { 'content-type': 'application/json' });
+/**
+ * Answers 413 at once but closes only once the client has stopped sending (or after LINGER_MS): the rest
+ * of the body is still on the wire, so the connection cannot carry another request, and closing a socket
+ * with unread bytes makes the kernel reset it, which can take the answer with it.
+ */
+function refuseTooLarge(request: IncomingMessage, response: ServerResponse): void {
+  const body = JSON.stringify({ message: 'Request Entity Too Large' });
+  response.writeHead(413, {
+    'content-type': 'application/json',
+    // The answer goes out whole now and the response ends later; the length tells the client it is complete.
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  response.write(body);
+  const close = () => {
+    clearTimeout(timer);
+    if (!response.writableEnded) response.end();
+  };
+  const timer = setTimeout(() => {
+    close();
+    request.socket.destroy();
+  }, LINGER_MS).unref();
+  request.once('end', close).once('close', close);
+  request.resume();
+  // The chunk over the limit may have been the last one, its 'end' gone by before we listened.
+  if (request.complete) close();
+}
+
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, { ...headers, 'content-type': 'application/json' });
   response.end(JSON.stringify(body));
+}
+
+function utf8(body: Buffer): string | undefined {
+  try {
+    return UTF8.decode(body);
+  } catch {
+    return undefined;
+  }
 }
 
 function writeResult(response: ServerResponse, result: APIGatewayProxyResultV2): void {
@@ -90,8 +150,10 @@ export function buildEvent(
   for (const [name, value] of url.searchParams)
     query[name] = name in query ? `${query[name]},${value}` : value;
   const contentType = headers['content-type'] ?? '';
-  // Like API Gateway: text bodies pass as strings, anything else base64-encoded.
-  const asText = body.length === 0 || TEXT_TYPES.test(contentType);
+  // Like API Gateway: a text body passes as a string only when it is valid UTF-8, anything else
+  // base64-encoded, so the handler always gets back the exact bytes sent (a webhook signature covers them).
+  const text = TEXT_TYPES.test(contentType) ? utf8(body) : undefined;
+  const asText = body.length === 0 || text !== undefined;
   const now = new Date();
   const jwtClaims: Record<string, string | number | boolean | string[]> = {};
   for (const [name, value] of Object.entries(claims ?? {})) {
@@ -109,7 +171,7 @@ export function buildEvent(
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
     ...(Object.keys(pathParameters).length ? { pathParameters } : {}),
     isBase64Encoded: !asText,
-    ...(body.length ? { body: asText ? body.toString('utf8') : body.toString('base64') } : {}),
+    ...(body.length ? { body: text ?? body.toString('base64') } : {}),
     requestContext: {
       accountId: 'local',
       apiId: 'local',
@@ -137,15 +199,24 @@ export interface LocalServerOptions {
   auth: DevAuth;
   /** Extra local-only endpoints (dev token, demo page) tried before the API routes. */
   extra?: (request: IncomingMessage, response: ServerResponse, url: URL, body: Buffer) => Promise<boolean>;
+  /**
+   * Whether the API routes are loaded yet (default: always). Until then everything `extra` does not
+   * handle answers 503 with Retry-After, as a real route would otherwise 404 and look like no route at all.
+   */
+  ready?: () => boolean;
 }
 
+const STARTING = { message: 'Service Unavailable: starting' };
+
 export function createLocalServer(options: LocalServerOptions): Server {
+  const ready = options.ready ?? (() => true);
   return createServer(async (request, response) => {
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const body = await readBody(request);
-      if (body === 'too_large') return send(response, 413, { message: 'Request Entity Too Large' });
+      if (body === 'too_large') return refuseTooLarge(request, response);
       if (options.extra && (await options.extra(request, response, url, body))) return;
+      if (!ready()) return send(response, 503, STARTING, { 'retry-after': '1' });
 
       let params: Record<string, string> | undefined;
       const route = options.routes.find((candidate) => {
