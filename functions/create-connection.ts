@@ -1,11 +1,4 @@
-import { connectProvider } from '#shared/connections/connect';
-import { createConnectionBody } from '#shared/http/bodies';
-import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime/connect';
+import { createConnectionHandler } from '#shared/handlers/create-connection';
 
-const deps = connectDeps();
-
-export const handler = route({ body: createConnectionBody }, async ({ caller, body, baseUrl }) => ({
-  status: 201,
-  body: await connectProvider(deps, caller.referenceId, deps.config.publicApiUrl ?? baseUrl, body),
-}));
+// The Lambda entry: the environment is read once, at cold start; a missing setting fails here, named.
+export const handler = createConnectionHandler(process.env);

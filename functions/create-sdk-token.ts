@@ -1,11 +1,4 @@
-import { mintSdkToken } from '#shared/connections/connect';
-import { emptyBody } from '#shared/http/bodies';
-import { route } from '#shared/http/route';
-import { terraDeps } from '#shared/runtime/terra';
+import { createSdkTokenHandler } from '#shared/handlers/create-sdk-token';
 
-const deps = terraDeps();
-
-export const handler = route({ body: emptyBody }, async () => ({
-  status: 201,
-  body: await mintSdkToken(deps),
-}));
+// The Lambda entry: the environment is read once, at cold start; a missing setting fails here, named.
+export const handler = createSdkTokenHandler(process.env);

@@ -1,11 +1,4 @@
-import { startWidgetSession } from '#shared/connections/connect';
-import { createSessionBody } from '#shared/http/bodies';
-import { route } from '#shared/http/route';
-import { terraDeps } from '#shared/runtime/terra';
+import { createSessionHandler } from '#shared/handlers/create-session';
 
-const deps = terraDeps();
-
-export const handler = route({ body: createSessionBody }, async ({ caller, body, baseUrl }) => ({
-  status: 201,
-  body: await startWidgetSession(deps, caller.referenceId, deps.config.publicApiUrl ?? baseUrl, body),
-}));
+// The Lambda entry: the environment is read once, at cold start; a missing setting fails here, named.
+export const handler = createSessionHandler(process.env);

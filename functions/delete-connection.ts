@@ -1,11 +1,4 @@
-import { disconnect } from '#shared/connections/connect';
-import { userIdPath } from '#shared/http/bodies';
-import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime/connect';
+import { deleteConnectionHandler } from '#shared/handlers/delete-connection';
 
-const deps = connectDeps();
-
-export const handler = route({ path: { user_id: userIdPath } }, async ({ caller, path }) => {
-  await disconnect(deps, caller.referenceId, path.user_id);
-  return { status: 204 };
-});
+// The Lambda entry: the environment is read once, at cold start; a missing setting fails here, named.
+export const handler = deleteConnectionHandler(process.env);

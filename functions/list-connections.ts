@@ -1,11 +1,4 @@
-import { listWithRefresh } from '#shared/connections/connect';
-import { listConnectionsQuery } from '#shared/connections/queries';
-import { route } from '#shared/http/route';
-import { connectDeps } from '#shared/runtime/connect';
+import { listConnectionsHandler } from '#shared/handlers/list-connections';
 
-const deps = connectDeps();
-
-export const handler = route({ query: listConnectionsQuery }, async ({ caller, query }) => ({
-  status: 200,
-  body: await listWithRefresh(deps, caller.referenceId, query),
-}));
+// The Lambda entry: the environment is read once, at cold start; a missing setting fails here, named.
+export const handler = listConnectionsHandler(process.env);

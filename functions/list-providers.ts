@@ -1,9 +1,4 @@
-import { route } from '#shared/http/route';
-import { terraDeps } from '#shared/runtime/terra';
+import { listProvidersHandler } from '#shared/handlers/list-providers';
 
-const deps = terraDeps();
-
-export const handler = route({}, async () => ({
-  status: 200,
-  body: { providers: await deps.providers.list() },
-}));
+// The Lambda entry: the environment is read once, at cold start; a missing setting fails here, named.
+export const handler = listProvidersHandler(process.env);

@@ -1,13 +1,4 @@
-import type { Context } from 'aws-lambda';
-import { reconcile } from '#shared/connections/reconcile';
-import { logger } from '#shared/log';
-import { reconcileDeps } from '#shared/runtime/connect';
+import { reconcileHandler } from '#shared/handlers/reconcile';
 
-const deps = reconcileDeps();
-
-// EventBridge schedule; a run that reaches the deadline checkpoints and the next run resumes it.
-export const handler = async (_event: unknown, context: Pick<Context, 'getRemainingTimeInMillis'>) => {
-  const report = await reconcile(deps, { deadline: Date.now() + context.getRemainingTimeInMillis() });
-  logger.info('reconcile', { ...report });
-  return report;
-};
+// The Lambda entry: the environment is read once, at cold start; a missing setting fails here, named.
+export const handler = reconcileHandler(process.env);

@@ -1,6 +1,7 @@
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import * as z from 'zod';
-import { isAllowedRedirect } from '../shared/config.ts';
+import { isAllowedRedirect } from '#shared/config';
+import { REDIRECT_TARGET } from '#shared/ids';
 import type { TerraConnectProps } from './terra-connect-stack.ts';
 
 const url = z.string().refine(isAllowedRedirect, 'must be an https URL or an app deep link');
@@ -9,7 +10,7 @@ const context = z.strictObject({
   jwtAudience: z.array(z.string().min(1)).min(1).optional(),
   corsOrigins: z.array(z.url({ protocol: /^https?$/ })).default([]),
   redirectTargets: z.record(
-    z.string().regex(/^[a-z0-9_-]{1,32}$/),
+    z.string().regex(REDIRECT_TARGET),
     z.strictObject({ success: url, failure: url }),
   ),
   defaultRedirectTarget: z.string().optional(),

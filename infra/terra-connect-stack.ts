@@ -5,8 +5,8 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { CHECKPOINT_ID } from '../shared/aws/tables.ts';
-import { ROUTES } from '../shared/http/routes.ts';
+import { ROUTES } from '#shared/http/routes';
+import { CHECKPOINT_ID } from '#shared/store/tables';
 import { TerraHttpApi } from './constructs/http-api.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { Storage } from './constructs/storage.ts';
@@ -33,19 +33,30 @@ export interface TerraConnectProps extends StackProps {
   archive: { infrequentAccessDays: number; glacierDays: number; expirationDays: number };
 }
 
-type Access = 'none' | 'write';
+type Grant = 'records' | 'touch' | 'listing' | 'inbox' | 'archiveWrite';
 
 /** What each function may touch besides its logs and the Terra secret (every function reads that). */
-const ACCESS: Record<string, { connections: Access; inbox: boolean; archive: boolean }> = {
-  'terra-webhook': { connections: 'write', inbox: true, archive: true },
-  'terra-callback': { connections: 'write', inbox: false, archive: false },
-  'list-connections': { connections: 'write', inbox: false, archive: false },
-  'create-connection': { connections: 'write', inbox: false, archive: false },
-  'delete-connection': { connections: 'write', inbox: false, archive: false },
-  'create-session': { connections: 'none', inbox: false, archive: false },
-  'list-providers': { connections: 'none', inbox: false, archive: false },
-  'create-sdk-token': { connections: 'none', inbox: false, archive: false },
+const ACCESS: Record<string, readonly Grant[]> = {
+  'terra-webhook': ['records', 'touch', 'inbox', 'archiveWrite'],
+  'terra-callback': ['records'],
+  // `?refresh=true` applies what Terra says before listing.
+  'list-connections': ['records', 'listing'],
+  'create-connection': ['records'],
+  'delete-connection': ['records'],
+  'create-session': [],
+  'list-providers': [],
+  'create-sdk-token': [],
 };
+
+function grant(storage: Storage, fn: TerraFunction, grants: readonly Grant[]): void {
+  for (const name of grants) {
+    if (name === 'records') storage.grantRecordWrites(fn);
+    if (name === 'touch') storage.grantRecordTouch(fn);
+    if (name === 'listing') storage.grantRecordListing(fn);
+    if (name === 'inbox') storage.grantInbox(fn);
+    if (name === 'archiveWrite') storage.grantArchiveWrite(fn);
+  }
+}
 
 /** The whole backend (DESIGN §7): storage, the Terra secret, one function per route, the API, alarms. */
 export class TerraConnectStack extends Stack {
@@ -90,7 +101,7 @@ export class TerraConnectStack extends Stack {
       const webhook = route.entry === 'terra-webhook';
       const fn = new TerraFunction(this, route.entry, {
         entry: route.entry,
-        environment: access.archive
+        environment: access.includes('archiveWrite')
           ? { ...environment, ARCHIVE_BUCKET: storage.archive.bucketName }
           : environment,
         // Terra waits ~8 s for an answer; the receiver must fail (and be retried) well before.
@@ -99,9 +110,7 @@ export class TerraConnectStack extends Stack {
         logRetention: props.logRetention,
       });
       terraSecret.grantRead(fn);
-      if (access.connections === 'write') storage.grantConnectionsWrite(fn);
-      if (access.inbox) storage.grantInbox(fn);
-      if (access.archive) storage.grantArchiveWrite(fn);
+      grant(storage, fn, access);
       monitoring.watchFunction(route.entry, fn.function);
       if (webhook) monitoring.watchWebhook(fn.logGroup);
       return { ...route, function: fn.function };
@@ -157,7 +166,7 @@ export class TerraConnectStack extends Stack {
       logRetention: props.logRetention,
     });
     terraSecret.grantRead(reconciler);
-    storage.grantConnectionsWrite(reconciler);
+    storage.grantRecordWrites(reconciler);
     storage.grantConnectionsScan(reconciler);
     storage.grantCheckpoint(reconciler, CHECKPOINT_ID);
     monitoring.watchFunction('reconcile', reconciler.function);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { reconcileHandler } from '#shared/handlers/reconcile';
 import { LOCAL_DEFAULTS, RUNTIME_FILE } from './stack.ts';
 
 /**
@@ -15,14 +16,13 @@ if (!existsSync(file)) {
   process.exit(1);
 }
 const runtime = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string | boolean>;
-const { sandbox, ...env } = runtime;
-Object.assign(process.env, env);
-process.env.TERRA_DEV_ID ??= sandbox ? LOCAL_DEFAULTS.devId : '';
-process.env.TERRA_API_KEY ??= sandbox ? LOCAL_DEFAULTS.apiKey : '';
-process.env.REDIRECT_TARGETS ??= JSON.stringify({
-  web: { success: 'http://localhost/', failure: 'http://localhost/' },
+const handler = reconcileHandler({
+  CONNECTIONS_TABLE: String(runtime.CONNECTIONS_TABLE),
+  INBOX_TABLE: String(runtime.INBOX_TABLE),
+  DYNAMODB_ENDPOINT: String(runtime.DYNAMODB_ENDPOINT),
+  TERRA_API_URL: String(runtime.TERRA_API_URL),
+  TERRA_DEV_ID: process.env.TERRA_DEV_ID ?? (runtime.sandbox ? LOCAL_DEFAULTS.devId : undefined),
+  TERRA_API_KEY: process.env.TERRA_API_KEY ?? (runtime.sandbox ? LOCAL_DEFAULTS.apiKey : undefined),
 });
-
-const { handler } = await import('../functions/reconcile.ts');
 const report = await handler({}, { getRemainingTimeInMillis: () => 10 * 60 * 1000 });
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -3,12 +3,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import * as z from 'zod';
+import { createDemo } from '#local/demo/serve';
+import { type Sandbox, type SandboxOptions, startSandbox } from '#local/sandbox/sandbox';
+import type { Env } from '#shared/config';
+import { HTTP_HANDLERS } from '#shared/handlers/index';
 import { ROUTES } from '#shared/http/routes';
-import { createDemo } from './demo/serve.ts';
 import { createDevAuth } from './dev-auth.ts';
 import { type DynamoLocal, localClient, startDynamoLocal } from './dynamodb.ts';
 import { resultPage } from './result-page.ts';
-import { type Sandbox, type SandboxOptions, startSandbox } from './sandbox/sandbox.ts';
 import { createLocalServer, type LambdaHandler, type LocalRoute } from './server.ts';
 import { ensureTables } from './tables.ts';
 
@@ -47,7 +49,11 @@ export interface LocalStackOptions {
   terra?: { apiUrl: string; devId: string; apiKey: string; widgetSessionUrl?: string };
   /** Sandbox options (port, retry schedule, chaos…) when the sandbox runs. */
   sandbox?: SandboxOptions;
-  /** Extra environment for the handlers (e.g. TERRA_WIDGET_MODE, TERRA_TIMEOUT_MS). */
+  /** Where the sandbox delivers webhooks (TERRA_WEBHOOK_URL); default this API's `/webhooks/terra`. */
+  webhookTarget?: string;
+  /** This API's public base URL for the callback URLs given to Terra (PUBLIC_API_URL); default its own. */
+  publicApiUrl?: string;
+  /** Extra configuration for the handlers (e.g. TERRA_WIDGET_MODE, TERRA_TIMEOUT_MS). */
   env?: Record<string, string>;
   onProgress?: (message: string) => void;
   /** Aborting stops start-up at the next step and undoes what already started. */
@@ -57,9 +63,15 @@ export interface LocalStackOptions {
 export interface LocalStack {
   apiUrl: string;
   webhookUrl: string;
+  /** Where the sandbox delivers (the webhook URL unless TERRA_WEBHOOK_URL points elsewhere). */
+  webhookTarget: string;
   signingSecret: string;
   dataDir: string;
+  archiveDir: string;
   dynamoEndpoint: string;
+  tables: { connectionsTable: string; inboxTable: string };
+  /** The configuration the handlers were built from: this stack's own, never `process.env`. */
+  env: Env;
   /** The sandbox, when the stack plays Terra itself. */
   sandbox?: Sandbox;
   terraApiUrl: string;
@@ -114,9 +126,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const routes: LocalRoute[] = [];
     const auth = createDevAuth(devJwtSecret(dataDir, !options.inMemory));
     const demo = await createDemo();
+    // Until every handler is built the API answers 503, never a false "no such route".
+    let ready = false;
     const server = createLocalServer({
       routes,
       auth,
+      ready: () => ready,
       extra: async (request, response, url, body) => {
         if (demo.handle(request, response, url)) return true;
         if (request.method === 'GET' && url.pathname === '/result') {
@@ -155,6 +170,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     );
     const apiUrl = `http://localhost:${(server.address() as AddressInfo).port}`;
     const webhookUrl = `${apiUrl}/webhooks/terra`;
+    const webhookTarget = options.webhookTarget ?? webhookUrl;
 
     checkAborted();
 
@@ -167,7 +183,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         devId: LOCAL_DEFAULTS.devId,
         apiKey: LOCAL_DEFAULTS.apiKey,
         signingSecret,
-        webhookUrl,
+        webhookUrl: webhookTarget,
         ...options.sandbox,
       });
       const running = sandbox;
@@ -181,24 +197,26 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     demo.configure({ sandbox_url: sandbox?.url ?? null, terra_api_url: terra.apiUrl });
 
-    // The handlers read their configuration from the environment once, exactly as in Lambda.
+    // The handlers get this stack's configuration, exactly the settings Lambda reads from its environment.
     const result = (outcome: string) => `${apiUrl}/result?outcome=${outcome}`;
-    Object.assign(process.env, {
+    const archiveDir = join(dataDir, 'archive');
+    const env: Env = Object.freeze({
       CONNECTIONS_TABLE: tables.connectionsTable,
       INBOX_TABLE: tables.inboxTable,
       DYNAMODB_ENDPOINT: dynamoEndpoint,
-      ARCHIVE_DIR: join(dataDir, 'archive'),
+      ARCHIVE_DIR: archiveDir,
       TERRA_SIGNING_SECRET: signingSecret,
       TERRA_API_URL: terra.apiUrl,
       TERRA_DEV_ID: terra.devId,
       TERRA_API_KEY: terra.apiKey,
       ...(terra.widgetSessionUrl ? { TERRA_WIDGET_SESSION_URL: terra.widgetSessionUrl } : {}),
-      PUBLIC_API_URL: process.env.PUBLIC_API_URL ?? apiUrl,
+      PUBLIC_API_URL: options.publicApiUrl ?? apiUrl,
       REDIRECT_TARGETS: JSON.stringify({ web: { success: result('success'), failure: result('failure') } }),
+      // The sandbox serves large payloads from localhost; in AWS only S3's hosts are allowed.
+      PAYLOAD_ALLOW_LOCALHOST: 'true',
       ...options.env,
     });
-    delete process.env.ARCHIVE_BUCKET;
-    // Where this stack runs, for `npm run reconcile` in another terminal. No credential goes in here.
+    // Where this stack runs, for `npm run reconcile` and `npm run ops` in another terminal. No credential goes in here.
     const runtimeFile = join(dataDir, RUNTIME_FILE);
     writeFileSync(
       runtimeFile,
@@ -206,23 +224,31 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         CONNECTIONS_TABLE: tables.connectionsTable,
         INBOX_TABLE: tables.inboxTable,
         DYNAMODB_ENDPOINT: dynamoEndpoint,
+        ARCHIVE_DIR: archiveDir,
         TERRA_API_URL: terra.apiUrl,
+        apiUrl,
         sandbox: sandbox !== undefined,
       }),
     );
     stops.push(async () => rmSync(runtimeFile, { force: true }));
     for (const spec of ROUTES) {
-      const module = (await import(`../functions/${spec.entry}.ts`)) as { handler: LambdaHandler };
-      routes.push({ ...spec, handler: module.handler });
+      const build = HTTP_HANDLERS[spec.entry as keyof typeof HTTP_HANDLERS];
+      if (!build) throw new Error(`no handler for route entry '${spec.entry}'`);
+      routes.push({ ...spec, handler: build(env) as LambdaHandler });
     }
+    ready = true;
     checkAborted();
 
     return {
       apiUrl,
       webhookUrl,
+      webhookTarget,
       signingSecret,
       dataDir,
+      archiveDir,
       dynamoEndpoint,
+      tables,
+      env,
       terraApiUrl: terra.apiUrl,
       ...(sandbox ? { sandbox } : {}),
       stop,

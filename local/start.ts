@@ -124,6 +124,9 @@ try {
     ...(process.env.TERRA_CONNECT_DATA_DIR ? { dataDir: process.env.TERRA_CONNECT_DATA_DIR } : {}),
     signingSecret: process.env.TERRA_SIGNING_SECRET ?? LOCAL_DEFAULTS.signingSecret,
     sandbox: { port: sandboxPort },
+    // The local contract: the sandbox delivers to TERRA_WEBHOOK_URL when set (a proxy, a tunnel, a test).
+    ...(process.env.TERRA_WEBHOOK_URL ? { webhookTarget: process.env.TERRA_WEBHOOK_URL } : {}),
+    ...(process.env.PUBLIC_API_URL ? { publicApiUrl: process.env.PUBLIC_API_URL } : {}),
     ...(realTerra
       ? {
           terra: {
@@ -161,6 +164,9 @@ try {
     `  Demo             ${stack.apiUrl}/   ← open this, sign in with any name, connect a wearable`,
     `  API              ${stack.apiUrl}`,
     `  Webhook URL      ${stack.webhookUrl}`,
+    ...(stack.webhookTarget !== stack.webhookUrl
+      ? [`  Sandbox sends to ${stack.webhookTarget} (TERRA_WEBHOOK_URL)`]
+      : []),
     `  Signing secret   ${stack.signingSecret}`,
     `  Terra            ${terra}`,
     `  Data             ${stack.dataDir} (npm start -- --fresh empties it)`,

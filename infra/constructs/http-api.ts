@@ -12,7 +12,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { RouteSpec } from '../../shared/http/routes.ts';
+import type { RouteSpec } from '#shared/http/routes';
 
 export interface HttpApiProps {
   routes: ReadonlyArray<RouteSpec & { function: IFunction }>;

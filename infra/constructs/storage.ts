@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, ProjectionType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   BlockPublicAccess,
@@ -9,7 +9,10 @@ import {
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
-import { CONNECTIONS_KEYS, INBOX_KEYS } from '../../shared/aws/tables.ts';
+import { CONNECTIONS_KEYS, INBOX_KEYS } from '#shared/store/tables';
+
+/** The archive's top-level prefixes (docs/architecture.md, "Archive layout"). */
+export const ARCHIVE_PREFIXES = ['users', 'unattributed', 'quarantine'] as const;
 
 export interface StorageProps {
   /** Days before raw deliveries move to Infrequent Access, then Glacier Instant Retrieval. */
@@ -35,10 +38,15 @@ export class Storage extends Construct {
       sortKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
       globalSecondaryIndexes: [
         {
-          indexName: CONNECTIONS_KEYS.byUserIdIndex,
-          partitionKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
+          indexName: CONNECTIONS_KEYS.byReferenceIndex,
+          partitionKey: { name: CONNECTIONS_KEYS.referenceKey, type: AttributeType.STRING },
+          sortKey: { name: CONNECTIONS_KEYS.partitionKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
         },
       ],
+      // Tombstones of deleted users expire; records carry no TTL.
+      timeToLiveAttribute: CONNECTIONS_KEYS.ttlAttribute,
+      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
       billing: Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
@@ -46,7 +54,16 @@ export class Storage extends Construct {
     });
     this.inbox = new TableV2(this, 'Inbox', {
       partitionKey: { name: INBOX_KEYS.partitionKey, type: AttributeType.STRING },
+      globalSecondaryIndexes: [
+        {
+          indexName: INBOX_KEYS.byAttentionIndex,
+          partitionKey: { name: INBOX_KEYS.attentionKey, type: AttributeType.STRING },
+          sortKey: { name: INBOX_KEYS.attentionSort, type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+      ],
       timeToLiveAttribute: INBOX_KEYS.ttlAttribute,
+      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
       billing: Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: true,
@@ -92,31 +109,41 @@ export class Storage extends Construct {
   }
 
   private indexArn(): string {
-    return `${this.connections.tableArn}/index/${CONNECTIONS_KEYS.byUserIdIndex}`;
+    return `${this.connections.tableArn}/index/${CONNECTIONS_KEYS.byReferenceIndex}`;
   }
 
-  /** Reads records: by key, by reference_id, and by user_id through the index. */
-  grantConnectionsRead(grantee: IGrantable): void {
+  /** Reads records by key and writes them conditionally (alone or inside a transaction). */
+  grantRecordWrites(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:Query'],
-        resources: [this.connections.tableArn, this.indexArn()],
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        resources: [this.connections.tableArn],
       }),
     );
   }
 
-  /** Reads and conditionally writes records (alone or inside a transaction). */
-  grantConnectionsWrite(grantee: IGrantable): void {
-    this.grantConnectionsRead(grantee);
+  /** A data event's one blind conditional update of `last_webhook_update`: the webhook's alone. */
+  grantRecordTouch(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['dynamodb:PutItem'], resources: [this.connections.tableArn] }),
+      new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.connections.tableArn] }),
     );
   }
 
+  /** Lists an app user's records: the keys-only index, then the records themselves in batches. */
+  grantRecordListing(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.indexArn()] }),
+    );
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [this.connections.tableArn] }),
+    );
+  }
+
+  /** Claims, closes and records deliveries. */
   grantInbox(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
         resources: [this.inbox.tableArn],
       }),
     );
@@ -140,17 +167,31 @@ export class Storage extends Construct {
     );
   }
 
-  /** Writes raw deliveries under `raw/`; never reads, lists or deletes. */
+  /** Writes raw deliveries under the archive's three prefixes; never reads, lists or deletes. */
   grantArchiveWrite(grantee: IGrantable & IConstruct): void {
+    const prefixes = ARCHIVE_PREFIXES.map((prefix) => `${prefix}/*`);
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.archive.arnForObjects('raw/*')] }),
+      new PolicyStatement({
+        actions: ['s3:PutObject'],
+        resources: prefixes.map((prefix) => this.archive.arnForObjects(prefix)),
+      }),
     );
+    this.acknowledgePrefixes(
+      grantee,
+      prefixes,
+      'Every delivery is a new object under its Terra user (or unattributed/, quarantine/); the grant is PutObject on those prefixes, nothing else.',
+    );
+  }
+
+  /** cdk-nag's IAM5 for object grants on whole prefixes: each acknowledged with its reason. */
+  acknowledgePrefixes(grantee: IConstruct, prefixes: readonly string[], reason: string): void {
     const stack = Stack.of(this);
     const bucketId = stack.resolve(stack.getLogicalId(this.archive.node.defaultChild as CfnBucket)) as string;
-    Validations.of(grantee).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/raw/*]`,
-      reason:
-        'Every delivery is a new object under raw/; the grant is PutObject on that prefix, nothing else.',
-    });
+    for (const prefix of prefixes) {
+      Validations.of(grantee).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}]`,
+        reason,
+      });
+    }
   }
 }

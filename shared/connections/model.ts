@@ -18,9 +18,6 @@ export const TERMINAL_STATUSES: ReadonlySet<ConnectionStatus> = new Set([
   'replaced',
 ]);
 
-/** Partition value for Terra users that carry no reference_id (connected outside this backend). */
-export const NO_REFERENCE = '#unreferenced';
-
 /** What one delivery says about one Terra user. A `user_reauth` yields two of these. */
 export type Change =
   | { kind: 'pending' }
@@ -35,7 +32,7 @@ export type Change =
 
 export interface ConnectionEvent {
   user_id: string;
-  /** From the payload (top level or `user`); null when Terra has none for this user. */
+  /** From the payload (top level or `user`); null when the delivery does not carry one. */
   reference_id: string | null;
   provider?: string;
   /** Dedupe id of the delivery; also the last tie-breaker between events at the same instant. */
@@ -65,13 +62,30 @@ export interface Connection {
  */
 export type Stamp = string;
 
-/** What the store keeps: the public fields plus the registers that make merging order-independent. */
-export interface ConnectionRecord extends Connection {
-  reference_id: string;
+/**
+ * What the store keeps, one per Terra `user_id` (the table's key): the public fields plus the registers
+ * that make merging order-independent. See docs/architecture.md, "The state machine".
+ */
+export interface ConnectionRecord {
+  user_id: string;
+  /** The app user (Terra's reference_id); absent while no delivery has named one. */
+  reference_id?: string;
+  provider?: string;
+  status: ConnectionStatus;
+  scopes: string[];
+  /** Earliest and latest time of a connection event (data events excluded); absent for data-only users. */
+  created_at?: string;
+  updated_at?: string;
+  reason?: string;
+  replaced_by?: string;
+  replaces?: string;
+  /** Latest data event. */
+  last_webhook_update?: string;
   clock: {
     /** Stamp of the event that set `status` (and `reason`, `replaced_by`). Absent: no status event yet. */
     status?: Stamp;
     provider?: Stamp;
+    reference?: Stamp;
     /** Stamp of the last full scope set (`scopes_base`). */
     scopes?: Stamp;
     replaces?: Stamp;
@@ -79,17 +93,20 @@ export interface ConnectionRecord extends Connection {
   scopes_base: string[];
   /** permission_change deltas newer than the last full set: scope → stamp and whether it is granted. */
   scope_changes: Record<string, { stamp: Stamp; present: boolean }>;
-  last_event_id: string;
 }
 
+export const UNKNOWN_PROVIDER = 'UNKNOWN';
+
 export function toConnection(record: ConnectionRecord): Connection {
+  // A user Terra has only sent data for has no connection event yet: its data times stand in.
+  const seen = record.last_webhook_update ?? '';
   const connection: Connection = {
     user_id: record.user_id,
-    provider: record.provider,
+    provider: record.provider ?? UNKNOWN_PROVIDER,
     status: record.status,
     scopes: record.scopes,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
+    created_at: record.created_at ?? seen,
+    updated_at: record.updated_at ?? seen,
   };
   if (record.reason !== undefined) connection.reason = record.reason;
   if (record.replaced_by !== undefined) connection.replaced_by = record.replaced_by;

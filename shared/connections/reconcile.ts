@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { Log } from '../log.ts';
-import type { TerraClient } from '../terra/client.ts';
-import type { CheckpointStore, ReconcileCheckpoint } from './checkpoints.ts';
-import { confirmedByTerra, goneFromTerra } from './drift.ts';
+import type { Log } from '#shared/log';
 import type { ConnectionEvent } from './model.ts';
-import type { ConnectionStore } from './store.ts';
+import type { ConnectionRepository, TerraPort } from './ports.ts';
+import { confirmedByTerra, goneFromTerra } from './terra-truth.ts';
 
 /**
  * The scheduled reconcile (every 6 hours by default): webhooks can be missed for good (a destination
@@ -15,10 +13,25 @@ import type { ConnectionStore } from './store.ts';
  * Every change goes through the same state machine as webhooks. One user's failure is counted, logged
  * and skipped; it never stops the run.
  */
+export interface ReconcileCheckpoint {
+  run_id: string;
+  started_at: number;
+  phase: 'terra' | 'local';
+  next_page?: number | undefined;
+  /** Opaque position of the table sweep. */
+  scan_key?: string | undefined;
+}
+
+export interface CheckpointPort {
+  load(): Promise<ReconcileCheckpoint | undefined>;
+  save(checkpoint: ReconcileCheckpoint): Promise<void>;
+  clear(): Promise<void>;
+}
+
 export interface ReconcileDeps {
-  terra: TerraClient;
-  store: ConnectionStore;
-  checkpoints: CheckpointStore;
+  terra: Pick<TerraPort, 'listSubscriptions' | 'getUser'>;
+  connections: ConnectionRepository;
+  checkpoints: CheckpointPort;
   now: () => number;
   log: Log;
 }
@@ -84,7 +97,7 @@ export async function reconcile(
         report.unchanged++;
         return;
       }
-      await deps.store.apply([event]);
+      await deps.connections.apply([event]);
       if (event.change.kind === 'disconnected') report.disconnected++;
       else report.confirmed++;
     } catch (error) {
@@ -106,11 +119,7 @@ export async function reconcile(
     for (const user of page.users) {
       listed.add(user.user_id);
       await apply(user.user_id, async () => {
-        const reference_id = user.reference_id || null;
-        const current = reference_id
-          ? await deps.store.get(reference_id, user.user_id)
-          : await deps.store.findByUserId(user.user_id);
-        return confirmedByTerra(user, current, reference_id, event_id, at);
+        return confirmedByTerra(user, await deps.connections.get(user.user_id), event_id, at);
       });
     }
     await save(
@@ -122,7 +131,7 @@ export async function reconcile(
 
   for (;;) {
     if (outOfTime()) return report;
-    const { records, nextKey } = await deps.store.scanPage(checkpoint.scan_key);
+    const { records, next } = await deps.connections.scanPage(checkpoint.scan_key);
     const at = deps.now();
     for (const record of records) {
       if (listed.has(record.user_id) || goneFromTerra(record, event_id, at) === undefined) continue;
@@ -130,8 +139,8 @@ export async function reconcile(
         (await deps.terra.getUser(record.user_id)) ? undefined : goneFromTerra(record, event_id, at),
       );
     }
-    if (!nextKey) break;
-    await save({ ...checkpoint, scan_key: nextKey });
+    if (next === undefined) break;
+    await save({ ...checkpoint, scan_key: next });
   }
   await deps.checkpoints.clear();
   report.finished = true;

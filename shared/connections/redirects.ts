@@ -1,24 +1,30 @@
-import type { ConnectConfig } from '../config.ts';
+import type { CallbackUrls } from './ports.ts';
 
 /**
  * Where the browser goes after Terra: only configured targets. The request names a target; an unknown
  * name falls back to the default; nothing a request carries is ever used as a URL.
  */
-export type Outcome = 'success' | 'failure';
+export type RedirectOutcome = 'success' | 'failure';
 
-export function redirectTargetName(config: ConnectConfig, name: string | undefined): string {
-  return name !== undefined && Object.hasOwn(config.redirectTargets, name)
+export interface RedirectSettings {
+  /** Target name → the page (https URL or app deep link) per outcome; validated at start-up. */
+  redirectTargets: Readonly<Record<string, { success: string; failure: string }>>;
+  defaultRedirectTarget: string;
+}
+
+export function redirectTargetName(settings: RedirectSettings, name: string | undefined): string {
+  return name !== undefined && Object.hasOwn(settings.redirectTargets, name)
     ? name
-    : config.defaultRedirectTarget;
+    : settings.defaultRedirectTarget;
 }
 
 export function redirectUrl(
-  config: ConnectConfig,
+  settings: RedirectSettings,
   name: string | undefined,
-  outcome: Outcome,
+  outcome: RedirectOutcome,
   params: Record<string, string | undefined>,
 ): string {
-  const target = config.redirectTargets[redirectTargetName(config, name)];
+  const target = settings.redirectTargets[redirectTargetName(settings, name)];
   const url = new URL(target?.[outcome] ?? '');
   for (const [key, value] of Object.entries(params))
     if (value !== undefined) url.searchParams.set(key, value);
@@ -26,11 +32,8 @@ export function redirectUrl(
 }
 
 /** The URLs we hand Terra; it appends user_id, resource and reference_id to them. */
-export function callbackUrls(
-  apiUrl: string,
-  targetName: string,
-): { success_url: string; failure_url: string } {
-  const build = (outcome: Outcome) =>
+export function callbackUrls(apiUrl: string, targetName: string): CallbackUrls {
+  const build = (outcome: RedirectOutcome) =>
     `${apiUrl}/callbacks/terra/${outcome}?${new URLSearchParams({ redirect: targetName }).toString()}`;
   return { success_url: build('success'), failure_url: build('failure') };
 }

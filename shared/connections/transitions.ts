@@ -3,7 +3,6 @@ import {
   type ConnectionEvent,
   type ConnectionRecord,
   type ConnectionStatus,
-  NO_REFERENCE,
   type Stamp,
   TERMINAL_STATUSES,
 } from './model.ts';
@@ -11,12 +10,15 @@ import {
 /**
  * The connection state machine: pure, no clock, no I/O. Terra delivers at least once and in any order,
  * so every field is a register merged by a total order of events, and the result of any permutation of
- * the same deliveries, with any duplicates, is the same record:
+ * the same deliveries, with any duplicates, is the same record (docs/architecture.md, "The state
+ * machine"):
  * - status: terminal states absorb (Terra deleted that user_id); among terminal events the earliest wins,
  *   among the others the latest wins, and `pending` (our own mark) yields to any status from Terra;
  * - scopes: the latest full set, then the permission_change deltas newer than it, per scope;
- * - provider and `replaces`: the latest event that carries them;
- * - created_at / updated_at / last_webhook_update: min / max of event times.
+ * - provider, reference_id and `replaces`: the latest connection event that carries them;
+ * - created_at / updated_at: min / max of connection-event times;
+ * - last_webhook_update: max of data-event times. A data event touches nothing else, so the store can
+ *   apply it as one blind conditional update (docs/decisions/0007-lease-free-data-events.md).
  */
 
 const STATUS_OF: Partial<Record<Change['kind'], ConnectionStatus>> = {
@@ -42,8 +44,6 @@ const RANK: Record<Change['kind'], number> = {
   disconnected: 8,
 };
 
-const UNKNOWN_PROVIDER = 'UNKNOWN';
-
 export function stampOf(event: ConnectionEvent): Stamp {
   const time = Math.max(0, Math.trunc(event.at)).toString().padStart(15, '0');
   return `${time}.${RANK[event.change.kind]}.${event.event_id}`;
@@ -53,32 +53,9 @@ export function isTerminal(status: ConnectionStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-/** A full scope set when Terra sent one (`user.scopes`), undefined when it sent none. */
-export function scopesIfGiven(raw: string | null | undefined): string[] | undefined {
-  return raw === null || raw === undefined ? undefined : parseScopes(raw);
-}
-
-/** Parses Terra's comma-separated scope strings, tolerating null, blanks and padding. */
-export function parseScopes(raw: string | null | undefined): string[] {
-  if (!raw) return [];
-  return [...new Set(raw.split(',').map((scope) => scope.trim()))].filter(Boolean).sort();
-}
-
-function emptyRecord(event: ConnectionEvent, iso: string): ConnectionRecord {
-  return {
-    reference_id: event.reference_id ?? NO_REFERENCE,
-    user_id: event.user_id,
-    provider: UNKNOWN_PROVIDER,
-    // Before any status event the user is one Terra delivers for, so it is connected.
-    status: 'active',
-    scopes: [],
-    created_at: iso,
-    updated_at: iso,
-    clock: {},
-    scopes_base: [],
-    scope_changes: {},
-    last_event_id: event.event_id,
-  };
+/** The record a Terra user has before any event: connected, since Terra delivers for it. */
+export function emptyRecord(user_id: string): ConnectionRecord {
+  return { user_id, status: 'active', scopes: [], clock: {}, scopes_base: [], scope_changes: {} };
 }
 
 /**
@@ -141,47 +118,57 @@ function applyScopes(record: ConnectionRecord, change: Change, stamp: Stamp): vo
   record.scopes = [...scopes].sort();
 }
 
+/** A last-writer-wins register: `value` replaces the current one when its stamp is newer. */
+function applyRegister(
+  record: ConnectionRecord,
+  field: 'provider' | 'reference_id' | 'replaces',
+  clock: 'provider' | 'reference' | 'replaces',
+  value: string | null | undefined,
+  stamp: Stamp,
+): void {
+  if (value === null || value === undefined) return;
+  const current = record.clock[clock];
+  if (current !== undefined && stamp <= current) return;
+  record[field] = value;
+  record.clock[clock] = stamp;
+}
+
 /** (record, event) → the record after the event. The event carries its own ordering time (`at`). */
 export function applyEvent(current: ConnectionRecord | undefined, event: ConnectionEvent): ConnectionRecord {
   const iso = new Date(event.at).toISOString();
-  const stamp = stampOf(event);
-  const record: ConnectionRecord = current ? structuredClone(current) : emptyRecord(event, iso);
+  const record: ConnectionRecord = current ? structuredClone(current) : emptyRecord(event.user_id);
   const { change } = event;
 
+  if (change.kind === 'data') {
+    if (record.last_webhook_update === undefined || iso > record.last_webhook_update) {
+      record.last_webhook_update = iso;
+    }
+    return record;
+  }
+
+  const stamp = stampOf(event);
   applyStatus(record, change, stamp);
   applyScopes(record, change, stamp);
-
-  if (
-    event.provider !== undefined &&
-    (record.clock.provider === undefined || stamp > record.clock.provider)
-  ) {
-    record.provider = event.provider;
-    record.clock.provider = stamp;
-  }
-  if (
-    change.kind === 'authenticated' &&
-    change.replaces !== undefined &&
-    (record.clock.replaces === undefined || stamp > record.clock.replaces)
-  ) {
-    record.replaces = change.replaces;
-    record.clock.replaces = stamp;
-  }
-  if (
-    change.kind === 'data' &&
-    (record.last_webhook_update === undefined || iso > record.last_webhook_update)
-  ) {
-    record.last_webhook_update = iso;
-  }
-  if (iso < record.created_at) record.created_at = iso;
-  if (iso > record.updated_at) record.updated_at = iso;
-  record.last_event_id = event.event_id;
+  applyRegister(record, 'provider', 'provider', event.provider, stamp);
+  applyRegister(record, 'reference_id', 'reference', event.reference_id, stamp);
+  if (change.kind === 'authenticated') applyRegister(record, 'replaces', 'replaces', change.replaces, stamp);
+  if (record.created_at === undefined || iso < record.created_at) record.created_at = iso;
+  if (record.updated_at === undefined || iso > record.updated_at) record.updated_at = iso;
   return record;
 }
 
-/** True when applying the event would change nothing a reader can see or the merge depends on. */
+/** True when two records are the same to a reader and to the merge (nothing to write). */
 export function sameRecord(a: ConnectionRecord | undefined, b: ConnectionRecord): boolean {
-  if (a === undefined) return false;
-  const { last_event_id: _a, ...restA } = a;
-  const { last_event_id: _b, ...restB } = b;
-  return JSON.stringify(restA) === JSON.stringify(restB);
+  return a !== undefined && JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, inner]) => inner !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, inner]) => [key, canonical(inner)]),
+  );
 }

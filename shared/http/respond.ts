@@ -1,8 +1,19 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import type { Log } from '../log.ts';
-import { HttpError } from './errors.ts';
+import { DomainError, type ErrorKind } from '#shared/errors';
+import type { Log } from '#shared/log';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2 & { statusCode: number };
+
+/** The one place an error's meaning becomes an HTTP status. */
+const STATUS: Record<ErrorKind, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  upstream_failed: 502,
+  upstream_timeout: 504,
+};
 
 export function json(statusCode: number, body?: unknown, headers: Record<string, string> = {}): HttpResult {
   if (body === undefined) return { statusCode, headers };
@@ -19,7 +30,7 @@ export function errorBody(code: string, message: string) {
 
 /** Maps any thrown value to a response. Unknown errors become a bare 500: no stack, no detail leaks. */
 export function errorResponse(error: unknown, log: Log): HttpResult {
-  if (error instanceof HttpError) return json(error.status, errorBody(error.code, error.message));
+  if (error instanceof DomainError) return json(STATUS[error.kind], errorBody(error.code, error.message));
   log.error('unhandled error', {
     error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
   });

@@ -1,8 +1,8 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
 import * as z from 'zod';
-import { identityConfig } from '../config.ts';
-import { logger } from '../log.ts';
-import { BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from './errors.ts';
+import { BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from '#shared/errors';
+import { APP_IDENTITY } from '#shared/ids';
+import type { Log } from '#shared/log';
 import { rawBody, requestBaseUrl } from './request.ts';
 import { errorResponse, type HttpResult, json } from './respond.ts';
 
@@ -30,8 +30,15 @@ export interface RouteResult {
   headers?: Record<string, string>;
 }
 
+/** What every app route is built with: which claim names the caller, and where errors are logged. */
+export interface RouteContext {
+  identityClaim: string;
+  log: Log;
+}
+
+export type AppRouteHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer) => Promise<HttpResult>;
+
 const MAX_BODY_BYTES = 64 * 1024;
-const REFERENCE_ID = /^[\x21-\x7e]{1,256}$/;
 
 function describe(error: z.ZodError, where: string): string {
   return error.issues
@@ -42,10 +49,11 @@ function describe(error: z.ZodError, where: string): string {
     .join('; ');
 }
 
-function callerOf(event: APIGatewayProxyEventV2WithJWTAuthorizer): Caller {
-  const value = event.requestContext?.authorizer?.jwt?.claims?.[identityConfig().claim];
-  if (typeof value !== 'string' || !REFERENCE_ID.test(value)) {
-    throw new Unauthorized(`The token has no usable '${identityConfig().claim}' claim.`);
+/** The verified token's identity claim; empty, oversized or control-character values never pass. */
+export function callerOf(event: APIGatewayProxyEventV2WithJWTAuthorizer, claim: string): Caller {
+  const value = event.requestContext?.authorizer?.jwt?.claims?.[claim];
+  if (typeof value !== 'string' || !APP_IDENTITY.test(value)) {
+    throw new Unauthorized(`The token has no usable '${claim}' claim.`);
   }
   return { referenceId: value };
 }
@@ -78,17 +86,19 @@ export function route<
   Q = Record<string, never>,
   P extends Record<string, string> = Record<string, never>,
 >(
+  context: RouteContext,
   options: { body?: z.ZodType<B>; query?: z.ZodType<Q>; path?: { [K in keyof P]: z.ZodType<P[K]> } },
   run: (input: RouteInput<B, Q, P>) => Promise<RouteResult>,
-) {
-  return async (event: APIGatewayProxyEventV2WithJWTAuthorizer): Promise<HttpResult> => {
+): AppRouteHandler {
+  const querySchema = options.query ?? z.strictObject({});
+  const pathSchema = z.object(options.path ?? {});
+  return async (event) => {
     try {
-      const caller = callerOf(event);
+      const caller = callerOf(event, context.identityClaim);
       const body = options.body ? bodyOf(event, options.body) : (undefined as B);
-      const querySchema = options.query ?? z.object({}).strict();
       const query = querySchema.safeParse(event.queryStringParameters ?? {});
       if (!query.success) throw new BadRequest(describe(query.error, 'query'), 'invalid_query');
-      const path = z.object(options.path ?? {}).safeParse(event.pathParameters ?? {});
+      const path = pathSchema.safeParse(event.pathParameters ?? {});
       if (!path.success) throw new BadRequest(describe(path.error, 'path'), 'invalid_path');
       const result = await run({
         caller,
@@ -99,7 +109,7 @@ export function route<
       });
       return json(result.status, result.body, result.headers);
     } catch (error) {
-      return errorResponse(error, logger);
+      return errorResponse(error, context.log);
     }
   };
 }

@@ -1,5 +1,8 @@
 import * as z from 'zod';
-import { HttpError } from '../http/errors.ts';
+import type { CallbackUrls, Provider, TerraPort, TerraUserInfo } from '#shared/connections/ports';
+import { DomainError } from '#shared/errors';
+import { scopesIfGiven } from './scopes.ts';
+import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
 
 /**
  * Our Terra client: the only code that knows Terra's HTTP. Thin on purpose (see README, "Terra client":
@@ -9,15 +12,15 @@ import { HttpError } from '../http/errors.ts';
  * the response with zod, and turns every failure into one typed error carrying Terra's status.
  */
 
-/** Terra failed us: 502 when it answered with an error or nonsense, 504 when it did not answer in time. */
-export class TerraApiError extends HttpError {
+/** Terra failed us: it answered with an error or nonsense (`upstream_failed`), or not in time. */
+export class TerraApiError extends DomainError {
   constructor(
-    status: 502 | 504,
+    kind: 'upstream_failed' | 'upstream_timeout',
     code: string,
     message: string,
     readonly terraStatus?: number,
   ) {
-    super(status, code, message);
+    super(kind, code, message);
   }
 }
 
@@ -34,17 +37,6 @@ export interface TerraClientOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
-
-export const terraUserSchema = z.looseObject({
-  user_id: z.string().min(1),
-  provider: z.string().min(1),
-  scopes: z.string().nullish(),
-  reference_id: z.string().nullish(),
-  active: z.boolean().nullish(),
-  last_webhook_update: z.string().nullish(),
-  created_at: z.string().nullish(),
-});
-export type TerraUser = z.infer<typeof terraUserSchema>;
 
 // z.object strips fields we do not pass on; looseObject keeps the ones we may read later.
 const widgetSessionSchema = z.object({
@@ -79,6 +71,41 @@ const integrationSchema = z.looseObject({
 export type TerraIntegration = z.infer<typeof integrationSchema>;
 const integrationsSchema = z.looseObject({ providers: z.array(integrationSchema) });
 const authTokenSchema = z.object({ token: z.string().min(1), expires_in: z.number().nonnegative() });
+const dataRequestSchema = z.looseObject({
+  reference: z.string().min(1).max(256).optional(),
+  trace_id: z.string().min(1).max(256).optional(),
+  message: z.string().nullish(),
+});
+
+/** Terra's `TerraUser` → the domain's view of it. */
+export function toUserInfo(user: TerraUser): TerraUserInfo {
+  const info: TerraUserInfo = {
+    user_id: user.user_id,
+    provider: user.provider ?? 'UNKNOWN',
+    reference_id: presentOrNull(user.reference_id),
+  };
+  const scopes = scopesIfGiven(user.scopes);
+  if (scopes !== undefined) info.scopes = scopes;
+  if (typeof user.active === 'boolean') info.active = user.active;
+  return info;
+}
+
+// Terra marks these `setup: SDK`; the list is the fallback when an answer leaves `setup` out.
+const SDK_ONLY = new Set(['APPLE', 'SAMSUNG', 'HEALTH_CONNECT', 'GOOGLE_FIT_SDK']);
+
+/** An entry of Terra's `/integrations/detailed` → what `GET /providers` answers. */
+export function toProvider(integration: TerraIntegration): Provider {
+  return {
+    provider: integration.provider,
+    name: integration.name ?? integration.provider,
+    icon: integration.icon ?? null,
+    types: Object.entries(integration.types ?? {})
+      .filter(([, available]) => available === true)
+      .map(([type]) => type)
+      .sort(),
+    sdk_only: integration.setup?.toUpperCase() === 'SDK' || SDK_ONLY.has(integration.provider.toUpperCase()),
+  };
+}
 
 interface CallOptions<T> {
   method: 'GET' | 'POST' | 'DELETE';
@@ -91,7 +118,7 @@ interface CallOptions<T> {
   accept?: readonly number[];
 }
 
-type Outcome<T> = { status: number; value: T | undefined };
+type CallResult<T> = { status: number; value: T | undefined };
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 
@@ -117,7 +144,7 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-export class TerraClient {
+export class TerraClient implements TerraPort {
   private readonly fetch: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
@@ -128,13 +155,9 @@ export class TerraClient {
     this.random = options.random ?? Math.random;
   }
 
-  async createWidgetSession(input: {
-    reference_id: string;
-    providers?: string[];
-    language?: string;
-    success_url: string;
-    failure_url: string;
-  }): Promise<{ session_id: string; url: string; expires_in: number }> {
+  async createWidgetSession(
+    input: { reference_id: string; providers?: string[]; language?: string } & CallbackUrls,
+  ): Promise<{ session_id: string; url: string; expires_in: number }> {
     const legacy = this.options.widgetMode === 'legacy';
     const body = {
       reference_id: input.reference_id,
@@ -154,7 +177,7 @@ export class TerraClient {
     });
     if (result.status === 410 || result.value === undefined) {
       throw new TerraApiError(
-        502,
+        'upstream_failed',
         'terra_legacy_widget_gone',
         "Terra answered 410 to the legacy generateWidgetSession endpoint: it is gone for accounts created after 2026-09-03. Set TERRA_WIDGET_MODE=widget-api to use Terra's widget session API.",
         410,
@@ -163,13 +186,9 @@ export class TerraClient {
     return result.value;
   }
 
-  async authenticateUser(input: {
-    resource: string;
-    reference_id: string;
-    language?: string;
-    success_url: string;
-    failure_url: string;
-  }): Promise<{ user_id: string; auth_url: string }> {
+  async authenticateUser(
+    input: { resource: string; reference_id: string; language?: string } & CallbackUrls,
+  ): Promise<{ user_id: string; auth_url: string }> {
     const result = await this.call({
       method: 'POST',
       url: this.url('/auth/authenticateUser', { resource: input.resource }),
@@ -197,7 +216,7 @@ export class TerraClient {
     return result.status !== 404;
   }
 
-  async getUser(user_id: string): Promise<TerraUser | undefined> {
+  async getUser(user_id: string): Promise<TerraUserInfo | undefined> {
     const result = await this.call({
       method: 'GET',
       url: this.url('/userInfo', { user_id }),
@@ -205,10 +224,10 @@ export class TerraClient {
       idempotent: true,
       accept: [404],
     });
-    return result.value?.user;
+    return result.value && toUserInfo(result.value.user);
   }
 
-  async getUsersByReference(reference_id: string): Promise<TerraUser[]> {
+  async getUsersByReference(reference_id: string): Promise<TerraUserInfo[]> {
     const result = await this.call({
       method: 'GET',
       url: this.url('/userInfo', { reference_id }),
@@ -216,14 +235,14 @@ export class TerraClient {
       idempotent: true,
       accept: [404],
     });
-    return result.value ?? [];
+    return (result.value ?? []).map(toUserInfo);
   }
 
   /** One page of every Terra user of this developer account; `page` undefined asks for all at once. */
   async listSubscriptions(
     page?: number,
     per_page = 500,
-  ): Promise<{ users: TerraUser[]; next: number | null }> {
+  ): Promise<{ users: TerraUserInfo[]; next: number | null }> {
     const query: Record<string, string> =
       page === undefined ? {} : { page: String(page), per_page: String(per_page) };
     const result = await this.call({
@@ -232,17 +251,21 @@ export class TerraClient {
       schema: subscriptionsSchema,
       idempotent: true,
     });
-    return this.required(result, '/subscriptions');
+    const answer = this.required(result, '/subscriptions');
+    return { users: answer.users.map(toUserInfo), next: answer.next };
   }
 
-  async listIntegrations(): Promise<TerraIntegration[]> {
+  /** Terra's catalogue, enabled integrations only. */
+  async listProviders(): Promise<Provider[]> {
     const result = await this.call({
       method: 'GET',
       url: this.url('/integrations/detailed', { sdk: 'true' }),
       schema: integrationsSchema,
       idempotent: true,
     });
-    return this.required(result, '/integrations/detailed').providers;
+    return this.required(result, '/integrations/detailed')
+      .providers.filter((integration) => integration.enabled !== false)
+      .map(toProvider);
   }
 
   async generateAuthToken(): Promise<{ token: string; expires_in: number }> {
@@ -255,16 +278,48 @@ export class TerraClient {
     return this.required(result, '/auth/generateAuthToken');
   }
 
+  /** `GET /<type>?user_id&start_date&end_date&to_webhook=true`: Terra sends the data to the webhook. */
+  async requestData(input: {
+    type: string;
+    user_id: string;
+    start_date: string;
+    end_date: string;
+  }): Promise<{ reference: string; large: boolean }> {
+    const result = await this.call({
+      method: 'GET',
+      url: this.url(`/${encodeURIComponent(input.type)}`, {
+        user_id: input.user_id,
+        start_date: input.start_date,
+        end_date: input.end_date,
+        to_webhook: 'true',
+      }),
+      schema: dataRequestSchema,
+      // Asking twice only sends the data twice, which consumers deduplicate: safe to retry.
+      idempotent: true,
+    });
+    const body = this.required(result, `/${input.type}`);
+    const reference = body.reference ?? body.trace_id;
+    if (reference === undefined) {
+      throw new TerraApiError(
+        'upstream_failed',
+        'terra_invalid_response',
+        `Terra's answer to /${input.type} carried no reference.`,
+      );
+    }
+    // Terra says so in `message` only for requests over a month, which it delivers in chunks.
+    return { reference, large: /large request/i.test(body.message ?? '') };
+  }
+
   private url(path: string, query: Record<string, string> = {}): string {
     const url = new URL(`${this.options.apiUrl}${path}`);
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value);
     return url.toString();
   }
 
-  private required<T>(result: Outcome<T>, path: string): T {
+  private required<T>(result: CallResult<T>, path: string): T {
     if (result.value === undefined) {
       throw new TerraApiError(
-        502,
+        'upstream_failed',
         'terra_error',
         `Terra answered ${result.status} to ${path}.`,
         result.status,
@@ -273,7 +328,7 @@ export class TerraClient {
     return result.value;
   }
 
-  private async call<T>(options: CallOptions<T>): Promise<Outcome<T>> {
+  private async call<T>(options: CallOptions<T>): Promise<CallResult<T>> {
     const path = new URL(options.url).pathname;
     const deadline = Date.now() + this.options.deadlineMs;
     const { devId, apiKey } = await this.options.credentials();
@@ -299,9 +354,17 @@ export class TerraClient {
         // A timed-out POST may have been applied at Terra: only idempotent calls are repeated.
         if (options.idempotent && (await this.backoff(attempt, deadline, undefined))) continue;
         if (timedOut) {
-          throw new TerraApiError(504, 'terra_timeout', `Terra did not answer ${path} within ${timeout} ms.`);
+          throw new TerraApiError(
+            'upstream_timeout',
+            'terra_timeout',
+            `Terra did not answer ${path} within ${timeout} ms.`,
+          );
         }
-        throw new TerraApiError(502, 'terra_unreachable', `Terra could not be reached for ${path}.`);
+        throw new TerraApiError(
+          'upstream_failed',
+          'terra_unreachable',
+          `Terra could not be reached for ${path}.`,
+        );
       }
 
       const text = await response.text().catch(() => '');
@@ -312,7 +375,7 @@ export class TerraClient {
           json = text === '' ? {} : JSON.parse(text);
         } catch {
           throw new TerraApiError(
-            502,
+            'upstream_failed',
             'terra_invalid_response',
             `Terra answered ${path} with a body that is not JSON.`,
             response.status,
@@ -322,7 +385,7 @@ export class TerraClient {
         if (!parsed.success) {
           const field = parsed.error.issues[0]?.path.join('.') || 'body';
           throw new TerraApiError(
-            502,
+            'upstream_failed',
             'terra_invalid_response',
             `Terra's answer to ${path} did not have the expected shape (field '${field}').`,
             response.status,
@@ -340,7 +403,7 @@ export class TerraClient {
         continue;
       }
       throw new TerraApiError(
-        502,
+        'upstream_failed',
         'terra_error',
         `Terra answered ${response.status} to ${path}: ${terraErrorDetail(text)}`,
         response.status,

@@ -1,5 +1,6 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
 import * as z from 'zod';
+import type { SecretSource } from '#shared/config';
 
 /**
  * Terra's credentials: in AWS one Secrets Manager secret (JSON, see README "Deploy"), read through
@@ -50,4 +51,12 @@ export function fixedCredentials(credentials: TerraCredentials): CredentialSourc
     signingSecrets: Object.freeze([...credentials.signingSecrets]),
   });
   return async () => frozen as TerraCredentials;
+}
+
+/** The secret in AWS, plain variables locally: config has already checked that one of them is there. */
+export function credentialSource(
+  secret: SecretSource | undefined,
+  fromEnv: () => TerraCredentials,
+): CredentialSource {
+  return secret ? secretCredentials(secret.arn, secret.maxAgeSeconds) : fixedCredentials(fromEnv());
 }

@@ -1,23 +1,15 @@
 import * as z from 'zod';
-import type { Change, ConnectionEvent } from '../connections/model.ts';
-import { parseScopes, scopesIfGiven } from '../connections/transitions.ts';
+import type { Change, ConnectionEvent } from '#shared/connections/model';
+import { parseScopes, scopesIfGiven } from './scopes.ts';
+import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
 
 /**
- * Terra webhook payloads → connection events. Shapes from Terra's OpenAPI bundle (`webhooks:` and
+ * Terra webhook payloads → what they mean to us. Shapes from Terra's OpenAPI bundle (`webhooks:` and
  * `TerraUser`), both generations: the 2026 `auth_cancelled` and the legacy `auth` + `status: error`.
  * Anything valid JSON but not understood is reported as ignored, never thrown: Terra retries 4xx.
  */
 
-const id = z.string().trim().min(1).max(256);
 const optionalText = z.string().max(4096).nullish();
-
-const terraUser = z.looseObject({
-  user_id: id,
-  provider: z.string().trim().min(1).max(64).optional(),
-  scopes: optionalText,
-  reference_id: z.string().max(256).nullish(),
-});
-type TerraUser = z.infer<typeof terraUser>;
 
 const base = z.looseObject({
   type: z.string().min(1).max(64),
@@ -27,11 +19,16 @@ const base = z.looseObject({
   reference_id: z.string().max(256).nullish(),
 });
 
-const withUser = base.extend({ user: terraUser });
-const reauth = base.extend({ new_user: terraUser, old_user: terraUser.nullish() });
+const withUser = base.extend({ user: terraUserSchema });
+const reauth = base.extend({ new_user: terraUserSchema, old_user: terraUserSchema.nullish() });
 const permissionChange = withUser.extend({ scopes_added: optionalText, scopes_removed: optionalText });
+const s3Payload = base.extend({ url: z.string().min(1).max(8192), expires_in: z.number().nullish() });
+const largeRequest = withUser.extend({
+  reference: z.string().min(1).max(256).nullish(),
+  expected_payloads: z.number().int().min(0).max(1_000_000).nullish(),
+});
 
-// Every user-scoped data event in Terra's `WebhookEventType` union; `s3_payload` stands in for any of them.
+// Every user-scoped data event in Terra's `WebhookEventType` union.
 export const DATA_TYPES: ReadonlySet<string> = new Set([
   'activity',
   'athlete',
@@ -45,13 +42,10 @@ export const DATA_TYPES: ReadonlySet<string> = new Set([
   'nutrition',
   'planned_workout',
   'sleep',
-  's3_payload',
 ]);
 
 export const INFORMATIONAL_TYPES: ReadonlySet<string> = new Set([
   'healthcheck',
-  'large_request_processing',
-  'large_request_sending',
   'rate_limit_hit',
   'google_no_datasource',
   'processing',
@@ -62,11 +56,8 @@ export type IgnoredReason =
   | 'auth_failed_without_user'
   | 'informational'
   | 'unknown_type'
-  | 'unexpected_shape';
-
-export type ParsedWebhook =
-  | { kind: 'events'; type: string; events: ConnectionEvent[] }
-  | { kind: 'ignored'; type: string; reason: IgnoredReason; reference_id?: string };
+  | 'unexpected_shape'
+  | 'data_without_user';
 
 export interface DeliveryMeta {
   event_id: string;
@@ -74,24 +65,36 @@ export interface DeliveryMeta {
   at: number;
 }
 
-const nonEmpty = (value: string | null | undefined): string | null =>
-  value === null || value === undefined || value.trim() === '' ? null : value;
+/** Who a delivery is about, as far as its payload says. */
+export interface Subject {
+  user_id: string;
+  reference_id: string | null;
+  provider?: string;
+}
 
-function eventFor(
-  user: TerraUser,
-  topReference: string | null | undefined,
-  meta: DeliveryMeta,
-  change: Change,
-) {
-  const event: ConnectionEvent = {
+export type ParsedWebhook =
+  /** Events that move connection records (auth, deauth, reauth, …). */
+  | { kind: 'connection'; type: string; events: ConnectionEvent[] }
+  /** A data payload for one user: touches `last_webhook_update`, announced to the app. */
+  | { kind: 'data'; type: string; event: ConnectionEvent; subject: Subject }
+  /** A payload too large to send inline: fetch `url` and treat the result as the data event it is. */
+  | { kind: 's3_payload'; type: 's3_payload'; url: string }
+  /** `large_request_processing` / `large_request_sending`: progress of a historical data request. */
+  | { kind: 'tracking'; type: string; subject: Subject; reference?: string; expected_payloads?: number }
+  | { kind: 'ignored'; type: string; reason: IgnoredReason; reference_id?: string };
+
+function subjectOf(user: TerraUser, topReference: string | null | undefined): Subject {
+  // Terra puts reference_id at the top level on some events and inside `user` on others.
+  const subject: Subject = {
     user_id: user.user_id,
-    // Terra puts reference_id at the top level on some events and inside `user` on others.
-    reference_id: nonEmpty(topReference) ?? nonEmpty(user.reference_id),
-    event_id: meta.event_id,
-    at: meta.at,
-    change,
+    reference_id: presentOrNull(topReference) ?? presentOrNull(user.reference_id),
   };
-  if (user.provider !== undefined) event.provider = user.provider;
+  if (user.provider !== undefined) subject.provider = user.provider;
+  return subject;
+}
+
+function eventFor(subject: Subject, meta: DeliveryMeta, change: Change): ConnectionEvent {
+  const event: ConnectionEvent = { ...subject, event_id: meta.event_id, at: meta.at, change };
   return event;
 }
 
@@ -101,20 +104,19 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
   const { type } = head.data;
   const ignored = (reason: IgnoredReason): ParsedWebhook => {
     const result: ParsedWebhook = { kind: 'ignored', type, reason };
-    const reference = nonEmpty(head.data.reference_id);
+    const reference = presentOrNull(head.data.reference_id);
     if (reference !== null) result.reference_id = reference;
     return result;
   };
   const single = (change: (user: TerraUser, body: z.infer<typeof withUser>) => Change): ParsedWebhook => {
     const parsed = withUser.safeParse(payload);
     if (!parsed.success) return ignored('unexpected_shape');
-    const event = eventFor(
-      parsed.data.user,
-      parsed.data.reference_id,
-      meta,
-      change(parsed.data.user, parsed.data),
-    );
-    return { kind: 'events', type, events: [event] };
+    const subject = subjectOf(parsed.data.user, parsed.data.reference_id);
+    return {
+      kind: 'connection',
+      type,
+      events: [eventFor(subject, meta, change(parsed.data.user, parsed.data))],
+    };
   };
 
   switch (type) {
@@ -130,7 +132,7 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
         if (!withUser.safeParse(payload).success) return ignored('auth_failed_without_user');
         return single((_, body) => ({
           kind: 'auth_failed',
-          reason: nonEmpty(body.reason) ?? nonEmpty(body.message) ?? 'auth_failed',
+          reason: presentOrNull(body.reason) ?? presentOrNull(body.message) ?? 'auth_failed',
         }));
       }
       return ignored('unexpected_shape');
@@ -144,15 +146,19 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
       const scopes = scopesIfGiven(new_user.scopes);
       const authenticated: Change = { kind: 'authenticated' };
       if (scopes !== undefined) authenticated.scopes = scopes;
-      const events = [];
+      const events: ConnectionEvent[] = [];
       if (old_user && old_user.user_id !== new_user.user_id) {
         authenticated.replaces = old_user.user_id;
         events.push(
-          eventFor(old_user, reference_id, meta, { kind: 'replaced', replaced_by: new_user.user_id }),
+          eventFor(subjectOf(old_user, reference_id), meta, {
+            kind: 'replaced',
+            replaced_by: new_user.user_id,
+          }),
         );
       }
-      events.unshift(eventFor(new_user, reference_id, meta, authenticated));
-      return { kind: 'events', type, events };
+      // The new user first: it is the delivery's subject (its archive prefix, its facts).
+      events.unshift(eventFor(subjectOf(new_user, reference_id), meta, authenticated));
+      return { kind: 'connection', type, events };
     }
     case 'deauth':
       return single(() => ({ kind: 'disconnected' }));
@@ -160,7 +166,7 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
       return single(() => ({ kind: 'revoked' }));
     case 'connection_error':
       return single((_, body) => {
-        const reason = nonEmpty(body.message);
+        const reason = presentOrNull(body.message);
         return reason === null ? { kind: 'connection_error' } : { kind: 'connection_error', reason };
       });
     case 'permission_change': {
@@ -174,16 +180,36 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
       };
       const scopes = scopesIfGiven(user.scopes);
       if (scopes !== undefined) change.scopes = scopes;
-      return { kind: 'events', type, events: [eventFor(user, reference_id, meta, change)] };
+      return { kind: 'connection', type, events: [eventFor(subjectOf(user, reference_id), meta, change)] };
     }
-    default:
+    case 's3_payload': {
+      const parsed = s3Payload.safeParse(payload);
+      return parsed.success
+        ? { kind: 's3_payload', type, url: parsed.data.url }
+        : ignored('unexpected_shape');
+    }
+    case 'large_request_processing':
+    case 'large_request_sending': {
+      const parsed = largeRequest.safeParse(payload);
+      if (!parsed.success) return ignored('unexpected_shape');
+      const tracking: ParsedWebhook = {
+        kind: 'tracking',
+        type,
+        subject: subjectOf(parsed.data.user, parsed.data.reference_id),
+      };
+      if (parsed.data.reference) tracking.reference = parsed.data.reference;
+      if (typeof parsed.data.expected_payloads === 'number')
+        tracking.expected_payloads = parsed.data.expected_payloads;
+      return tracking;
+    }
+    default: {
       if (INFORMATIONAL_TYPES.has(type)) return ignored('informational');
-      if (DATA_TYPES.has(type)) {
-        // s3_payload and some data events carry no user: archived, nothing to touch.
-        return withUser.safeParse(payload).success
-          ? single(() => ({ kind: 'data' }))
-          : ignored('informational');
-      }
-      return ignored('unknown_type');
+      if (!DATA_TYPES.has(type)) return ignored('unknown_type');
+      const parsed = withUser.safeParse(payload);
+      // Some data events (lab reports) may carry no user: archived, nothing to touch.
+      if (!parsed.success) return ignored('data_without_user');
+      const subject = subjectOf(parsed.data.user, parsed.data.reference_id);
+      return { kind: 'data', type, subject, event: eventFor(subject, meta, { kind: 'data' }) };
+    }
   }
 }

@@ -8,7 +8,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  */
 export type SignatureCheck =
   | { ok: true; timestamp: number }
-  | { ok: false; reason: 'no_secret' | 'missing' | 'malformed' | 'no_v1' | 'mismatch' | 'outside_tolerance' };
+  /** The HMAC matched, only the time is outside the window: authentic, but refused (and kept). */
+  | { ok: false; reason: 'outside_tolerance'; timestamp: number }
+  | { ok: false; reason: 'no_secret' | 'missing' | 'malformed' | 'no_v1' | 'mismatch' };
 
 // Bounds the work a hostile header can cause; Terra sends one or two v1 values.
 const MAX_HEADER_LENGTH = 2048;
@@ -70,6 +72,7 @@ export function verifySignature(options: {
   if (!matched) return { ok: false, reason: 'mismatch' };
 
   const timestamp = Number(parsed.timestamp);
-  if (Math.abs(nowSeconds - timestamp) > toleranceSeconds) return { ok: false, reason: 'outside_tolerance' };
+  if (Math.abs(nowSeconds - timestamp) > toleranceSeconds)
+    return { ok: false, reason: 'outside_tolerance', timestamp };
   return { ok: true, timestamp };
 }

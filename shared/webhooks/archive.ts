@@ -1,23 +1,58 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { TERRA_USER_ID } from '#shared/ids';
 
 /**
  * Raw-body archive: every delivery that passed the signature check is kept exactly as received, before
- * we acknowledge it, so nothing Terra sends is lost even when we cannot apply it.
+ * we acknowledge it, so nothing Terra sends is lost even when we cannot apply it. Laid out by Terra user
+ * so that deleting a person deletes a prefix (docs/architecture.md, "Archive layout").
  */
 export interface Archive {
-  put(key: string, body: Buffer): Promise<void>;
+  put(key: string, body: Uint8Array): Promise<void>;
+  get(key: string): Promise<Buffer | undefined>;
+  /** Every key under a prefix. */
+  list(prefix: string): Promise<string[]>;
+  delete(keys: readonly string[]): Promise<void>;
+  /** Where a key lives, for the claim check in `terra.data` (`bucket` is the directory locally). */
+  readonly location: string;
+}
+
+export type ArchiveZone = 'users' | 'unattributed' | 'quarantine';
+
+/** The prefixes a Terra user's payloads live under; a deletion removes exactly these. */
+export function userPrefixes(user_id: string): string[] {
+  return [`users/${user_id}/`, `quarantine/${user_id}/`];
 }
 
 /**
- * Date-partitioned key (UTC receive day). The body hash keeps two different bodies under one trace id
- * apart; the same delivery repeated lands on the same key, so a retry overwrites instead of piling up.
+ * `users/<user_id>/<yyyy>/<mm>/<dd>/<event id>.<body hash>.json`; deliveries without a (well-formed)
+ * user go under `unattributed/`, validly signed ones outside the time window under `quarantine/`. The
+ * body hash keeps two different bodies under one trace id apart; the same delivery repeated lands on
+ * the same key, so a retry overwrites instead of piling up.
  */
-export function archiveKey(eventId: string, bodySha256: string, receivedAtMs: number): string {
-  const day = new Date(receivedAtMs).toISOString().slice(0, 10).replaceAll('-', '/');
-  return `raw/${day}/${encodeURIComponent(eventId)}.${bodySha256.slice(0, 16)}.json`;
+export function archiveKey(options: {
+  zone: 'delivery' | 'quarantine';
+  event_id: string;
+  sha256: string;
+  receivedAtMs: number;
+  user_id?: string | undefined;
+}): string {
+  const day = new Date(options.receivedAtMs).toISOString().slice(0, 10).replaceAll('-', '/');
+  const owner =
+    options.user_id !== undefined && TERRA_USER_ID.test(options.user_id) ? options.user_id : undefined;
+  const base =
+    options.zone === 'quarantine'
+      ? `quarantine/${owner ?? '_unattributed'}`
+      : owner !== undefined
+        ? `users/${owner}`
+        : 'unattributed';
+  return `${base}/${day}/${encodeURIComponent(options.event_id)}.${options.sha256.slice(0, 16)}.json`;
 }
+
+/** The key a downloaded `s3_payload` is archived under: next to its notification. */
+export const payloadKeyFor = (notificationKey: string): string =>
+  notificationKey.replace(/\.json$/, '.payload.json');
 
 /** Local mode and tests: a directory on disk behind the same interface as S3. */
 export class DirectoryArchive implements Archive {
@@ -27,13 +62,50 @@ export class DirectoryArchive implements Archive {
     this.root = resolve(root);
   }
 
-  async put(key: string, body: Buffer): Promise<void> {
-    const path = resolve(join(this.root, key));
-    if (!path.startsWith(this.root + sep)) throw new Error('archive key escapes the archive directory');
+  get location(): string {
+    return this.root;
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     // Write then rename, so a reader never sees half a payload; concurrent copies each use their own file.
     const partial = `${path}.${randomUUID()}.partial`;
     await writeFile(partial, body);
     await rename(partial, path);
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = this.pathOf(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+    let entries: Array<{ isFile(): boolean; name: string; parentPath: string }>;
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return entries
+      .filter((entry) => entry.isFile() && !entry.name.endsWith('.partial'))
+      .map((entry) => relative(this.root, join(entry.parentPath, entry.name)).split(sep).join('/'))
+      .sort();
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
+  }
+
+  private pathOf(key: string): string {
+    const path = resolve(join(this.root, key));
+    if (!path.startsWith(this.root + sep)) throw new Error('archive key escapes the archive directory');
+    return path;
   }
 }

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
-import { type ConnectionStore, LeaseLostError } from '../connections/store.ts';
-import type { Log } from '../log.ts';
-import { type ParsedWebhook, parseWebhook } from '../terra/events.ts';
-import { verifySignature } from '../terra/signature.ts';
-import { type Archive, archiveKey } from './archive.ts';
-import type { DeliveryFacts, Inbox } from './inbox.ts';
+import type { ConnectionEvent } from '#shared/connections/model';
+import { TRACE_ID } from '#shared/ids';
+import type { Log } from '#shared/log';
+import { type ParsedWebhook, parseWebhook, type Subject } from '#shared/terra/events';
+import { verifySignature } from '#shared/terra/signature';
+import { type Archive, archiveKey, payloadKeyFor } from './archive.ts';
+import type { PayloadFetcher } from './payloads.ts';
+import type { DeliveryConnections, DeliveryFacts, DeliveryLedger } from './ports.ts';
 
 /**
- * The receiver, in the order DESIGN §3 fixes: verify the raw bytes → archive them → dedupe through the
- * inbox → apply → answer. 401 writes nothing; our own failures answer 500 so Terra retries, and every
+ * The receiver (docs/architecture.md, "The webhook pipeline"): verify the raw bytes → parse → archive →
+ * record and apply → answer. 401 writes nothing, except that a validly signed delivery outside the time
+ * window is quarantined (kept, never applied); our own failures answer 500 so Terra retries, and every
  * step is safe to repeat, so the retry repairs whatever a failed attempt left.
  */
 export interface WebhookDeps {
@@ -16,8 +19,9 @@ export interface WebhookDeps {
   signingSecrets: () => Promise<readonly string[]>;
   toleranceSeconds: number;
   archive: Archive;
-  inbox: Inbox;
-  connections: ConnectionStore;
+  deliveries: DeliveryLedger;
+  connections: DeliveryConnections;
+  payloads: PayloadFetcher;
   now: () => number;
   log: Log;
   /** Test seam for crash injection between steps; never set in production code paths. */
@@ -28,27 +32,35 @@ export interface Delivery {
   /** Lower-cased header names. */
   headers: Readonly<Record<string, string>>;
   body: Buffer;
+  /**
+   * A replay of an archived delivery whose signature was verified when it was archived (the operations
+   * CLI); its signature time is taken as given. Never set from a request.
+   */
+  replay?: { signed_at: number };
 }
 
-export type Outcome =
+export type DeliveryOutcome =
   | 'processed'
   | 'duplicate'
   | 'ignored'
   | 'rejected'
+  | 'stale'
   | 'malformed'
   | 'in_progress'
+  | 'deleted_user'
+  | 'payload_failed'
   | 'error';
 
 export interface WebhookResult {
   status: number;
-  outcome: Outcome;
+  outcome: DeliveryOutcome;
   event_id?: string;
   body: Record<string, unknown>;
 }
 
-const TRACE_ID = /^[\x21-\x7e]{1,200}$/;
 const IN_PROGRESS_POLLS = 15;
 const IN_PROGRESS_POLL_MS = 100;
+const BUSY = 'This delivery is being processed; retry later.';
 
 /** `x-terra-ordering-timestamp` as epoch ms; accepts epoch s/ms/µs/ns or ISO-8601, else undefined. */
 export function parseOrderingTimestamp(value: string | undefined): number | undefined {
@@ -65,7 +77,7 @@ export function parseOrderingTimestamp(value: string | undefined): number | unde
   return Number.isNaN(parsed) ? undefined : parsed;
 }
 
-function decodeJson(body: Buffer): { ok: true; value: unknown } | { ok: false } {
+function decodeJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)) };
   } catch {
@@ -73,122 +85,328 @@ function decodeJson(body: Buffer): { ok: true; value: unknown } | { ok: false } 
   }
 }
 
-function factsOf(parsed: ParsedWebhook, archive_key: string): DeliveryFacts {
-  const facts: DeliveryFacts = { type: parsed.type, archive_key };
-  const first = parsed.kind === 'events' ? parsed.events[0] : undefined;
-  if (first) facts.user_id = first.user_id;
-  const reference = first?.reference_id ?? (parsed.kind === 'ignored' ? parsed.reference_id : undefined);
-  if (reference) facts.reference_id = reference;
-  return facts;
-}
+const sha256 = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
 
-const answer = (status: number, outcome: Outcome, event_id?: string, message?: string): WebhookResult => {
+function answer(
+  status: number,
+  outcome: DeliveryOutcome,
+  event_id?: string,
+  message?: string,
+): WebhookResult {
   const id = event_id ? { event_id } : {};
   const body =
     status >= 400
       ? { error: { code: outcome, message: message ?? outcome } }
       : { received: true, outcome, ...id };
   return { status, outcome, body, ...id };
-};
+}
+
+/** One delivery on its way through the pipeline: what it is, and what we know about it so far. */
+interface InFlight {
+  deps: WebhookDeps;
+  facts: DeliveryFacts;
+  /** The notification's body for a downloaded `s3_payload`; otherwise the delivery's own body. */
+  raw: Buffer;
+  payload?: Buffer;
+  hash: string;
+  log: (outcome: DeliveryOutcome, extra?: Record<string, unknown>) => void;
+}
 
 export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Promise<WebhookResult> {
   const { headers, body } = delivery;
   const receivedAt = deps.now();
 
   // 1. Signature over the exact bytes, before anything is parsed or written.
-  let secrets: readonly string[];
-  try {
-    secrets = await deps.signingSecrets();
-  } catch (error) {
-    deps.log.error('webhook signing secret unavailable', { outcome: 'error', error: (error as Error).name });
-    return answer(500, 'error', undefined, 'The signing secret could not be read; Terra will retry.');
-  }
-  const check = verifySignature({
-    header: headers['terra-signature'] ?? headers['x-terra-signature'],
-    rawBody: body,
-    secrets,
-    nowSeconds: Math.floor(receivedAt / 1000),
-    toleranceSeconds: deps.toleranceSeconds,
-  });
-  if (!check.ok) {
-    deps.log.warn('webhook rejected', { outcome: 'rejected', reason: check.reason });
-    return answer(401, 'rejected', undefined, `Invalid webhook signature (${check.reason}).`);
+  let signedAt: number;
+  if (delivery.replay) signedAt = delivery.replay.signed_at;
+  else {
+    let secrets: readonly string[];
+    try {
+      secrets = await deps.signingSecrets();
+    } catch (error) {
+      deps.log.error('webhook signing secret unavailable', {
+        outcome: 'error',
+        error: (error as Error).name,
+      });
+      return answer(500, 'error', undefined, 'The signing secret could not be read; Terra will retry.');
+    }
+    const check = verifySignature({
+      header: headers['terra-signature'] ?? headers['x-terra-signature'],
+      rawBody: body,
+      secrets,
+      nowSeconds: Math.floor(receivedAt / 1000),
+      toleranceSeconds: deps.toleranceSeconds,
+    });
+    if (!check.ok && check.reason !== 'outside_tolerance') {
+      deps.log.warn('webhook rejected', { outcome: 'rejected', reason: check.reason });
+      return answer(401, 'rejected', undefined, `Invalid webhook signature (${check.reason}).`);
+    }
+    signedAt = check.timestamp;
+    if (!check.ok) {
+      // Authentic but outside the window: refused like any other, but kept (docs: "Stale deliveries").
+      return quarantine(deps, delivery, receivedAt, signedAt).catch((error: unknown) => failed(deps, error));
+    }
   }
 
-  const sha256 = createHash('sha256').update(body).digest('hex');
+  const hash = sha256(body);
   const traceId = headers['x-terra-trace-id']?.trim();
-  const event_id = traceId && TRACE_ID.test(traceId) ? traceId : `sha256:${sha256}`;
-  const at = parseOrderingTimestamp(headers['x-terra-ordering-timestamp']) ?? check.timestamp * 1000;
-  const key = archiveKey(event_id, sha256, receivedAt);
-  const log = (outcome: Outcome, extra: Record<string, unknown> = {}) =>
-    deps.log.info('webhook', { event_id, outcome, duration_ms: deps.now() - receivedAt, ...extra });
+  const event_id = traceId && TRACE_ID.test(traceId) ? traceId : `sha256:${hash}`;
+  const terraReference = headers['terra-reference']?.trim();
+  const facts: DeliveryFacts = {
+    event_id,
+    type: 'unknown',
+    archive_key: '',
+    bytes: body.length,
+    received_at: receivedAt,
+    at: parseOrderingTimestamp(headers['x-terra-ordering-timestamp']) ?? signedAt * 1000,
+    signed_at: signedAt,
+    ...(terraReference && TRACE_ID.test(terraReference) ? { terra_reference: terraReference } : {}),
+  };
+  const flight: InFlight = {
+    deps,
+    facts,
+    raw: body,
+    hash,
+    log: (outcome, extra = {}) =>
+      deps.log.info('webhook', {
+        event_id,
+        outcome,
+        type: facts.type,
+        user_id: facts.user_id,
+        duration_ms: deps.now() - receivedAt,
+        ...extra,
+      }),
+  };
 
-  let token: string | undefined;
   try {
-    // 2. Archive before acknowledging anything.
-    await deps.archive.put(key, body);
-    await deps.afterStep?.('archive');
-
-    // 3. Parse; malformed JSON under a valid signature is kept (archived) and marked failed.
     const json = decodeJson(body);
     if (!json.ok) {
-      await deps.inbox.markFailed(
-        event_id,
-        { type: 'malformed', archive_key: key },
-        'malformed_json',
-        receivedAt,
-      );
-      log('malformed');
+      // Malformed under a valid signature: kept (archived) and marked failed, never retried into success.
+      facts.type = 'malformed';
+      await archiveOf(flight);
+      await deps.deliveries.recordFailed(facts, 'malformed_json');
+      flight.log('malformed');
       return answer(400, 'malformed', event_id, 'The body is not valid JSON.');
     }
-    const parsed = parseWebhook(json.value, { event_id, at });
-    const facts = factsOf(parsed, key);
-    const logged = { type: parsed.type, user_id: facts.user_id };
-
-    // 4. Dedupe: claim the inbox item under a lease.
-    let claim = await deps.inbox.claim(event_id, facts, receivedAt);
-    for (let poll = 0; claim.kind === 'in_progress' && poll < IN_PROGRESS_POLLS; poll++) {
-      // A concurrent copy is being applied right now; wait briefly for its verdict instead of applying twice.
-      await new Promise((resolve) => setTimeout(resolve, IN_PROGRESS_POLL_MS));
-      const item = await deps.inbox.get(event_id);
-      if (item && item.status !== 'received') claim = { kind: 'done', status: item.status };
-    }
-    if (claim.kind === 'in_progress') {
-      log('in_progress', logged);
-      return answer(503, 'in_progress', event_id, 'This delivery is being processed; retry later.');
-    }
-    if (claim.kind === 'done') {
-      log('duplicate', { ...logged, previous: claim.status });
-      if (claim.status === 'failed')
-        return answer(400, 'malformed', event_id, 'This delivery was rejected before.');
-      return answer(200, 'duplicate', event_id);
-    }
-    token = claim.token;
-    await deps.afterStep?.('claim');
-
-    // 5. Apply, atomically with closing the inbox item.
-    if (parsed.kind === 'ignored') {
-      await deps.connections.apply([], deps.inbox.completion(event_id, token, 'ignored', parsed.reason));
-      log('ignored', { ...logged, reason: parsed.reason });
-      return answer(200, 'ignored', event_id);
-    }
-    await deps.connections.apply(
-      parsed.events,
-      deps.inbox.completion(event_id, token, 'processed', 'applied'),
-    );
-    log('processed', { ...logged, users: parsed.events.map((event) => event.user_id) });
-    return answer(200, 'processed', event_id);
+    const parsed = parseWebhook(json.value, { event_id, at: facts.at });
+    facts.type = parsed.type;
+    if (parsed.kind === 's3_payload') return await receiveDownloaded(flight, parsed.url);
+    return await dispatch(flight, parsed);
   } catch (error) {
-    if (error instanceof LeaseLostError) {
-      log('in_progress', { reason: 'lease_lost' });
-      return answer(503, 'in_progress', event_id, 'This delivery is being processed; retry later.');
-    }
-    deps.log.error('webhook failed', {
-      event_id,
-      outcome: 'error',
-      error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
-    });
-    if (token !== undefined) await deps.inbox.release(event_id, token).catch(() => undefined);
-    return answer(500, 'error', event_id, 'The delivery could not be stored; Terra will retry it.');
+    return failed(deps, error, event_id);
   }
+}
+
+function failed(deps: WebhookDeps, error: unknown, event_id?: string): WebhookResult {
+  deps.log.error('webhook failed', {
+    event_id,
+    outcome: 'error',
+    error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
+  });
+  return answer(500, 'error', event_id, 'The delivery could not be stored; Terra will retry it.');
+}
+
+/** Archives the delivery (and a downloaded payload next to it) under its user, or `unattributed/`. */
+async function archiveOf(flight: InFlight): Promise<void> {
+  const { deps, facts } = flight;
+  facts.archive_key = archiveKey({
+    zone: 'delivery',
+    event_id: facts.event_id,
+    sha256: flight.hash,
+    receivedAtMs: facts.received_at,
+    user_id: facts.user_id,
+  });
+  await deps.archive.put(facts.archive_key, flight.raw);
+  if (flight.payload) {
+    facts.payload_key = payloadKeyFor(facts.archive_key);
+    await deps.archive.put(facts.payload_key, flight.payload);
+  }
+  await deps.afterStep?.('archive');
+}
+
+function about(facts: DeliveryFacts, subject: Subject | undefined): void {
+  if (!subject) return;
+  facts.user_id = subject.user_id;
+  if (subject.reference_id !== null) facts.reference_id = subject.reference_id;
+  if (subject.provider !== undefined) facts.provider = subject.provider;
+}
+
+async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind: 's3_payload' }>) {
+  const { deps, facts } = flight;
+  switch (parsed.kind) {
+    case 'connection':
+      return applyConnectionEvents(flight, parsed.events);
+    case 'data':
+      return applyData(flight, parsed.event, parsed.subject);
+    case 'tracking': {
+      about(facts, parsed.subject);
+      if ((await deps.connections.deleted([parsed.subject.user_id])).size > 0) return forgotten(flight);
+      if (parsed.reference !== undefined) facts.terra_reference ??= parsed.reference;
+      if (parsed.expected_payloads !== undefined) facts.expected_payloads = parsed.expected_payloads;
+      return recordFinal(flight, 'processed', 'tracked');
+    }
+    case 'ignored':
+      if (parsed.reference_id !== undefined) facts.reference_id = parsed.reference_id;
+      return recordFinal(flight, 'ignored', parsed.reason);
+  }
+}
+
+/** A delivery for a deleted Terra user: acknowledged and counted, neither applied nor archived. */
+function forgotten(flight: InFlight): WebhookResult {
+  flight.log('deleted_user');
+  return answer(200, 'deleted_user', flight.facts.event_id);
+}
+
+async function recordFinal(flight: InFlight, status: 'processed' | 'ignored', outcome: string) {
+  await archiveOf(flight);
+  const recorded = await flight.deps.deliveries.record(flight.facts, status, outcome);
+  const result = recorded === 'duplicate' ? 'duplicate' : status === 'ignored' ? 'ignored' : 'processed';
+  flight.log(result, { reason: outcome });
+  return answer(200, result, flight.facts.event_id);
+}
+
+/**
+ * A data event needs no lease: its effect (moving `last_webhook_update` forward) is idempotent, and it
+ * is announced through the delivery record itself, which exists once however often Terra repeats it.
+ * Two writes: touch the record (which also says who the app user is), record the delivery.
+ */
+async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subject): Promise<WebhookResult> {
+  const { deps, facts } = flight;
+  about(facts, subject);
+  const touched = await deps.connections.touch(subject.user_id, new Date(event.at).toISOString());
+  if (touched.state === 'deleted') return forgotten(flight);
+  await archiveOf(flight);
+  let record = touched.state === 'missing' ? undefined : touched.record;
+  if (touched.state === 'missing') {
+    [record] = await deps.connections.apply([event]);
+    if (record === undefined) return forgotten(flight);
+  }
+  if (facts.reference_id === undefined && record?.reference_id !== undefined) {
+    facts.reference_id = record.reference_id;
+  }
+  facts.data = true;
+  const recorded = await deps.deliveries.record(facts, 'processed', 'applied');
+  const outcome = recorded === 'duplicate' ? 'duplicate' : 'processed';
+  flight.log(outcome);
+  return answer(200, outcome, facts.event_id);
+}
+
+/** Connection events keep the lease: the records and the delivery's closing move in one transaction. */
+async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): Promise<WebhookResult> {
+  const { deps, facts } = flight;
+  const deleted = await deps.connections.deleted(all.map((event) => event.user_id));
+  const events = all.filter((event) => !deleted.has(event.user_id));
+  const [first] = events;
+  if (first === undefined) return forgotten(flight);
+  about(facts, first);
+  await archiveOf(flight);
+
+  let claim = await deps.deliveries.claim(facts);
+  for (let poll = 0; claim.kind === 'in_progress' && poll < IN_PROGRESS_POLLS; poll++) {
+    // A concurrent copy is being applied right now; wait briefly for its verdict instead of applying twice.
+    await new Promise((resolve) => setTimeout(resolve, IN_PROGRESS_POLL_MS));
+    const status = await deps.deliveries.status(facts.event_id);
+    if (status !== undefined && status !== 'received') claim = { kind: 'done', status };
+  }
+  if (claim.kind === 'in_progress') {
+    flight.log('in_progress');
+    return answer(503, 'in_progress', facts.event_id, BUSY);
+  }
+  if (claim.kind === 'done') {
+    flight.log('duplicate', { previous: claim.status });
+    return answer(200, 'duplicate', facts.event_id);
+  }
+  const { token } = claim;
+  try {
+    await deps.afterStep?.('claim');
+    if ((await deps.deliveries.applyAndClose(facts, token, events)) === 'lease_lost') {
+      flight.log('in_progress', { reason: 'lease_lost' });
+      return answer(503, 'in_progress', facts.event_id, BUSY);
+    }
+  } catch (error) {
+    await deps.deliveries.release(facts.event_id, token).catch(() => undefined);
+    throw error;
+  }
+  flight.log('processed', { users: events.map((event) => event.user_id) });
+  return answer(200, 'processed', facts.event_id);
+}
+
+/**
+ * `s3_payload`: Terra's notification for a payload too large to send inline, with a pre-signed URL that
+ * expires within minutes. The payload is fetched within the delivery, archived next to the notification
+ * and processed exactly as the inline event it stands for. A failure a retry can fix answers 500; a URL
+ * that can never work again (expired, forbidden) is recorded as failed and answered 200.
+ */
+async function receiveDownloaded(flight: InFlight, url: string): Promise<WebhookResult> {
+  const { deps, facts } = flight;
+  const fetched = await deps.payloads.fetch(url);
+  if (!fetched.ok) {
+    facts.type = 's3_payload';
+    await archiveOf(flight);
+    if (fetched.retryable) {
+      flight.log('error', { reason: fetched.reason });
+      return answer(500, 'error', facts.event_id, `The payload could not be downloaded (${fetched.reason}).`);
+    }
+    await deps.deliveries.recordFailed(facts, `payload_${fetched.reason}`);
+    flight.log('payload_failed', { reason: fetched.reason });
+    return answer(200, 'payload_failed', facts.event_id);
+  }
+  flight.payload = fetched.body;
+  facts.bytes = fetched.body.length;
+  const json = decodeJson(fetched.body);
+  const parsed = json.ok ? parseWebhook(json.value, { event_id: facts.event_id, at: facts.at }) : undefined;
+  if (parsed === undefined || parsed.kind === 's3_payload') {
+    facts.type = 's3_payload';
+    await archiveOf(flight);
+    await deps.deliveries.recordFailed(facts, 'payload_malformed');
+    flight.log('payload_failed', { reason: 'malformed' });
+    return answer(200, 'payload_failed', facts.event_id);
+  }
+  facts.type = parsed.type;
+  return dispatch(flight, parsed);
+}
+
+/** Keeps an authentic delivery whose signature time is outside the window, for a deliberate replay. */
+async function quarantine(
+  deps: WebhookDeps,
+  delivery: Delivery,
+  receivedAt: number,
+  signedAt: number,
+): Promise<WebhookResult> {
+  const hash = sha256(delivery.body);
+  const traceId = delivery.headers['x-terra-trace-id']?.trim();
+  const event_id = traceId && TRACE_ID.test(traceId) ? traceId : `sha256:${hash}`;
+  const refusal = answer(401, 'stale', event_id, 'Invalid webhook signature (outside_tolerance).');
+  // Already known (a late copy of a delivery we have): nothing new to keep.
+  if ((await deps.deliveries.status(event_id)) !== undefined) return refusal;
+  const json = decodeJson(delivery.body);
+  const parsed = json.ok ? parseWebhook(json.value, { event_id, at: signedAt * 1000 }) : undefined;
+  const subject =
+    parsed?.kind === 'connection'
+      ? parsed.events[0]
+      : parsed?.kind === 'data' || parsed?.kind === 'tracking'
+        ? parsed.subject
+        : undefined;
+  const terraReference = delivery.headers['terra-reference']?.trim();
+  const facts: DeliveryFacts = {
+    event_id,
+    type: parsed?.type ?? 'malformed',
+    archive_key: archiveKey({
+      zone: 'quarantine',
+      event_id,
+      sha256: hash,
+      receivedAtMs: receivedAt,
+      user_id: subject?.user_id,
+    }),
+    bytes: delivery.body.length,
+    received_at: receivedAt,
+    at: parseOrderingTimestamp(delivery.headers['x-terra-ordering-timestamp']) ?? signedAt * 1000,
+    signed_at: signedAt,
+    ...(terraReference && TRACE_ID.test(terraReference) ? { terra_reference: terraReference } : {}),
+  };
+  about(facts, subject);
+  await deps.archive.put(facts.archive_key, delivery.body);
+  await deps.deliveries.recordStale(facts);
+  deps.log.warn('webhook', { event_id, outcome: 'stale', type: facts.type, signed_at: signedAt });
+  return refusal;
 }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '#local/stack';
 import { startTestStack } from '../helpers/local-stack.ts';
 
 /**

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort } from '../../local/dynamodb.ts';
+import { freePort } from '#local/dynamodb';
 
 /**
  * `npm start` as a newcomer runs it, against this working tree (the closest a test gets to a fresh

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
-import type { Connection, ConnectionEvent, ConnectionRecord } from '../../shared/connections/model.ts';
-import { toConnection } from '../../shared/connections/model.ts';
-import { parseWebhook } from '../../shared/terra/events.ts';
+import type { Connection, ConnectionEvent, ConnectionRecord } from '#shared/connections/model';
+import { toConnection } from '#shared/connections/model';
+import { parseWebhook } from '#shared/terra/events';
 import { referenceConnection } from '../property/reference-model.ts';
 import { signedHeaders } from './signing.ts';
 import {
@@ -109,9 +109,9 @@ export function generateStream(options: {
   const perUser = new Map<string, ConnectionEvent[]>();
   for (const delivery of deliveries) {
     const parsed = parseWebhook(JSON.parse(delivery.body), { event_id: delivery.trace_id, at: delivery.at });
-    if (parsed.kind !== 'events') continue;
-    for (const event of parsed.events)
-      perUser.set(event.user_id, [...(perUser.get(event.user_id) ?? []), event]);
+    const events =
+      parsed.kind === 'connection' ? parsed.events : parsed.kind === 'data' ? [parsed.event] : [];
+    for (const event of events) perUser.set(event.user_id, [...(perUser.get(event.user_id) ?? []), event]);
   }
   const expected = new Map<string, Connection>();
   for (const [user_id, events] of perUser) {
@@ -131,11 +131,14 @@ export function generateStream(options: {
   return { deliveries: all, expected, distinct };
 }
 
+const TERRA_DELIVERY_TIMEOUT_MS = 8_000;
+
 export interface DriveReport {
   sent: number;
   attempts: number;
   failedAttempts: number;
-  slowestFailureMs: number;
+  /** Attempts not answered within Terra's delivery timeout (8 s): Terra would have abandoned them. */
+  abandoned: number;
   /** Deliveries that still had no 2xx when the driver gave up. */
   lost: number;
 }
@@ -154,13 +157,12 @@ export async function drive(options: {
   /** Called once when `progress` (0..1) of the deliveries have been sent. */
   at?: { progress: number; run: () => Promise<void> };
 }): Promise<DriveReport> {
-  const report: DriveReport = { sent: 0, attempts: 0, failedAttempts: 0, slowestFailureMs: 0, lost: 0 };
+  const report: DriveReport = { sent: 0, attempts: 0, failedAttempts: 0, abandoned: 0, lost: 0 };
   const queue = [...options.deliveries];
   const threshold = Math.floor(queue.length * (options.at?.progress ?? 2));
   let hook: Promise<void> | undefined;
   const attempt = async (delivery: Delivery): Promise<boolean> => {
     report.attempts++;
-    const started = Date.now();
     try {
       const response = await fetch(options.webhookUrl, {
         method: 'POST',
@@ -170,15 +172,16 @@ export async function drive(options: {
           orderingMs: delivery.at,
         }),
         body: delivery.body,
-        signal: AbortSignal.timeout(10_000),
+        // Terra's own delivery timeout: an answer later than this is one Terra never sees.
+        signal: AbortSignal.timeout(TERRA_DELIVERY_TIMEOUT_MS),
       });
       await response.arrayBuffer();
       if (response.ok) return true;
-    } catch {
-      // a network error is a failed attempt like any other
+    } catch (error) {
+      // A network error is a failed attempt like any other; a timeout is one Terra gave up on.
+      if (error instanceof Error && error.name === 'TimeoutError') report.abandoned++;
     }
     report.failedAttempts++;
-    report.slowestFailureMs = Math.max(report.slowestFailureMs, Date.now() - started);
     return false;
   };
   const worker = async () => {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { inject } from 'vitest';
-import { localClient } from '../../local/dynamodb.ts';
-import { ensureTables } from '../../local/tables.ts';
-import { createDocumentClient } from '../../shared/aws/dynamo.ts';
+import { localClient } from '#local/dynamodb';
+import { ensureTables } from '#local/tables';
+import { createDocumentClient } from '#shared/store/client';
 
 export interface TestTables {
   endpoint: string;

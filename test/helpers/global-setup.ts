@@ -1,5 +1,5 @@
 import type { TestProject } from 'vitest/node';
-import { type DynamoLocal, startDynamoLocal } from '../../local/dynamodb.ts';
+import { type DynamoLocal, startDynamoLocal } from '#local/dynamodb';
 
 /**
  * One in-memory DynamoDB Local for the whole run, on a free port of its own; every test file creates

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, inject } from 'vitest';
-import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack';
 
 /**
  * The local stack as the HTTP tests use it: random ports, the run's DynamoDB Local with fresh tables,
@@ -24,10 +24,16 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
 
 /** A signed-in app user of the local API. */
 export class AppUser {
-  readonly sub = `user-${randomUUID()}`;
+  readonly sub: string;
   private token: string | undefined;
 
-  constructor(private readonly stack: LocalStack) {}
+  /** A fresh random identity unless `sub` is given. */
+  constructor(
+    private readonly stack: LocalStack,
+    sub?: string,
+  ) {
+    this.sub = sub ?? `user-${randomUUID()}`;
+  }
 
   async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     this.token ??= await this.mint();

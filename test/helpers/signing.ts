@@ -1,4 +1,4 @@
-import { signPayload } from '../../shared/terra/signature.ts';
+import { signPayload } from '#shared/terra/signature';
 
 /** Headers for a delivery signed the way Terra signs it. */
 export function signedHeaders(

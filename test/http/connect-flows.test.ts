@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '#local/stack';
 import {
   AppUser,
   decideAtLogin,
@@ -138,15 +138,31 @@ describe('the custom UI flow', () => {
     ]);
   });
 
-  it('marks a pending connection failed when the user cancels at the provider', async () => {
+  it('lands a cancel at the provider on the failure page, leaving the pending record to what Terra says', async () => {
     const user = new AppUser(stack);
     const created = await user.call('POST', '/connections', { provider: 'WHOOP' });
     const landing = await followCallback(await decideAtLogin(String(created.body.auth_url), 'cancel'));
     expect(landing.searchParams.get('status')).toBe('cancelled');
     await sandbox().idle();
+    // Terra's 2026 `auth_cancelled` names no user, and the callback can be forged: nothing ends the login.
     expect(await user.connections()).toEqual([
-      expect.objectContaining({ user_id: created.body.user_id, status: 'failed' }),
+      expect.objectContaining({ user_id: created.body.user_id, status: 'pending' }),
     ]);
+  });
+
+  it("marks a pending connection failed when Terra's own (legacy) failure webhook names the user", async () => {
+    sandbox().settings({ legacyAuthFailure: true });
+    try {
+      const user = new AppUser(stack);
+      const created = await user.call('POST', '/connections', { provider: 'WHOOP' });
+      await followCallback(await decideAtLogin(String(created.body.auth_url), 'cancel'));
+      await sandbox().idle();
+      expect(await user.connections()).toEqual([
+        expect.objectContaining({ user_id: created.body.user_id, status: 'failed' }),
+      ]);
+    } finally {
+      sandbox().settings({ legacyAuthFailure: false });
+    }
   });
 
   it('sends SDK-only providers to POST /sdk-token, which mints a token', async () => {

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
-import { createDocumentClient } from '../../shared/aws/dynamo.ts';
-import { CheckpointStore } from '../../shared/connections/checkpoints.ts';
-import { type ReconcileDeps, reconcile } from '../../shared/connections/reconcile.ts';
-import { ConnectionStore } from '../../shared/connections/store.ts';
-import { logger } from '../../shared/log.ts';
-import { TerraClient } from '../../shared/terra/client.ts';
+import type { LocalStack } from '#local/stack';
+import { type ReconcileDeps, reconcile } from '#shared/connections/reconcile';
+import { logger } from '#shared/log';
+import { CheckpointStore } from '#shared/store/checkpoints';
+import { createDocumentClient } from '#shared/store/client';
+import { ConnectionStore } from '#shared/store/connections';
+import { TerraClient } from '#shared/terra/client';
 import { AppUser, startTestStack } from '../helpers/local-stack.ts';
 
 /**
@@ -28,8 +28,8 @@ beforeAll(async () => {
       maxAttempts: 2,
       deadlineMs: 5_000,
     }),
-    store: new ConnectionStore(doc, process.env.CONNECTIONS_TABLE ?? ''),
-    checkpoints: new CheckpointStore(doc, process.env.INBOX_TABLE ?? ''),
+    connections: new ConnectionStore(doc, stack.tables.connectionsTable),
+    checkpoints: new CheckpointStore(doc, stack.tables.inboxTable),
     now: Date.now,
     log: logger,
   };
@@ -142,10 +142,10 @@ describe('reconcile', () => {
       await sandboxUser(user.sub, 'WITHINGS', 'bad'),
       await sandboxUser(user.sub, 'PELOTON', 'good'),
     ]);
-    const apply = deps.store.apply.bind(deps.store);
-    const spy = vi.spyOn(deps.store, 'apply').mockImplementation(async (events, alsoWrite) => {
+    const apply = deps.connections.apply.bind(deps.connections);
+    const spy = vi.spyOn(deps.connections, 'apply').mockImplementation(async (events) => {
       if (events[0]?.user_id === bad) throw new Error('ProvisionedThroughputExceededException');
-      return apply(events, alsoWrite);
+      return apply(events);
     });
     try {
       const report = await reconcile(deps, { perPage: 100 });

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '#local/stack';
 import { AppUser, decideAtLogin, followCallback, startTestStack } from '../helpers/local-stack.ts';
 
 /**

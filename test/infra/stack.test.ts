@@ -6,10 +6,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROUTES } from '#shared/http/routes';
+import { connectionsTableInput, inboxTableInput } from '#shared/store/tables';
 import { stackPropsFromContext } from '../../infra/context.ts';
 import { TerraConnectStack } from '../../infra/terra-connect-stack.ts';
-import { connectionsTableInput, inboxTableInput } from '../../shared/aws/tables.ts';
-import { ROUTES } from '../../shared/http/routes.ts';
 
 /**
  * The stack, synthesized offline exactly as `npm run synth` does (esbuild bundles included), checked
@@ -141,13 +141,19 @@ describe('routes', () => {
 });
 
 describe('tables', () => {
-  it('keys connections by reference_id / user_id with the byUserId index, as local mode does', () => {
+  it('keys connections by Terra user_id with the keys-only byReference index and a stream, as local mode does', () => {
     const local = connectionsTableInput('x');
     main.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: local.KeySchema,
       GlobalSecondaryIndexes: [
-        Match.objectLike({ IndexName: 'byUserId', KeySchema: local.GlobalSecondaryIndexes?.[0]?.KeySchema }),
+        {
+          IndexName: 'byReference',
+          KeySchema: local.GlobalSecondaryIndexes?.[0]?.KeySchema,
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
       ],
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
+      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
       BillingMode: 'PAY_PER_REQUEST',
       Replicas: [
         Match.objectLike({
@@ -158,9 +164,18 @@ describe('tables', () => {
     });
   });
 
-  it('keys the inbox by event_id with a TTL', () => {
+  it('keys the inbox by event_id with a TTL, the sparse byAttention index and a stream', () => {
+    const local = inboxTableInput('x');
     main.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
-      KeySchema: inboxTableInput('x').KeySchema,
+      KeySchema: local.KeySchema,
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'byAttention',
+          KeySchema: local.GlobalSecondaryIndexes?.[0]?.KeySchema,
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
+      StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
       TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
       Replicas: [
         Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
@@ -285,7 +300,8 @@ describe('least privilege', () => {
       'dynamodb:GetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
-      'dynamodb:Query',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -311,10 +327,10 @@ describe('least privilege', () => {
     'gives %s the connections table only, no inbox or bucket',
     (name) => {
       const actions = actionsOf(main.template, `${name}Role`);
-      expect(actions).toEqual(
-        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query']),
-      );
+      expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']));
+      // Only the webhook touches records blindly (data events); only the list reads the index.
       expect(actions).not.toContain('dynamodb:UpdateItem');
+      if (name !== 'listconnections') expect(actions).not.toContain('dynamodb:Query');
       expect(actions).not.toContain('s3:PutObject');
     },
   );

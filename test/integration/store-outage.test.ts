@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DynamoLocal, startDynamoLocal } from '../../local/dynamodb.ts';
-import type { LocalStack } from '../../local/stack.ts';
-import { createDocumentClient } from '../../shared/aws/dynamo.ts';
+import { type DynamoLocal, startDynamoLocal } from '#local/dynamodb';
+import type { LocalStack } from '#local/stack';
+import { createDocumentClient } from '#shared/store/client';
 import { checkAgainstReference, drive, generateStream } from '../helpers/delivery-stream.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 
@@ -53,14 +53,14 @@ describe('a store outage mid-stream', () => {
     expect(outageMs).toBeGreaterThan(2_000);
     expect(report.lost).toBe(0);
     expect(report.failedAttempts).toBeGreaterThan(0);
-    // Each failed attempt answered well inside Terra's ~8 s window: no hanging sockets.
-    expect(report.slowestFailureMs).toBeLessThan(8_000);
+    // Every failed attempt was answered before Terra would have given up on it: no hanging sockets.
+    expect(report.abandoned).toBe(0);
 
     const doc = createDocumentClient({ dynamoEndpoint: endpoint });
     const check = await checkAgainstReference(
       doc,
-      process.env.CONNECTIONS_TABLE ?? '',
-      process.env.INBOX_TABLE ?? '',
+      stack.tables.connectionsTable,
+      stack.tables.inboxTable,
       stream,
     );
     expect(check.missing).toEqual([]);

@@ -1,9 +1,4 @@
-import type {
-  Change,
-  Connection,
-  ConnectionEvent,
-  ConnectionStatus,
-} from '../../shared/connections/model.ts';
+import type { Change, Connection, ConnectionEvent, ConnectionStatus } from '#shared/connections/model';
 
 /**
  * The connection semantics written the slow, obvious way (DESIGN.md §3): sort the distinct events of one
@@ -91,12 +86,17 @@ export function referenceConnection(events: readonly ConnectionEvent[]): Connect
   let scopes = new Set<string>();
   let provider = 'UNKNOWN';
   let replaces: string | undefined;
-  let minAt = first.at;
-  let maxAt = first.at;
+  let minAt: number | undefined;
+  let maxAt: number | undefined;
   let lastData: number | undefined;
 
   for (const event of ordered) {
     const { change } = event;
+    // A data event says only that data arrived: it moves last_webhook_update and nothing else.
+    if (change.kind === 'data') {
+      lastData = event.at;
+      continue;
+    }
 
     const next = statusOf(change);
     // A pending mark is ours, stamped with our clock: it never replaces a status Terra reported.
@@ -123,9 +123,8 @@ export function referenceConnection(events: readonly ConnectionEvent[]): Connect
 
     if (event.provider !== undefined) provider = event.provider;
     if (change.kind === 'authenticated' && change.replaces !== undefined) replaces = change.replaces;
-    if (change.kind === 'data') lastData = event.at;
-    minAt = Math.min(minAt, event.at);
-    maxAt = Math.max(maxAt, event.at);
+    minAt = Math.min(minAt ?? event.at, event.at);
+    maxAt = Math.max(maxAt ?? event.at, event.at);
   }
 
   const connection: Connection = {
@@ -133,12 +132,22 @@ export function referenceConnection(events: readonly ConnectionEvent[]): Connect
     provider,
     status,
     scopes: [...scopes].sort(),
-    created_at: iso(minAt),
-    updated_at: iso(maxAt),
+    // Only data so far: the data time stands in for both.
+    created_at: iso(minAt ?? lastData ?? first.at),
+    updated_at: iso(maxAt ?? lastData ?? first.at),
   };
   if (reason !== undefined) connection.reason = reason;
   if (replacedBy !== undefined) connection.replaced_by = replacedBy;
   if (replaces !== undefined) connection.replaces = replaces;
   if (lastData !== undefined) connection.last_webhook_update = iso(lastData);
   return connection;
+}
+
+/** The app user a Terra user belongs to: the reference of the latest connection event that names one. */
+export function referenceOwner(events: readonly ConnectionEvent[]): string | undefined {
+  let owner: string | undefined;
+  for (const event of distinct(events).sort(compareEvents)) {
+    if (event.change.kind !== 'data' && event.reference_id !== null) owner = event.reference_id;
+  }
+  return owner;
 }

@@ -5,11 +5,10 @@ import {
   type ConnectionEvent,
   type ConnectionRecord,
   type ConnectionStatus,
-  NO_REFERENCE,
   toConnection,
-} from '../../shared/connections/model.ts';
-import { applyEvent } from '../../shared/connections/transitions.ts';
-import { referenceConnection } from './reference-model.ts';
+} from '#shared/connections/model';
+import { applyEvent } from '#shared/connections/transitions';
+import { referenceConnection, referenceOwner } from './reference-model.ts';
 
 // DESIGN.md §3: delivery is at-least-once and unordered, yet any permutation of the same deliveries, with
 // any duplicates, must end in the same records. `referenceConnection` is the spec as a sorted fold.
@@ -106,7 +105,16 @@ const terminalChangeArb: fc.Arbitrary<Change> = userChangeArb.filter((change) =>
  * with one event id: the old user replaced, the new one authenticated with `replaces` (old_user may be null).
  */
 type DeliverySpec =
-  | { type: 'single'; user: number; change: Change; at: number; provider?: string; tag: number }
+  | {
+      type: 'single';
+      user: number;
+      change: Change;
+      at: number;
+      provider?: string;
+      tag: number;
+      /** Terra leaves reference_id out of some deliveries (data events, a deauth): the user is not named. */
+      anonymous?: boolean;
+    }
   | {
       type: 'reauth';
       next: number;
@@ -128,8 +136,9 @@ const deliverySpecArb: fc.Arbitrary<DeliverySpec> = fc.oneof(
         at: atArb,
         provider: fc.constantFrom('GARMIN', 'FITBIT', 'OURA'),
         tag: tagArb,
+        anonymous: fc.boolean(),
       },
-      { requiredKeys: ['type', 'user', 'change', 'at', 'tag'] },
+      { requiredKeys: ['type', 'user', 'change', 'at', 'tag', 'anonymous'] },
     ),
   },
   {
@@ -178,7 +187,10 @@ function eventsOf(users: readonly User[], specs: readonly DeliverySpec[]): Conne
   const pick = (index: number): User => users[index % users.length]!;
   return specs.flatMap((spec, index): ConnectionEvent[] => {
     const id = `evt-${spec.tag}-${index}`;
-    if (spec.type === 'single') return [eventOf(pick(spec.user), spec, id, spec.change)];
+    if (spec.type === 'single') {
+      const user = pick(spec.user);
+      return [eventOf(spec.anonymous ? { ...user, reference_id: null } : user, spec, id, spec.change)];
+    }
     const next = spec.next % users.length;
     const added: Change = { kind: 'authenticated' };
     if (spec.scopes !== undefined) added.scopes = spec.scopes;
@@ -252,14 +264,8 @@ function fold(events: readonly ConnectionEvent[], start?: ConnectionRecord): Con
   return record;
 }
 
-/** `last_event_id` records which delivery came last, so it is the one field allowed to depend on order. */
-function orderFree(
-  record: ConnectionRecord | undefined,
-): Omit<ConnectionRecord, 'last_event_id'> | undefined {
-  if (record === undefined) return undefined;
-  const { last_event_id: _lastEventId, ...rest } = record;
-  return rest;
-}
+/** The whole record, internal registers included: nothing in it may depend on arrival order. */
+const orderFree = (record: ConnectionRecord | undefined) => record;
 
 function byUser(events: readonly ConnectionEvent[]): Map<string, ConnectionEvent[]> {
   const groups = new Map<string, ConnectionEvent[]>();
@@ -296,7 +302,8 @@ describe('applyEvent, property-based', () => {
         for (const [userId, own] of groups) {
           const record = records.get(userId)!;
           expect(toConnection(record)).toStrictEqual(referenceConnection(own));
-          expect(record.reference_id).toBe(own[0]!.reference_id ?? NO_REFERENCE);
+          // One record per Terra user, owned by the app user its connection events name (if any does).
+          expect(record.reference_id).toBe(referenceOwner(own));
         }
       }),
       { numRuns: 600 },
@@ -563,11 +570,66 @@ describe('data events', () => {
     });
   });
 
-  it('leave a connection with no status event active, under the provider the latest event names', () => {
+  it('leave a connection with no connection event active and unowned, dated by its latest data', () => {
     const events = [
       event('user-a', 2, 'evt-2', { kind: 'data' }, 'FITBIT'),
       event('user-a', 1, 'evt-1', { kind: 'data' }, 'GARMIN'),
     ];
-    expect(connectionAfter(events, 'user-a')).toMatchObject({ status: 'active', provider: 'FITBIT' });
+    const record = applyAll(events).get('user-a');
+    expect(record?.reference_id).toBeUndefined();
+    expect(connectionAfter(events, 'user-a')).toMatchObject({
+      status: 'active',
+      provider: 'UNKNOWN',
+      created_at: iso(2),
+      updated_at: iso(2),
+      last_webhook_update: iso(2),
+    });
+  });
+
+  it('touch only last_webhook_update on an existing record, so one blind conditional update applies them', () => {
+    fc.assert(
+      fc.property(userEventsArb('evt', { minLength: 1, maxLength: 12 }), atArb, (history, time) => {
+        const before = fold(history);
+        if (before === undefined) return;
+        const after = applyEvent(before, {
+          user_id: 'user-a',
+          reference_id: 'app-user-1',
+          provider: 'OURA',
+          event_id: 'data-new',
+          at: time,
+          change: { kind: 'data' },
+        });
+        const { last_webhook_update: _a, ...restAfter } = after;
+        const { last_webhook_update: _b, ...restBefore } = before;
+        expect(restAfter).toStrictEqual(restBefore);
+        const newest = [before.last_webhook_update, new Date(time).toISOString()]
+          .filter(Boolean)
+          .sort()
+          .at(-1);
+        expect(after.last_webhook_update).toBe(newest);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('reference-less deliveries', () => {
+  it('land on the one record of their Terra user, whichever arrives first', () => {
+    const anonymousData = eventOf({ user_id: 'user-a', reference_id: null }, { at: at(1) }, 'evt-data', {
+      kind: 'data',
+    });
+    const auth = event('user-a', 2, 'evt-auth', { kind: 'authenticated' }, 'GARMIN');
+    const anonymousDeauth = eventOf({ user_id: 'user-a', reference_id: null }, { at: at(3) }, 'evt-deauth', {
+      kind: 'disconnected',
+    });
+    for (const order of [
+      [anonymousData, auth, anonymousDeauth],
+      [anonymousDeauth, anonymousData, auth],
+      [auth, anonymousDeauth, anonymousData],
+    ]) {
+      const records = applyAll(order);
+      expect([...records.keys()]).toEqual(['user-a']);
+      expect(records.get('user-a')).toMatchObject({ reference_id: 'app-user-1', status: 'disconnected' });
+    }
   });
 });

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevAuth, LOCAL_AUDIENCE, LOCAL_ISSUER } from '../../local/dev-auth.ts';
-import type { LocalStack } from '../../local/stack.ts';
-import { ROUTES } from '../../shared/http/routes.ts';
-import { logger } from '../../shared/log.ts';
+import { createDevAuth, LOCAL_AUDIENCE, LOCAL_ISSUER } from '#local/dev-auth';
+import type { LocalStack } from '#local/stack';
+import { ROUTES } from '#shared/http/routes';
+import { logger } from '#shared/log';
 import { AppUser, decideAtLogin, followCallback, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 

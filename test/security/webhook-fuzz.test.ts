@@ -5,14 +5,11 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionStore } from '../../shared/connections/store.ts';
-import { lowerCaseHeaders, rawBody } from '../../shared/http/request.ts';
-import { logger } from '../../shared/log.ts';
-import { signPayload } from '../../shared/terra/signature.ts';
-import { DirectoryArchive } from '../../shared/webhooks/archive.ts';
-import { Inbox } from '../../shared/webhooks/inbox.ts';
-import { receiveWebhook, type WebhookDeps } from '../../shared/webhooks/receive.ts';
+import { lowerCaseHeaders, rawBody } from '#shared/http/request';
+import { signPayload } from '#shared/terra/signature';
+import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
+import { receiverDeps } from '../helpers/webhook.ts';
 
 /**
  * Hostile input against the receiver, as API Gateway would hand it over (headers of any case, bodies
@@ -29,15 +26,7 @@ let deps: WebhookDeps;
 beforeAll(async () => {
   tables = await createTestTables();
   archiveDir = mkdtempSync(join(tmpdir(), 'terra-fuzz-'));
-  deps = {
-    signingSecrets: async () => [SECRET],
-    toleranceSeconds: 300,
-    archive: new DirectoryArchive(archiveDir),
-    inbox: new Inbox(tables.doc, tables.inboxTable, { leaseSeconds: 15, ttlDays: 1 }),
-    connections: new ConnectionStore(tables.doc, tables.connectionsTable),
-    now: Date.now,
-    log: logger,
-  };
+  deps = receiverDeps(tables, { secret: SECRET, archiveDir });
 });
 
 function deliver(event: Pick<APIGatewayProxyEventV2, 'headers' | 'body' | 'isBase64Encoded'>) {

@@ -1,13 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import {
-  archiveConfig,
-  ConfigError,
-  identityConfig,
-  storeConfig,
-  webhookConfig,
-} from '../../shared/config.ts';
+import { ConfigError, type Env, SECTIONS } from '#shared/config';
 
-type Env = Record<string, string | undefined>;
+const webhookConfig = (env: Env) => SECTIONS.webhook.read(env);
+const storeConfig = (env: Env) => SECTIONS.store.read(env);
+const archiveConfig = (env: Env) => SECTIONS.archive.read(env);
+const identityConfig = (env: Env) => SECTIONS.identity.read(env);
 
 const WEBHOOK_ENV: Env = { TERRA_SIGNING_SECRET: 'whsec_current' };
 const STORE_ENV: Env = { CONNECTIONS_TABLE: 'terra-connect-connections', INBOX_TABLE: 'terra-connect-inbox' };
@@ -49,6 +46,7 @@ describe('webhookConfig', () => {
   it('defaults the tolerance to 300 s, the lease to 15 s and the inbox TTL to 30 days', () => {
     expect(webhookConfig(WEBHOOK_ENV)).toEqual({
       signingSecrets: ['whsec_current'],
+      secret: undefined,
       toleranceSeconds: 300,
       leaseSeconds: 15,
       inboxTtlDays: 30,
@@ -182,5 +180,24 @@ describe('frozen configuration', () => {
   it('freezes the signing secret list too, so no caller can add a secret to it', () => {
     const config = webhookConfig(WEBHOOK_ENV);
     expect(Object.isFrozen(config.signingSecrets)).toBe(true);
+  });
+});
+
+describe('configuration per function', () => {
+  it('lets the reconcile start without REDIRECT_TARGETS: only the functions that hand Terra callback URLs read it', () => {
+    const env: Env = { TERRA_DEV_ID: 'dev', TERRA_API_KEY: 'key', ...STORE_ENV };
+    expect(() => SECTIONS.terra.read(env)).not.toThrow();
+    expect(() => SECTIONS.store.read(env)).not.toThrow();
+    expect(() => SECTIONS.connect.read(env)).toThrow(/REDIRECT_TARGETS is not set/);
+  });
+
+  it('reads payload downloads with S3 hosts only, and localhost only when allowed', () => {
+    const config = SECTIONS.payload.read({});
+    expect(config.allowedHosts).toContain('*.s3.*.amazonaws.com');
+    expect(config.allowLocalhost).toBe(false);
+    expect(SECTIONS.payload.read({ PAYLOAD_ALLOW_LOCALHOST: 'true' }).allowLocalhost).toBe(true);
+    expect(configError(() => SECTIONS.payload.read({ PAYLOAD_ALLOW_LOCALHOST: 'yes' })).message).toContain(
+      'PAYLOAD_ALLOW_LOCALHOST is invalid',
+    );
   });
 });

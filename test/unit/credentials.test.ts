@@ -1,8 +1,11 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { ConfigError, terraConfig, webhookConfig } from '../../shared/config.ts';
-import { SecretError, secretCredentials } from '../../shared/terra/credentials.ts';
+import { ConfigError, type Env, SECTIONS } from '#shared/config';
+import { SecretError, secretCredentials } from '#shared/terra/credentials';
+
+const terraConfig = (env: Env) => SECTIONS.terra.read(env);
+const webhookConfig = (env: Env) => SECTIONS.webhook.read(env);
 
 /** Secrets Manager has no local engine: it is the one AWS service mocked here. */
 const secretsManager = mockClient(SecretsManagerClient);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ConnectionEvent } from '../../shared/connections/model.ts';
-import { type DeliveryMeta, type IgnoredReason, parseWebhook } from '../../shared/terra/events.ts';
+import type { ConnectionEvent } from '#shared/connections/model';
+import { type DeliveryMeta, type IgnoredReason, parseWebhook } from '#shared/terra/events';
 import {
   accessRevoked,
   authCancelled,
@@ -31,13 +31,13 @@ const META: DeliveryMeta = { event_id: 'trace-7f3c9a', at: 1_751_360_553_891 };
 /** The events a payload yields; fails the test if it was ignored or an event lost the delivery meta. */
 function eventsOf(payload: unknown, meta: DeliveryMeta = META): ConnectionEvent[] {
   const result = parseWebhook(payload, meta);
-  if (result.kind !== 'events') throw new Error(`expected events, but it was ignored as ${result.reason}`);
-  expect(result.events.length).toBeGreaterThan(0);
-  for (const event of result.events) {
+  const events = result.kind === 'connection' ? result.events : result.kind === 'data' ? [result.event] : [];
+  if (events.length === 0) throw new Error(`expected events, but it was parsed as ${JSON.stringify(result)}`);
+  for (const event of events) {
     expect(event.event_id).toBe(meta.event_id);
     expect(event.at).toBe(meta.at);
   }
-  return result.events;
+  return events;
 }
 
 function onlyEvent(payload: unknown): ConnectionEvent {
@@ -66,7 +66,7 @@ const exampleUser = {
 describe('auth (success)', () => {
   it('authenticates the user with its provider, reference_id and scopes', () => {
     expect(parseWebhook(authSuccess(), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'connection',
       type: 'auth',
       events: [
         { ...exampleUser, change: { kind: 'authenticated', scopes: ['ACTIVITY_EXPORT', 'HEALTH_EXPORT'] } },
@@ -141,7 +141,7 @@ describe('auth (success)', () => {
 describe('auth (legacy error)', () => {
   it('fails the attached user with the reason Terra gives', () => {
     expect(parseWebhook(legacyAuthError(), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'connection',
       type: 'auth',
       events: [{ ...exampleUser, change: { kind: 'auth_failed', reason: 'session_expired' } }],
     });
@@ -189,7 +189,7 @@ describe('auth_cancelled', () => {
 describe('user_reauth', () => {
   it('replaces the old connection with the new one, each pointing at the other', () => {
     expect(parseWebhook(userReauth(), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'connection',
       type: 'user_reauth',
       events: [
         {
@@ -233,7 +233,7 @@ describe('user_reauth', () => {
 describe('deauth', () => {
   it('disconnects the user', () => {
     expect(parseWebhook(deauth(), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'connection',
       type: 'deauth',
       events: [{ ...exampleUser, change: { kind: 'disconnected' } }],
     });
@@ -247,7 +247,7 @@ describe('deauth', () => {
 describe('access_revoked', () => {
   it('revokes the user', () => {
     expect(parseWebhook(accessRevoked(), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'connection',
       type: 'access_revoked',
       events: [{ ...exampleUser, change: { kind: 'revoked' } }],
     });
@@ -257,7 +257,7 @@ describe('access_revoked', () => {
 describe('connection_error', () => {
   it("puts the user in error, with Terra's message as the reason", () => {
     expect(parseWebhook(connectionError(), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'connection',
       type: 'connection_error',
       events: [
         {
@@ -279,7 +279,7 @@ describe('connection_error', () => {
 describe('permission_change', () => {
   it('takes the full scope set from user.scopes along with the deltas', () => {
     expect(parseWebhook(permissionChange(), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'connection',
       type: 'permission_change',
       events: [
         {
@@ -328,11 +328,21 @@ describe('data events', () => {
     'planned_workout',
   ];
 
-  it.each(NAMED_IN_DESIGN)('%s touches the connection as data', (type) => {
+  it.each(NAMED_IN_DESIGN)('%s is a data payload for its user', (type) => {
     expect(parseWebhook(dataEvent(type), META)).toStrictEqual({
-      kind: 'events',
+      kind: 'data',
       type,
-      events: [{ ...exampleUser, change: { kind: 'data' } }],
+      subject: { user_id: TERRA_USER_ID, reference_id: REFERENCE_ID, provider: PROVIDER },
+      event: { ...exampleUser, change: { kind: 'data' } },
+    });
+  });
+
+  it('names no app user when the payload carries no reference_id', () => {
+    const parsed = parseWebhook(dataEvent('sleep', { user: terraUser({ reference_id: null }) }), META);
+    expect(parsed).toMatchObject({
+      kind: 'data',
+      subject: { reference_id: null },
+      event: { reference_id: null },
     });
   });
 
@@ -341,31 +351,52 @@ describe('data events', () => {
     expect(onlyEvent(dataEvent(type)).change).toStrictEqual({ kind: 'data' });
   });
 
-  it('ignores an s3_payload, which carries no user', () => {
-    expect(parseWebhook(s3Payload(), META)).toStrictEqual({
-      kind: 'ignored',
+  it('reads an s3_payload as the URL of the payload it stands for', () => {
+    const notification = s3Payload();
+    expect(parseWebhook(notification, META)).toStrictEqual({
+      kind: 's3_payload',
       type: 's3_payload',
-      reason: 'informational',
+      url: notification.url,
     });
   });
 
-  it('touches the connection when an s3_payload does carry a user', () => {
-    expect(onlyEvent({ ...s3Payload(), user: terraUser() }).change).toStrictEqual({ kind: 'data' });
+  it('ignores an s3_payload without a url as unexpected_shape', () => {
+    expect(ignoredAs(without(s3Payload(), 'url'))).toBe('unexpected_shape');
   });
 
   it.each(['completed', 'failed'] as const)(
     'ignores a lab_report.%s, which is report-scoped and has no user',
     (outcome) => {
-      expect(parseWebhook(labReport(outcome), META).kind).toBe('ignored');
+      expect(ignoredAs(labReport(outcome))).toBe('data_without_user');
     },
   );
+});
+
+describe('large requests', () => {
+  it('reads large_request_processing as progress of the request its reference names', () => {
+    const payload = largeRequestProcessing();
+    expect(parseWebhook(payload, META)).toStrictEqual({
+      kind: 'tracking',
+      type: 'large_request_processing',
+      subject: { user_id: TERRA_USER_ID, reference_id: REFERENCE_ID, provider: PROVIDER },
+      reference: payload.reference,
+    });
+  });
+
+  it('reads large_request_sending with the number of payloads to expect', () => {
+    const payload = largeRequestSending();
+    expect(parseWebhook(payload, META)).toMatchObject({
+      kind: 'tracking',
+      type: 'large_request_sending',
+      reference: payload.reference,
+      expected_payloads: payload.expected_payloads,
+    });
+  });
 });
 
 describe('informational events', () => {
   it.each([
     ['healthcheck', healthcheck()],
-    ['large_request_processing', largeRequestProcessing()],
-    ['large_request_sending', largeRequestSending()],
     ['rate_limit_hit', informational('rate_limit_hit')],
     ['google_no_datasource', informational('google_no_datasource')],
     ['processing', informational('processing')],

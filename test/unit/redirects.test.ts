@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, connectConfig, isAllowedRedirect } from '../../shared/config.ts';
-import { callbackUrls, redirectTargetName, redirectUrl } from '../../shared/connections/redirects.ts';
+import { ConfigError, type Env, isAllowedRedirect, SECTIONS } from '#shared/config';
+import { callbackUrls, redirectTargetName, redirectUrl } from '#shared/connections/redirects';
+
+const connectConfig = (env: Env) => SECTIONS.connect.read(env);
 
 const config = connectConfig({
   REDIRECT_TARGETS: JSON.stringify({

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type SignatureCheck, signPayload, verifySignature } from '../../shared/terra/signature.ts';
+import { type SignatureCheck, signPayload, verifySignature } from '#shared/terra/signature';
 
 // Terra's published test vector (DESIGN §3).
 const VECTOR = {
@@ -86,13 +86,15 @@ describe('verifySignature', () => {
       ['301 s in the past', NOW + 301],
       ['301 s in the future', NOW - 301],
     ])('rejects a delivery signed %s as outside_tolerance', (_, nowSeconds) => {
-      expect(verify({ nowSeconds })).toEqual({ ok: false, reason: 'outside_tolerance' });
+      // The HMAC matched: the time is given back so the delivery can be quarantined, never applied.
+      expect(verify({ nowSeconds })).toEqual({ ok: false, reason: 'outside_tolerance', timestamp: NOW });
     });
 
     it('uses the configured tolerance rather than a fixed 300 s', () => {
       expect(verify({ nowSeconds: NOW + 61, toleranceSeconds: 60 })).toEqual({
         ok: false,
         reason: 'outside_tolerance',
+        timestamp: NOW,
       });
       expect(verify({ nowSeconds: NOW + 900, toleranceSeconds: 900 })).toEqual({ ok: true, timestamp: NOW });
     });

@@ -7,7 +7,7 @@ import {
   TerraClient,
   type TerraClientOptions,
   terraErrorDetail,
-} from '../../shared/terra/client.ts';
+} from '#shared/terra/client';
 
 /** A scripted Terra on a real socket: each request takes the next answer from the queue. */
 interface Scripted {
@@ -124,7 +124,7 @@ describe('errors', () => {
   it('carries Terra’s status and detail into a 502', async () => {
     script = [{ status: 403, body: { detail: 'dev-id or x-api-key headers are missing' } }];
     const error = await failure(client().generateAuthToken());
-    expect(error).toMatchObject({ status: 502, terraStatus: 403, code: 'terra_error' });
+    expect(error).toMatchObject({ kind: 'upstream_failed', terraStatus: 403, code: 'terra_error' });
     expect(error.message).toContain('403');
     expect(error.message).toContain('dev-id or x-api-key headers are missing');
   });
@@ -134,14 +134,14 @@ describe('errors', () => {
     const error = await failure(
       client().authenticateUser({ resource: 'OURA', reference_id: 'a', success_url: 'x', failure_url: 'y' }),
     );
-    expect(error).toMatchObject({ status: 502, code: 'terra_invalid_response' });
+    expect(error).toMatchObject({ kind: 'upstream_failed', code: 'terra_invalid_response' });
     expect(error.message).toContain('auth_url');
   });
 
   it('turns a timeout into a 504', async () => {
     script = [{ status: 200, body: {}, delayMs: 2_000 }];
     const error = await failure(client({ timeoutMs: 100, maxAttempts: 1 }).generateAuthToken());
-    expect(error).toMatchObject({ status: 504, code: 'terra_timeout' });
+    expect(error).toMatchObject({ kind: 'upstream_timeout', code: 'terra_timeout' });
   });
 
   it('explains how to switch when the legacy widget endpoint answers 410', async () => {
@@ -153,7 +153,7 @@ describe('errors', () => {
         failure_url: 'y',
       }),
     );
-    expect(error).toMatchObject({ status: 502, terraStatus: 410 });
+    expect(error).toMatchObject({ kind: 'upstream_failed', terraStatus: 410 });
     expect(error.message).toContain('TERRA_WIDGET_MODE=widget-api');
     expect(seen[0]?.url).toBe('/api/v2/auth/generateWidgetSession');
   });
@@ -202,7 +202,7 @@ describe('retries', () => {
   it('retries network errors for idempotent calls', async () => {
     const unreachable = client({ apiUrl: 'http://127.0.0.1:1/api/v2', maxAttempts: 2 });
     const error = await failure(unreachable.getUser('u-1'));
-    expect(error).toMatchObject({ status: 502, code: 'terra_unreachable' });
+    expect(error).toMatchObject({ kind: 'upstream_failed', code: 'terra_unreachable' });
     expect(waits).toHaveLength(1);
   });
 
@@ -243,7 +243,13 @@ describe('shapes', () => {
     ['paged {data}', { data: { next: 1, max_page: 3, results: [user] } }, 1],
   ])('reads subscriptions %s', async (_, body, next) => {
     script = [{ status: 200, body }];
-    expect(await client().listSubscriptions(0)).toEqual({ users: [expect.objectContaining(user)], next });
+    // Terra's comma-separated scopes reach the domain parsed.
+    expect(await client().listSubscriptions(0)).toEqual({
+      users: [
+        { user_id: 'u-1', provider: 'GARMIN', scopes: ['a', 'b'], reference_id: 'alice', active: true },
+      ],
+      next,
+    });
   });
 
   it('asks integrations/detailed for SDK providers too', async () => {
@@ -253,7 +259,9 @@ describe('shapes', () => {
         body: { status: 'success', providers: [{ provider: 'APPLE', setup: 'SDK', enabled: true }] },
       },
     ];
-    expect(await client().listIntegrations()).toEqual([expect.objectContaining({ provider: 'APPLE' })]);
+    expect(await client().listProviders()).toEqual([
+      { provider: 'APPLE', name: 'APPLE', icon: null, types: [], sdk_only: true },
+    ]);
     expect(seen[0]?.url).toBe('/api/v2/integrations/detailed?sdk=true');
   });
 

@@ -1,0 +1,27 @@
+import type { Env } from '#shared/config';
+import { createConnectionHandler } from './create-connection.ts';
+import { createSdkTokenHandler } from './create-sdk-token.ts';
+import { createSessionHandler } from './create-session.ts';
+import { deleteConnectionHandler } from './delete-connection.ts';
+import { listConnectionsHandler } from './list-connections.ts';
+import { listProvidersHandler } from './list-providers.ts';
+import { terraCallbackHandler } from './terra-callback.ts';
+import { terraWebhookHandler } from './terra-webhook.ts';
+
+/**
+ * Every HTTP handler by its route's entry name (shared/http/routes.ts). The Lambda entries in
+ * `functions/` bind one each to `process.env`; the local stack builds all of them from its own
+ * configuration, so two stacks in one process never share a table or a secret.
+ */
+export const HTTP_HANDLERS = {
+  'terra-webhook': terraWebhookHandler,
+  'create-session': createSessionHandler,
+  'create-connection': createConnectionHandler,
+  'list-connections': listConnectionsHandler,
+  'delete-connection': deleteConnectionHandler,
+  'list-providers': listProvidersHandler,
+  'create-sdk-token': createSdkTokenHandler,
+  'terra-callback': terraCallbackHandler,
+} as const satisfies Record<string, (env: Env) => unknown>;
+
+export type HttpEntry = keyof typeof HTTP_HANDLERS;

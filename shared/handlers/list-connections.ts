@@ -1,0 +1,14 @@
+import type { Env } from '#shared/config';
+import { listConnections } from '#shared/connections/flows';
+import { listConnectionsQuery } from '#shared/http/bodies';
+import { route } from '#shared/http/route';
+import { connectDeps, routeContext } from '#shared/runtime/app-routes';
+
+/** `GET /connections`: the caller's connections, optionally reconciled with Terra first. */
+export function listConnectionsHandler(env: Env) {
+  const deps = connectDeps(env);
+  return route(routeContext(env), { query: listConnectionsQuery }, async ({ caller, query }) => ({
+    status: 200,
+    body: await listConnections(deps, caller.referenceId, query),
+  }));
+}

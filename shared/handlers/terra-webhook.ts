@@ -1,0 +1,18 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { Env } from '#shared/config';
+import { lowerCaseHeaders, rawBody } from '#shared/http/request';
+import { json } from '#shared/http/respond';
+import { webhookDeps } from '#shared/runtime/webhook';
+import { receiveWebhook } from '#shared/webhooks/receive';
+
+/** `POST /webhooks/terra`. Built at cold start: without a signing secret the function fails here, closed. */
+export function terraWebhookHandler(env: Env) {
+  const deps = webhookDeps(env);
+  return async (event: APIGatewayProxyEventV2) => {
+    const result = await receiveWebhook(deps, {
+      headers: lowerCaseHeaders(event.headers),
+      body: rawBody(event),
+    });
+    return json(result.status, result.body, result.status === 503 ? { 'retry-after': '5' } : {});
+  };
+}

@@ -1,0 +1,38 @@
+import { type ArchiveConfig, type Env, SECTIONS } from '#shared/config';
+import { logger } from '#shared/log';
+import { DeliveryStore } from '#shared/store/deliveries';
+import { S3Archive } from '#shared/store/s3-archive';
+import { credentialSource } from '#shared/terra/credentials';
+import { type Archive, DirectoryArchive } from '#shared/webhooks/archive';
+import { httpPayloadFetcher } from '#shared/webhooks/payloads';
+import type { WebhookDeps } from '#shared/webhooks/receive';
+import { storeWiring } from './store.ts';
+
+export function archiveOf(config: ArchiveConfig): Archive {
+  return config.kind === 's3' ? new S3Archive(config.bucket) : new DirectoryArchive(config.dir);
+}
+
+/** The webhook receiver's wiring: secret, archive, payload downloads, inbox and store. */
+export function webhookDeps(env: Env): WebhookDeps {
+  const webhook = SECTIONS.webhook.read(env);
+  const store = storeWiring(env);
+  const credentials = credentialSource(webhook.secret, () => ({
+    devId: '',
+    apiKey: '',
+    signingSecrets: [...webhook.signingSecrets],
+  }));
+  return {
+    signingSecrets: async () => (await credentials()).signingSecrets,
+    archive: archiveOf(SECTIONS.archive.read(env)),
+    deliveries: new DeliveryStore(store.doc, store.config.inboxTable, store.connections, {
+      leaseSeconds: webhook.leaseSeconds,
+      ttlDays: webhook.inboxTtlDays,
+      now: Date.now,
+    }),
+    connections: store.connections,
+    payloads: httpPayloadFetcher(SECTIONS.payload.read(env)),
+    toleranceSeconds: webhook.toleranceSeconds,
+    now: Date.now,
+    log: logger,
+  };
+}

@@ -1,0 +1,265 @@
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { ConnectionEvent, ConnectionRecord } from '#shared/connections/model';
+import type { ConnectionRepository } from '#shared/connections/ports';
+import { applyEvent, sameRecord } from '#shared/connections/transitions';
+import { CONNECTIONS_KEYS, RECORD_SK } from './tables.ts';
+
+export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+
+/** A record as stored: the record, its sort key and an optimistic-concurrency version. */
+type StoredRecord = ConnectionRecord & { sk: string; version: number };
+
+/** A deleted Terra user: its id and a time, nothing else (docs/architecture.md, "Deleting a user"). */
+interface Tombstone {
+  user_id: string;
+  sk: string;
+  deleted_at: string;
+  expires_at: number;
+}
+
+export type StoredConnection =
+  | { state: 'missing' }
+  | { state: 'deleted' }
+  | { state: 'live'; record: ConnectionRecord; version: number };
+
+/** What touching a record with a data event found. */
+export type Touch =
+  | { state: 'touched' | 'unchanged'; record: ConnectionRecord }
+  | { state: 'deleted' }
+  | { state: 'missing' };
+
+const MAX_ATTEMPTS = 8;
+
+export function isConditionFailure(error: unknown): boolean {
+  if (error instanceof TransactionCanceledException) {
+    return (error.CancellationReasons ?? []).some(
+      (reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict',
+    );
+  }
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+function isTombstone(item: Record<string, unknown>): boolean {
+  return item.status === undefined && item.deleted_at !== undefined;
+}
+
+function toStored(item: Record<string, unknown> | undefined): StoredConnection {
+  if (item === undefined) return { state: 'missing' };
+  if (isTombstone(item)) return { state: 'deleted' };
+  const { sk: _sk, version, ...record } = item as unknown as StoredRecord;
+  return { state: 'live', record, version };
+}
+
+const recordKey = (user_id: string) => ({ [CONNECTIONS_KEYS.partitionKey]: user_id, sk: RECORD_SK });
+
+/** Backs off a little before re-reading after a lost race. */
+export const jitter = (attempt: number) =>
+  new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+
+/**
+ * The only code that knows the connections table. Every change is "it was version N, it is now X" as
+ * one conditional write (a transaction when several records, or the delivery, must move together); a
+ * lost race re-reads and re-applies, so concurrent deliveries for one user never overwrite each other.
+ */
+export class ConnectionStore implements ConnectionRepository {
+  constructor(
+    readonly doc: DynamoDBDocumentClient,
+    readonly table: string,
+  ) {}
+
+  async read(user_id: string): Promise<StoredConnection> {
+    const result = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: recordKey(user_id), ConsistentRead: true }),
+    );
+    return toStored(result.Item);
+  }
+
+  async deleted(user_ids: readonly string[]): Promise<Set<string>> {
+    const states = await Promise.all(
+      user_ids.map(async (user_id) => [user_id, await this.read(user_id)] as const),
+    );
+    return new Set(states.filter(([, stored]) => stored.state === 'deleted').map(([user_id]) => user_id));
+  }
+
+  async get(user_id: string): Promise<ConnectionRecord | undefined> {
+    const stored = await this.read(user_id);
+    return stored.state === 'live' ? stored.record : undefined;
+  }
+
+  /**
+   * The index holds keys only and is eventually consistent; the records themselves are read strongly
+   * and their owner checked again, so a record that changed hands since is never returned.
+   */
+  async listByReference(reference_id: string): Promise<ConnectionRecord[]> {
+    const keys: Array<Record<string, unknown>> = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: CONNECTIONS_KEYS.byReferenceIndex,
+          KeyConditionExpression: '#ref = :ref',
+          ExpressionAttributeNames: { '#ref': CONNECTIONS_KEYS.referenceKey },
+          ExpressionAttributeValues: { ':ref': reference_id },
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? [])
+        if (item.sk === RECORD_SK) keys.push(recordKey(String(item.user_id)));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    const records: ConnectionRecord[] = [];
+    for (const item of await this.batchGet(keys)) {
+      const stored = toStored(item);
+      if (stored.state === 'live' && stored.record.reference_id === reference_id) records.push(stored.record);
+    }
+    return records;
+  }
+
+  async scanPage(next?: string): Promise<{ records: ConnectionRecord[]; next?: string }> {
+    const page = await this.doc.send(
+      new ScanCommand({
+        TableName: this.table,
+        ExclusiveStartKey: next === undefined ? undefined : (JSON.parse(next) as Record<string, unknown>),
+        Limit: 200,
+        ConsistentRead: true,
+      }),
+    );
+    const records: ConnectionRecord[] = [];
+    for (const item of page.Items ?? []) {
+      const stored = item.sk === RECORD_SK ? toStored(item) : undefined;
+      if (stored?.state === 'live') records.push(stored.record);
+    }
+    return page.LastEvaluatedKey ? { records, next: JSON.stringify(page.LastEvaluatedKey) } : { records };
+  }
+
+  async apply(events: readonly ConnectionEvent[]): Promise<Array<ConnectionRecord | undefined>> {
+    return this.applyTogether(events);
+  }
+
+  /**
+   * Applies events in one atomic write, together with `alongside` (the delivery's closing write, for
+   * the delivery store). `onConflict` decides, after a cancelled transaction, whether the write that
+   * goes alongside still holds; when it does not, its error is thrown and nothing is retried.
+   */
+  async applyTogether(
+    events: readonly ConnectionEvent[],
+    alongside?: { item: TransactItem; stillHolds: () => Promise<Error | undefined> },
+  ): Promise<Array<ConnectionRecord | undefined>> {
+    for (let attempt = 1; ; attempt++) {
+      const currents = await Promise.all(events.map((event) => this.read(event.user_id)));
+      const results: Array<ConnectionRecord | undefined> = [];
+      const puts: TransactItem[] = [];
+      for (const [i, event] of events.entries()) {
+        const current = currents[i] ?? { state: 'missing' };
+        // A deleted user stays deleted, whatever Terra still has in flight for it.
+        if (current.state === 'deleted') {
+          results.push(undefined);
+          continue;
+        }
+        const before = current.state === 'live' ? current.record : undefined;
+        const next = applyEvent(before, event);
+        results.push(next);
+        if (sameRecord(before, next)) continue;
+        puts.push({
+          Put: {
+            TableName: this.table,
+            Item: { ...next, sk: RECORD_SK, version: current.state === 'live' ? current.version + 1 : 1 },
+            ...(current.state === 'live'
+              ? {
+                  ConditionExpression: '#v = :v',
+                  ExpressionAttributeNames: { '#v': 'version' },
+                  ExpressionAttributeValues: { ':v': current.version },
+                }
+              : {
+                  ConditionExpression: 'attribute_not_exists(#uid)',
+                  ExpressionAttributeNames: { '#uid': CONNECTIONS_KEYS.partitionKey },
+                }),
+          },
+        });
+      }
+      try {
+        await this.write(alongside ? [...puts, alongside.item] : puts);
+        return results;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        const lost = await alongside?.stillHolds();
+        if (lost) throw lost;
+        if (attempt >= MAX_ATTEMPTS) throw error;
+        // Another delivery for the same user won the race: re-read and re-apply.
+        await jitter(attempt);
+      }
+    }
+  }
+
+  /**
+   * A data event's whole effect (it moves only `last_webhook_update`) as one blind conditional update,
+   * with no read first. It answers the record, so the caller learns the app user in the same round trip.
+   */
+  async touch(user_id: string, iso: string): Promise<Touch> {
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: recordKey(user_id),
+          UpdateExpression: 'SET last_webhook_update = :t ADD version :one',
+          ConditionExpression:
+            'attribute_exists(#status) AND (attribute_not_exists(last_webhook_update) OR last_webhook_update < :t)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':t': iso, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      const stored = toStored(result.Attributes);
+      return stored.state === 'live' ? { state: 'touched', record: stored.record } : stored;
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+      const item = (error as Error & { Item?: Record<string, unknown> }).Item;
+      const stored =
+        item === undefined
+          ? ({ state: 'missing' } as const)
+          : toStored(unmarshall(item as Parameters<typeof unmarshall>[0]));
+      return stored.state === 'live' ? { state: 'unchanged', record: stored.record } : stored;
+    }
+  }
+
+  private async batchGet(keys: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending: Array<Record<string, unknown>> = keys.slice(start, start + 100);
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        const result = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        items.push(...(result.Responses?.[this.table] ?? []));
+        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Array<Record<string, unknown>>;
+        if (pending.length > 0) {
+          if (attempt >= MAX_ATTEMPTS) throw new Error('DynamoDB left keys unprocessed after retries');
+          await jitter(attempt);
+        }
+      }
+    }
+    return items;
+  }
+
+  private async write(items: TransactItem[]): Promise<void> {
+    const only = items[0];
+    if (items.length === 0 || only === undefined) return;
+    if (items.length === 1 && only.Put) await this.doc.send(new PutCommand(only.Put));
+    else if (items.length === 1 && only.Update) await this.doc.send(new UpdateCommand(only.Update));
+    else await this.doc.send(new TransactWriteCommand({ TransactItems: items }));
+  }
+}

@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { ConnectionEvent } from '#shared/connections/model';
+import type { Claim, DeliveryFacts, DeliveryLedger, DeliveryStatus } from '#shared/webhooks/ports';
+import type { ConnectionStore } from './connections.ts';
+import { INBOX_KEYS } from './tables.ts';
+
+/**
+ * The webhook inbox: one item per delivery id (docs/architecture.md, "Data model"). A delivery that
+ * changes connections is claimed under a lease and closed in the same transaction as the records it
+ * changes (docs/decisions/0003-inbox-leases.md); a data or informational delivery, whose effect is
+ * idempotent, is recorded with one conditional put. Items that are not plainly processed carry
+ * `attention` (their status), which puts them in the sparse `byAttention` index.
+ */
+export interface StoredDelivery extends Omit<DeliveryFacts, 'received_at'> {
+  status: DeliveryStatus;
+  received_at: string;
+  attempts: number;
+  outcome?: string;
+  attention?: DeliveryStatus;
+  lease_token?: string;
+  lease_until?: number;
+  replayed_at?: string;
+  expires_at: number;
+}
+
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+}
+
+export class DeliveryStore implements DeliveryLedger {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly table: string,
+    private readonly connections: ConnectionStore,
+    private readonly options: { leaseSeconds: number; ttlDays: number; now: () => number },
+  ) {}
+
+  async get(event_id: string): Promise<StoredDelivery | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { event_id }, ConsistentRead: true }),
+    );
+    return result.Item as StoredDelivery | undefined;
+  }
+
+  async status(event_id: string): Promise<DeliveryStatus | undefined> {
+    return (await this.get(event_id))?.status;
+  }
+
+  async claim(facts: DeliveryFacts): Promise<Claim> {
+    const token = randomUUID();
+    const now = this.options.now();
+    const { names, values, sets } = factsUpdate(facts);
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { event_id: facts.event_id },
+          UpdateExpression: `SET #status = :received, attention = :received, lease_token = :token,
+            lease_until = :until, received_at = if_not_exists(received_at, :now), expires_at = :ttl, ${sets}
+            ADD attempts :one`,
+          ConditionExpression:
+            'attribute_not_exists(event_id) OR (#status = :received AND lease_until < :nowMs)',
+          ExpressionAttributeNames: { '#status': 'status', ...names },
+          ExpressionAttributeValues: {
+            ':received': 'received',
+            ':token': token,
+            ':until': now + this.options.leaseSeconds * 1000,
+            ':now': new Date(facts.received_at).toISOString(),
+            ':nowMs': now,
+            ':ttl': this.expiresAt(),
+            ':one': 1,
+            ...values,
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { kind: 'claimed', token };
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+      const raw = (error as Error & { Item?: Parameters<typeof unmarshall>[0] }).Item;
+      const existing = raw ? (unmarshall(raw) as StoredDelivery) : await this.get(facts.event_id);
+      if (existing === undefined || existing.status === 'received') return { kind: 'in_progress' };
+      return { kind: 'done', status: existing.status };
+    }
+  }
+
+  async applyAndClose(
+    facts: DeliveryFacts,
+    token: string,
+    events: readonly ConnectionEvent[],
+  ): Promise<'applied' | 'lease_lost'> {
+    const close = {
+      Update: {
+        TableName: this.table,
+        Key: { event_id: facts.event_id },
+        UpdateExpression:
+          'SET #status = :processed, outcome = :outcome REMOVE lease_token, lease_until, attention',
+        ConditionExpression: 'lease_token = :token',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':processed': 'processed', ':outcome': 'applied', ':token': token },
+      },
+    };
+    try {
+      await this.connections.applyTogether(events, {
+        item: close,
+        // A cancelled transaction is either a record race (retry) or our lease taken over (stop).
+        stillHolds: async () =>
+          (await this.get(facts.event_id))?.lease_token === token ? undefined : new LeaseLostError(),
+      });
+      return 'applied';
+    } catch (error) {
+      if (error instanceof LeaseLostError) return 'lease_lost';
+      throw error;
+    }
+  }
+
+  async release(event_id: string, token: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { event_id },
+          UpdateExpression: 'SET lease_until = :zero REMOVE lease_token',
+          ConditionExpression: 'lease_token = :token',
+          ExpressionAttributeValues: { ':zero': 0, ':token': token },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+    }
+  }
+
+  async record(
+    facts: DeliveryFacts,
+    status: 'processed' | 'ignored',
+    outcome: string,
+  ): Promise<'recorded' | 'duplicate'> {
+    return this.putOnce(facts, status, outcome);
+  }
+
+  async recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'> {
+    return this.putOnce(facts, 'stale', 'outside_tolerance');
+  }
+
+  async recordFailed(facts: DeliveryFacts, outcome: string): Promise<void> {
+    const { names, values, sets } = factsUpdate(facts);
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { event_id: facts.event_id },
+        UpdateExpression: `SET #status = :failed, attention = :failed, outcome = :outcome,
+          received_at = if_not_exists(received_at, :now), expires_at = :ttl, ${sets} ADD attempts :one`,
+        ExpressionAttributeNames: { '#status': 'status', ...names },
+        ExpressionAttributeValues: {
+          ':failed': 'failed',
+          ':outcome': outcome,
+          ':now': new Date(facts.received_at).toISOString(),
+          ':ttl': this.expiresAt(),
+          ':one': 1,
+          ...values,
+        },
+      }),
+    );
+  }
+
+  /** One conditional put: the first copy of a delivery records it, any later copy is a duplicate. */
+  private async putOnce(
+    facts: DeliveryFacts,
+    status: DeliveryStatus,
+    outcome: string,
+  ): Promise<'recorded' | 'duplicate'> {
+    const item: StoredDelivery = {
+      ...facts,
+      status,
+      outcome,
+      received_at: new Date(facts.received_at).toISOString(),
+      attempts: 1,
+      expires_at: this.expiresAt(),
+      ...(status === 'processed' ? {} : { attention: status }),
+    };
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ConditionExpression: 'attribute_not_exists(event_id)',
+        }),
+      );
+      return 'recorded';
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'duplicate';
+      throw error;
+    }
+  }
+
+  private expiresAt(): number {
+    return Math.floor(this.options.now() / 1000) + this.options.ttlDays * 86_400;
+  }
+}
+
+/** The delivery's facts as `SET` clauses (undefined ones left out), for the update-shaped writes. */
+function factsUpdate(facts: DeliveryFacts) {
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const clauses: string[] = [];
+  for (const [name, value] of Object.entries(facts)) {
+    if (name === INBOX_KEYS.partitionKey || name === 'received_at' || value === undefined) continue;
+    names[`#f_${name}`] = name;
+    values[`:f_${name}`] = value;
+    clauses.push(`#f_${name} = :f_${name}`);
+  }
+  return { names, values, sets: clauses.join(', ') };
+}

@@ -1,0 +1,78 @@
+import type { ConnectionEvent, ConnectionRecord } from '#shared/connections/model';
+
+/**
+ * What the webhook receiver needs from storage, in its own terms; `shared/store/` implements both on
+ * DynamoDB and the receiver knows nothing of how (docs/architecture.md, "The webhook pipeline").
+ */
+
+/** Where a delivery stands. `received` holds a lease while an attempt works on it; the rest are final. */
+export type DeliveryStatus = 'received' | 'processed' | 'ignored' | 'failed' | 'stale';
+
+/** Everything recorded about one delivery; enough to find, explain and replay it later. */
+export interface DeliveryFacts {
+  event_id: string;
+  type: string;
+  /** Where the raw body is archived (and, for `s3_payload`, the downloaded payload next to it). */
+  archive_key: string;
+  payload_key?: string;
+  bytes: number;
+  /** Receive time, epoch ms. */
+  received_at: number;
+  /** Ordering time, epoch ms (`x-terra-ordering-timestamp`, else the signature time). */
+  at: number;
+  /** The signature's `t`, unix seconds. */
+  signed_at: number;
+  user_id?: string;
+  reference_id?: string;
+  provider?: string;
+  /** Terra's `terra-reference` header: which data request this payload answers (never a dedupe key). */
+  terra_reference?: string;
+  /** `large_request_sending`: how many payloads the request will deliver. */
+  expected_payloads?: number;
+  /** A data payload: the app is told about it (`terra.data`). */
+  data?: boolean;
+}
+
+export type Claim =
+  | { kind: 'claimed'; token: string }
+  | { kind: 'done'; status: DeliveryStatus }
+  | { kind: 'in_progress' };
+
+export interface DeliveryLedger {
+  status(event_id: string): Promise<DeliveryStatus | undefined>;
+  /** Takes the delivery under a lease, unless it is final already or another attempt holds it. */
+  claim(facts: DeliveryFacts): Promise<Claim>;
+  /** Applies the events and closes the claimed delivery in one atomic write. */
+  applyAndClose(
+    facts: DeliveryFacts,
+    token: string,
+    events: readonly ConnectionEvent[],
+  ): Promise<'applied' | 'lease_lost'>;
+  /** Gives the lease back after a failed attempt so Terra's retry need not wait for it to run out. */
+  release(event_id: string, token: string): Promise<void>;
+  /** Records a final delivery that needs no lease; `duplicate` when it was recorded before. */
+  record(
+    facts: DeliveryFacts,
+    status: 'processed' | 'ignored',
+    outcome: string,
+  ): Promise<'recorded' | 'duplicate'>;
+  /** A delivery that can never be applied (malformed under a valid signature, a payload we cannot fetch). */
+  recordFailed(facts: DeliveryFacts, outcome: string): Promise<void>;
+  /** A validly signed delivery whose signature time is outside the window: kept, never applied. */
+  recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'>;
+}
+
+/** The connection side of a delivery. */
+export interface DeliveryConnections {
+  /** Which of these Terra users were deleted (their deliveries are acknowledged and dropped). */
+  deleted(user_ids: readonly string[]): Promise<Set<string>>;
+  /** A data event's effect in one write; `missing` when the user has no record yet. */
+  touch(
+    user_id: string,
+    iso: string,
+  ): Promise<
+    { state: 'touched' | 'unchanged'; record: ConnectionRecord } | { state: 'deleted' } | { state: 'missing' }
+  >;
+  /** Applies events with no delivery to close (a data event for a user with no record yet). */
+  apply(events: readonly ConnectionEvent[]): Promise<Array<ConnectionRecord | undefined>>;
+}

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '#local/stack';
+import { createDocumentClient } from '#shared/store/client';
+import { AppUser, decideAtLogin, followCallback, startTestStack } from '../helpers/local-stack.ts';
+import { signedHeaders } from '../helpers/signing.ts';
+import { authSuccess, dataEvent, deauth, terraUser } from '../helpers/terra-fixtures.ts';
+
+/**
+ * Defects found by attacking local mode as a black box, each pinned over real HTTP: the local API, the
+ * sandbox playing Terra, DynamoDB Local. Nothing here reaches into the code under test.
+ */
+let stack: LocalStack;
+
+beforeAll(async () => {
+  // Persistent data dir (not in-memory) so the dev JWT secret is on disk for the `exp` test.
+  stack = await startTestStack({ inMemory: false });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const sandbox = () => {
+  if (!stack.sandbox) throw new Error('the sandbox is not running');
+  return stack.sandbox;
+};
+
+async function deliver(payload: unknown, options: { timestamp?: number; raw?: Buffer } = {}) {
+  const body = options.raw ?? Buffer.from(JSON.stringify(payload));
+  const response = await fetch(stack.webhookUrl, {
+    method: 'POST',
+    headers: signedHeaders(body, {
+      secret: stack.signingSecret,
+      traceId: randomUUID(),
+      ...(options.timestamp === undefined ? {} : { timestamp: options.timestamp }),
+    }),
+    body: new Uint8Array(body),
+  });
+  return response.status;
+}
+
+async function scanInbox(): Promise<Array<Record<string, unknown>>> {
+  const doc = createDocumentClient({ dynamoEndpoint: stack.dynamoEndpoint });
+  const { Items } = await doc.send(new ScanCommand({ TableName: stack.tables.inboxTable }));
+  doc.destroy();
+  return (Items ?? []) as Array<Record<string, unknown>>;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+describe('identity: no caller can reach records that are not its own', () => {
+  it('a token whose sub is the old reserved partition value sees no reference-less connection and cannot delete one', async () => {
+    const user_id = `outside-${randomUUID()}`;
+    // A Terra user connected outside this backend: no reference_id anywhere.
+    expect(await deliver(authSuccess({ user: terraUser({ user_id, reference_id: null }) }))).toBe(200);
+    const intruder = new AppUser(stack, '#unreferenced');
+    const listed = await intruder.call('GET', '/connections');
+    expect(listed.status === 401 || listed.status === 200).toBe(true);
+    expect(JSON.stringify(listed.body)).not.toContain(user_id);
+    const deleted = await intruder.call('DELETE', `/connections/${user_id}`);
+    expect([401, 404]).toContain(deleted.status);
+    // Terra still has nothing to say about it: the delete never reached the sandbox as a deauth.
+    expect(
+      sandbox()
+        .deliveries()
+        .some((d) => d.type === 'deauth' && d.user_id === user_id),
+    ).toBe(false);
+  });
+
+  it.each([
+    ['control character', 'alice\u0007'],
+    ['a newline', 'alice\nbob'],
+    ['only spaces inside', 'a b'],
+  ])('refuses an identity with %s on every JWT route with 401', async (_name, sub) => {
+    const intruder = new AppUser(stack, sub);
+    for (const [method, path, body] of [
+      ['GET', '/connections', undefined],
+      ['POST', '/connections', { provider: 'OURA' }],
+      ['DELETE', '/connections/some-user', undefined],
+      ['POST', '/sessions', {}],
+      ['GET', '/providers', undefined],
+      ['POST', '/sdk-token', {}],
+    ] as const) {
+      expect((await intruder.call(method, path, body)).status, `${method} ${path}`).toBe(401);
+    }
+  });
+});
+
+describe('one record per Terra user', () => {
+  it('a reference-less data event before the auth, then a reference-less deauth: the owner sees one record, disconnected', async () => {
+    const owner = new AppUser(stack);
+    const user_id = `early-${randomUUID()}`;
+    const anonymous = terraUser({ user_id, reference_id: null });
+    expect(await deliver(dataEvent('activity', { user: anonymous }))).toBe(200);
+    expect(await deliver(authSuccess({ user: terraUser({ user_id, reference_id: owner.sub }) }))).toBe(200);
+    expect(await deliver(deauth({ user: anonymous }))).toBe(200);
+    const connections = (await owner.connections()).filter((c) => c.user_id === user_id);
+    expect(connections).toHaveLength(1);
+    expect(connections[0]?.status).toBe('disconnected');
+  });
+});
+
+describe('callbacks only confirm what Terra says', () => {
+  it('a forged failure callback leaves a pending connection pending, and the real approval makes it active', async () => {
+    const owner = new AppUser(stack);
+    const created = await owner.call('POST', '/connections', { provider: 'OURA' });
+    expect(created.status).toBe(201);
+    const user_id = String(created.body.user_id);
+    const forged = `${stack.apiUrl}/callbacks/terra/failure?user_id=${user_id}&reference_id=${owner.sub}&resource=OURA`;
+    await followCallback(forged);
+    expect((await owner.connections()).find((c) => c.user_id === user_id)?.status).toBe('pending');
+
+    await followCallback(await decideAtLogin(String(created.body.auth_url), 'approve', `acct-${user_id}`));
+    await sandbox().idle();
+    expect((await owner.connections()).find((c) => c.user_id === user_id)?.status).toBe('active');
+  });
+
+  it('a forged success callback does not clear an error Terra reported', async () => {
+    const owner = new AppUser(stack);
+    const created = await owner.call('POST', '/connections', { provider: 'OURA' });
+    const user_id = String(created.body.user_id);
+    await followCallback(await decideAtLogin(String(created.body.auth_url), 'approve', `acct-${user_id}`));
+    await sandbox().idle();
+    const fired = await fetch(`${sandbox().url}/sandbox/users/${user_id}/events/connection_error`, {
+      method: 'POST',
+    });
+    expect(fired.status).toBe(200);
+    await sandbox().idle();
+    expect((await owner.connections()).find((c) => c.user_id === user_id)?.status).toBe('error');
+
+    await followCallback(`${stack.apiUrl}/callbacks/terra/success?user_id=${user_id}&resource=OURA`);
+    expect((await owner.connections()).find((c) => c.user_id === user_id)?.status).toBe('error');
+  });
+});
+
+describe('nothing signed is lost', () => {
+  it('a validly signed delivery outside the tolerance window answers 401 but is quarantined and recorded stale', async () => {
+    const user_id = `late-${randomUUID()}`;
+    const old = Math.floor(Date.now() / 1000) - 3600;
+    const payload = dataEvent('sleep', { user: terraUser({ user_id }) });
+    expect(await deliver(payload, { timestamp: old })).toBe(401);
+    const quarantined = filesUnder(join(stack.dataDir, 'archive', 'quarantine')).filter((file) =>
+      readFileSync(file, 'utf8').includes(user_id),
+    );
+    expect(quarantined).toHaveLength(1);
+    const record = (await scanInbox()).find((item) => item.user_id === user_id);
+    expect(record).toMatchObject({ status: 'stale' });
+  });
+
+  it('a bad HMAC outside the window writes nothing', async () => {
+    const user_id = `forged-${randomUUID()}`;
+    const body = JSON.stringify(dataEvent('sleep', { user: terraUser({ user_id }) }));
+    const old = Math.floor(Date.now() / 1000) - 3600;
+    const response = await fetch(stack.webhookUrl, {
+      method: 'POST',
+      headers: signedHeaders(body, { secret: 'not-the-secret', timestamp: old }),
+      body,
+    });
+    expect(response.status).toBe(401);
+    const archived = filesUnder(join(stack.dataDir, 'archive')).filter((file) =>
+      readFileSync(file, 'utf8').includes(user_id),
+    );
+    expect(archived).toEqual([]);
+    expect((await scanInbox()).some((item) => item.user_id === user_id)).toBe(false);
+  });
+});
+
+describe('local mode keeps its contract', () => {
+  it('hands the webhook the exact bytes: a signed body with non-UTF-8 bytes is accepted', async () => {
+    const user_id = `bytes-${randomUUID()}`;
+    const json = JSON.stringify(authSuccess({ user: terraUser({ user_id, reference_id: null }) }));
+    // A Latin-1 "é" inside a string value: valid JSON bytes to a lenient parser, not valid UTF-8.
+    const raw = Buffer.concat([
+      Buffer.from(json.slice(0, -1)),
+      Buffer.from(',"note":"caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('"}'),
+    ]);
+    const status = await deliver(undefined, { raw });
+    // Verified over the exact bytes; the body is then malformed UTF-8 JSON, kept and answered 400.
+    expect(status).toBe(400);
+  });
+
+  it('refuses a local token without exp, as API Gateway does', async () => {
+    const secret = readFileSync(join(stack.dataDir, 'dev-jwt-secret'), 'utf8').trim();
+    const token = await new SignJWT({ sub: 'no-exp' })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer('terra-connect-local')
+      .setAudience('terra-connect')
+      .setIssuedAt()
+      .sign(new TextEncoder().encode(secret));
+    const response = await fetch(`${stack.apiUrl}/connections`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(401);
+  });
+});
