@@ -5,6 +5,8 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { SECTIONS } from '#shared/config';
+import { FUNCTION_CONFIG, type FunctionEntry, type SectionName } from '#shared/handlers/config-sections';
 import { ROUTES } from '#shared/http/routes';
 import { CHECKPOINT_ID } from '#shared/store/tables';
 import { TerraHttpApi } from './constructs/http-api.ts';
@@ -48,6 +50,14 @@ const ACCESS: Record<string, readonly Grant[]> = {
   'create-sdk-token': [],
 };
 
+/** The variables of the sections a function reads (shared/handlers/config-sections.ts), and no others. */
+export function functionEnvironment(entry: string, settings: Record<string, string>): Record<string, string> {
+  const sections: readonly SectionName[] | undefined = FUNCTION_CONFIG[entry as FunctionEntry];
+  if (!sections) throw new Error(`No configuration sections declared for function '${entry}'.`);
+  const wanted = new Set(sections.flatMap((name) => SECTIONS[name].variables));
+  return Object.fromEntries(Object.entries(settings).filter(([name]) => wanted.has(name)));
+}
+
 function grant(storage: Storage, fn: TerraFunction, grants: readonly Grant[]): void {
   for (const name of grants) {
     if (name === 'records') storage.grantRecordWrites(fn);
@@ -84,15 +94,18 @@ export class TerraConnectStack extends Stack {
       reason: 'Terra issues these credentials; they are rotated in Terra’s dashboard and then put here.',
     });
 
-    const environment = {
+    // Every setting the stack knows; each function gets only those its configuration sections read.
+    const settings: Record<string, string> = {
       CONNECTIONS_TABLE: storage.connections.tableName,
       INBOX_TABLE: storage.inbox.tableName,
+      ARCHIVE_BUCKET: storage.archive.bucketName,
       TERRA_SECRET_ARN: terraSecret.secretArn,
       REDIRECT_TARGETS: JSON.stringify(props.redirectTargets),
       ...(props.defaultRedirectTarget ? { DEFAULT_REDIRECT_TARGET: props.defaultRedirectTarget } : {}),
       ...(props.terraApiUrl ? { TERRA_API_URL: props.terraApiUrl } : {}),
       ...(props.terraWidgetMode ? { TERRA_WIDGET_MODE: props.terraWidgetMode } : {}),
     };
+    const environmentOf = (entry: string) => functionEnvironment(entry, settings);
 
     const monitoring = new Monitoring(this, 'Monitoring');
     const routes = ROUTES.map((route) => {
@@ -101,9 +114,7 @@ export class TerraConnectStack extends Stack {
       const webhook = route.entry === 'terra-webhook';
       const fn = new TerraFunction(this, route.entry, {
         entry: route.entry,
-        environment: access.includes('archiveWrite')
-          ? { ...environment, ARCHIVE_BUCKET: storage.archive.bucketName }
-          : environment,
+        environment: environmentOf(route.entry),
         // Terra waits ~8 s for an answer; the receiver must fail (and be retried) well before.
         timeout: webhook ? Duration.seconds(5) : Duration.seconds(10),
         memorySize: webhook ? 1024 : 512,
@@ -160,7 +171,7 @@ export class TerraConnectStack extends Stack {
 
     const reconciler = new TerraFunction(this, 'reconcile', {
       entry: 'reconcile',
-      environment,
+      environment: environmentOf('reconcile'),
       // Pages through every Terra user; a run that reaches its deadline checkpoints and the next resumes.
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,

@@ -8,9 +8,11 @@ import { type Sandbox, type SandboxOptions, startSandbox } from '#local/sandbox/
 import type { Env } from '#shared/config';
 import { HTTP_HANDLERS } from '#shared/handlers/index';
 import { ROUTES } from '#shared/http/routes';
+import { type Archive, DirectoryArchive } from '#shared/webhooks/archive';
 import { createDevAuth } from './dev-auth.ts';
+import { devRoutes } from './dev-routes.ts';
 import { type DynamoLocal, localClient, startDynamoLocal } from './dynamodb.ts';
-import { resultPage } from './result-page.ts';
+import { type LocalPipeline, startLocalPipeline } from './pipeline.ts';
 import { createLocalServer, type LambdaHandler, type LocalRoute } from './server.ts';
 import { ensureTables } from './tables.ts';
 
@@ -55,6 +57,8 @@ export interface LocalStackOptions {
   publicApiUrl?: string;
   /** Extra configuration for the handlers (e.g. TERRA_WIDGET_MODE, TERRA_TIMEOUT_MS). */
   env?: Record<string, string>;
+  /** Where every event the app would receive is also POSTed as EventBridge's envelope (EVENT_TARGET_URL). */
+  eventTargetUrl?: string;
   onProgress?: (message: string) => void;
   /** Aborting stops start-up at the next step and undoes what already started. */
   signal?: AbortSignal;
@@ -72,13 +76,13 @@ export interface LocalStack {
   tables: { connectionsTable: string; inboxTable: string };
   /** The configuration the handlers were built from: this stack's own, never `process.env`. */
   env: Env;
+  /** The local outbox publisher: the feed of events the app receives. */
+  pipeline: LocalPipeline;
   /** The sandbox, when the stack plays Terra itself. */
   sandbox?: Sandbox;
   terraApiUrl: string;
   stop(): Promise<void>;
 }
-
-const tokenRequest = z.strictObject({ sub: z.string().trim().min(1).max(256) });
 
 function devJwtSecret(dataDir: string, persist: boolean): string {
   const file = join(dataDir, 'dev-jwt-secret');
@@ -119,8 +123,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       checkAborted();
     }
     const admin = localClient(dynamoEndpoint);
+    stops.push(async () => admin.destroy());
     await ensureTables(admin, tables);
-    admin.destroy();
 
     // Listen first: with port 0 the API's own URL (for callbacks and the sandbox) is known only now.
     const routes: LocalRoute[] = [];
@@ -128,34 +132,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const demo = await createDemo();
     // Until every handler is built the API answers 503, never a false "no such route".
     let ready = false;
+    let pipeline: LocalPipeline | undefined;
+    let archive: Archive | undefined;
+    const dev = devRoutes({ auth, pipeline: () => pipeline, archive: () => archive });
     const server = createLocalServer({
       routes,
       auth,
       ready: () => ready,
-      extra: async (request, response, url, body) => {
-        if (demo.handle(request, response, url)) return true;
-        if (request.method === 'GET' && url.pathname === '/result') {
-          response
-            .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
-            .end(resultPage(url.searchParams));
-          return true;
-        }
-        if (request.method !== 'POST' || url.pathname !== '/dev/token') return false;
-        let parsed: z.ZodSafeParseResult<z.infer<typeof tokenRequest>>;
-        try {
-          parsed = tokenRequest.safeParse(JSON.parse(body.toString('utf8') || '{}'));
-        } catch {
-          parsed = tokenRequest.safeParse(undefined);
-        }
-        response.setHeader('content-type', 'application/json');
-        if (!parsed.success) {
-          const error = { code: 'invalid_body', message: 'Send {"sub": "<your user id>"}.' };
-          response.writeHead(400).end(JSON.stringify({ error }));
-        } else {
-          response.writeHead(200).end(JSON.stringify({ token: await auth.mint({ sub: parsed.data.sub }) }));
-        }
-        return true;
-      },
+      extra: async (request, response, url, body) =>
+        demo.handle(request, response, url) || (await dev(request, response, url, body)),
     });
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
@@ -236,6 +221,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       if (!build) throw new Error(`no handler for route entry '${spec.entry}'`);
       routes.push({ ...spec, handler: build(env) as LambdaHandler });
     }
+    archive = new DirectoryArchive(archiveDir);
+    // The outbox publisher AWS runs on the tables' streams, here on DynamoDB Local's.
+    const started = await startLocalPipeline({ admin, env, dataDir, eventTargetUrl: options.eventTargetUrl });
+    pipeline = started;
+    stops.push(() => started.stop());
     ready = true;
     checkAborted();
 
@@ -249,6 +239,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       dynamoEndpoint,
       tables,
       env,
+      pipeline: started,
       terraApiUrl: terra.apiUrl,
       ...(sandbox ? { sandbox } : {}),
       stop,

@@ -32,7 +32,20 @@ export const DEFAULTS = {
   PAYLOAD_ALLOW_LOCALHOST: 'false',
   PAYLOAD_MAX_BYTES: 12_000_000,
   PAYLOAD_TIMEOUT_MS: 3_000,
+  BACKFILL_DAYS: 30,
+  BACKFILL_TYPES: 'activity,daily,sleep,body',
 } as const;
+
+/** The data endpoints a backfill may ask (Terra's `GET /<type>`, v2-bundled.yaml `paths`). */
+export const BACKFILL_TYPE_NAMES = [
+  'activity',
+  'athlete',
+  'body',
+  'daily',
+  'menstruation',
+  'nutrition',
+  'sleep',
+] as const;
 
 const examples: Record<string, string> = {
   TERRA_SIGNING_SECRET: '<the signing secret from Terra dashboard → Destinations>',
@@ -50,6 +63,8 @@ const examples: Record<string, string> = {
     '{"web":{"success":"https://app.example.com/connected","failure":"https://app.example.com/connect-failed"}}',
   DEFAULT_REDIRECT_TARGET: 'web',
   PAYLOAD_HOSTS: '*.s3.*.amazonaws.com,s3.*.amazonaws.com',
+  EVENT_BUS_NAME: 'terra-connect-events',
+  DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/terra-connect-dead-letters',
 };
 const exampleOf = (name: string) =>
   `${name}=${examples[name] ?? String(DEFAULTS[name as keyof typeof DEFAULTS] ?? '...')}`;
@@ -313,6 +328,33 @@ export const providersSection = section(
   (schema) => schema.transform((env) => ({ providersCacheSeconds: env.PROVIDERS_CACHE_SECONDS })),
 );
 
+export const backfillSection = section(
+  {
+    BACKFILL_DAYS: int(DEFAULTS.BACKFILL_DAYS, 0, 3650),
+    BACKFILL_TYPES: z
+      .string()
+      .default(DEFAULTS.BACKFILL_TYPES)
+      .transform((text) => [
+        ...new Set(
+          text
+            .split(',')
+            .map((type) => type.trim())
+            .filter(Boolean),
+        ),
+      ])
+      .refine(
+        (types) => types.every((type) => (BACKFILL_TYPE_NAMES as readonly string[]).includes(type)),
+        `names a type Terra has no data endpoint for (one of ${BACKFILL_TYPE_NAMES.join(', ')})`,
+      ),
+  },
+  (schema) => schema.transform((env) => ({ days: env.BACKFILL_DAYS, types: env.BACKFILL_TYPES })),
+);
+
+/** Where the publisher sends the app's events, and where refused ones wait for a redrive. */
+export const eventsSection = section({ EVENT_BUS_NAME: nonEmpty, DEAD_LETTER_QUEUE_URL: httpUrl }, (schema) =>
+  schema.transform((env) => ({ busName: env.EVENT_BUS_NAME, deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL })),
+);
+
 export const SECTIONS = {
   webhook: webhookSection,
   store: storeSection,
@@ -322,6 +364,8 @@ export const SECTIONS = {
   terra: terraSection,
   connect: connectSection,
   providers: providersSection,
+  backfill: backfillSection,
+  events: eventsSection,
 } as const;
 
 export type WebhookConfig = ReturnType<typeof webhookSection.read>;

@@ -17,6 +17,26 @@ import { Construct } from 'constructs';
 /** The repository root, where `functions/` and `package-lock.json` live. */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** A function's entry file, as the stack bundles it. */
+export const functionEntry = (entry: string): string => join(PROJECT_ROOT, 'functions', `${entry}.ts`);
+
+/**
+ * How every function is bundled (esbuild through NodejsFunction). Exported so the benchmark builds the
+ * very same bundles the stack deploys.
+ */
+export const BUNDLING = {
+  format: OutputFormat.ESM,
+  target: 'node22',
+  minify: true,
+  sourceMap: true,
+  sourcesContent: false,
+  // ESM first: a CommonJS build of the same code imports about twice as slowly.
+  mainFields: ['module', 'main'],
+  bundleAwsSDK: true,
+  // Bundled CommonJS dependencies may still call require(); give the ES module one.
+  banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
+} as const;
+
 export interface TerraFunctionProps {
   /** Entry file under `functions/`, without extension. */
   entry: string;
@@ -60,7 +80,7 @@ export class TerraFunction extends Construct implements IGrantable {
     });
 
     this.function = new NodejsFunction(this, 'Function', {
-      entry: join(PROJECT_ROOT, 'functions', `${props.entry}.ts`),
+      entry: functionEntry(props.entry),
       handler: 'handler',
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
@@ -75,18 +95,7 @@ export class TerraFunction extends Construct implements IGrantable {
         POWERTOOLS_SERVICE_NAME: 'terra-connect',
         ...props.environment,
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // ESM first: a CommonJS build of the same code imports about twice as slowly.
-        mainFields: ['module', 'main'],
-        bundleAwsSDK: true,
-        // Bundled CommonJS dependencies may still call require(); give the ES module one.
-        banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
-      },
+      bundling: { ...BUNDLING, mainFields: [...BUNDLING.mainFields] },
     });
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',

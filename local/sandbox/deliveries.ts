@@ -2,8 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { signPayload } from '#shared/terra/signature';
+import type { Delivery } from './delivery-record.ts';
 import type { WebhookPayload } from './payloads.ts';
 import type { Timers } from './timers.ts';
+
+export type { Delivery };
 
 /**
  * Webhook delivery the way Terra does it: signed, at least once, retried on a schedule, with a trace id and
@@ -13,21 +16,6 @@ import type { Timers } from './timers.ts';
  * order they were emitted (a `user_reauth` before its `auth`); a retry re-enters the lane when its timer
  * fires, which is what reorders deliveries in real life.
  */
-export interface Delivery {
-  trace_id: string;
-  /** What went out: for a body too large to send inline, `s3_payload`. */
-  type: string;
-  /** For an `s3_payload`, the type of the event its URL serves. */
-  payload_type?: string;
-  user_id?: string;
-  /** The `terra-reference` header: the `reference` of the data request that caused this delivery. */
-  terra_reference?: string;
-  attempts: number;
-  status: 'pending' | 'delivered' | 'failed';
-  last_status?: number;
-  created_at: string;
-}
-
 export interface DeliverySettings {
   webhookUrl?: string | undefined;
   signingSecret: string;

@@ -1,3 +1,4 @@
+import { type BackfillSummary, summarize } from '#shared/backfill/model';
 import { BadRequest, NotFound } from '#shared/errors';
 import type { Log } from '#shared/log';
 import {
@@ -141,17 +142,30 @@ export async function refreshConnections(deps: ConnectDeps, reference_id: string
   if (failed > 0) deps.log.warn('refresh could not apply every user', { failed, total: events.length });
 }
 
+/** A connection as `GET /connections` lists it: the record, and its history request when it has one. */
+export type ListedConnection = Connection & { backfill?: BackfillSummary };
+
 /** Every record of the caller, terminal ones included, newest first; `status` filters. */
 export async function listConnections(
   deps: ConnectDeps,
   reference_id: string,
   query: { status?: ConnectionStatus; refresh?: boolean },
-): Promise<{ connections: Connection[] }> {
+): Promise<{ connections: ListedConnection[] }> {
   if (query.refresh) await refreshConnections(deps, reference_id);
-  const records = await deps.connections.listByReference(reference_id);
+  const { records, plans, requests } = await deps.connections.listOwned(reference_id);
   const connections = records
     .filter((record) => query.status === undefined || record.status === query.status)
-    .map(toConnection)
+    .map((record): ListedConnection => {
+      const plan = plans.find((candidate) => candidate.user_id === record.user_id);
+      const connection: ListedConnection = toConnection(record);
+      if (plan) {
+        connection.backfill = summarize(
+          plan,
+          requests.filter((request) => request.user_id === record.user_id),
+        );
+      }
+      return connection;
+    })
     .sort((a, b) => b.updated_at.localeCompare(a.updated_at) || a.user_id.localeCompare(b.user_id));
   return { connections };
 }

@@ -1,3 +1,4 @@
+import type { BackfillPlan, DataRequest } from '#shared/backfill/model';
 import type { ConnectionEvent, ConnectionRecord } from './model.ts';
 
 /**
@@ -9,6 +10,10 @@ export interface ConnectionRepository {
   get(user_id: string): Promise<ConnectionRecord | undefined>;
   /** Every record of an app user, terminal ones included. */
   listByReference(reference_id: string): Promise<ConnectionRecord[]>;
+  /** The same, with each Terra user's backfill plan and data requests. */
+  listOwned(
+    reference_id: string,
+  ): Promise<{ records: ConnectionRecord[]; plans: BackfillPlan[]; requests: DataRequest[] }>;
   /**
    * Applies events atomically (a reauth moves two records together) and answers each record after the
    * write; undefined for a Terra user that was deleted (deliberately absorbing: nothing revives it).

@@ -7,14 +7,14 @@ import { TerraClient } from '#shared/terra/client';
 import { credentialSource } from '#shared/terra/credentials';
 
 /** Our Terra client for one handler, with its credentials (the secret in AWS, variables locally). */
-export function terraClient(env: Env): TerraClient {
+export function terraClient(env: Env, options: { backoffBaseMs?: number } = {}): TerraClient {
   const config = SECTIONS.terra.read(env);
   const credentials = credentialSource(config.secret, () => ({
     devId: config.devId,
     apiKey: config.apiKey,
     signingSecrets: [],
   }));
-  return new TerraClient({ ...config, credentials });
+  return new TerraClient({ ...config, credentials, ...options });
 }
 
 export function providerCatalogue(env: Env, terra: TerraClient): ProviderCatalogue {

@@ -1,4 +1,3 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
@@ -11,9 +10,12 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { BackfillPlan, DataRequest } from '#shared/backfill/model';
 import type { ConnectionEvent, ConnectionRecord } from '#shared/connections/model';
 import type { ConnectionRepository } from '#shared/connections/ports';
 import { applyEvent, sameRecord } from '#shared/connections/transitions';
+import { isBackfillSk, PLAN_SK, toPlan, toRequest } from './backfill.ts';
+import { isConditionFailure, jitter } from './conditions.ts';
 import { CONNECTIONS_KEYS, RECORD_SK } from './tables.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -42,15 +44,6 @@ export type Touch =
 
 const MAX_ATTEMPTS = 8;
 
-export function isConditionFailure(error: unknown): boolean {
-  if (error instanceof TransactionCanceledException) {
-    return (error.CancellationReasons ?? []).some(
-      (reason) => reason.Code === 'ConditionalCheckFailed' || reason.Code === 'TransactionConflict',
-    );
-  }
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
 function isTombstone(item: Record<string, unknown>): boolean {
   return item.status === undefined && item.deleted_at !== undefined;
 }
@@ -63,10 +56,6 @@ function toStored(item: Record<string, unknown> | undefined): StoredConnection {
 }
 
 const recordKey = (user_id: string) => ({ [CONNECTIONS_KEYS.partitionKey]: user_id, sk: RECORD_SK });
-
-/** Backs off a little before re-reading after a lost race. */
-export const jitter = (attempt: number) =>
-  new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
 
 /**
  * The only code that knows the connections table. Every change is "it was version N, it is now X" as
@@ -103,6 +92,14 @@ export class ConnectionStore implements ConnectionRepository {
    * and their owner checked again, so a record that changed hands since is never returned.
    */
   async listByReference(reference_id: string): Promise<ConnectionRecord[]> {
+    return (await this.listOwned(reference_id, { backfill: false })).records;
+  }
+
+  /** An app user's records and, with them, their backfill plans and data requests (one index query). */
+  async listOwned(
+    reference_id: string,
+    options: { backfill: boolean } = { backfill: true },
+  ): Promise<{ records: ConnectionRecord[]; plans: BackfillPlan[]; requests: DataRequest[] }> {
     const keys: Array<Record<string, unknown>> = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
     do {
@@ -116,16 +113,28 @@ export class ConnectionStore implements ConnectionRepository {
           ExclusiveStartKey,
         }),
       );
-      for (const item of page.Items ?? [])
-        if (item.sk === RECORD_SK) keys.push(recordKey(String(item.user_id)));
+      for (const item of page.Items ?? []) {
+        const sk = String(item.sk);
+        if (sk === RECORD_SK || (options.backfill && isBackfillSk(sk)))
+          keys.push({ user_id: item.user_id, sk });
+      }
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
-    const records: ConnectionRecord[] = [];
+    const owned = {
+      records: [] as ConnectionRecord[],
+      plans: [] as BackfillPlan[],
+      requests: [] as DataRequest[],
+    };
     for (const item of await this.batchGet(keys)) {
-      const stored = toStored(item);
-      if (stored.state === 'live' && stored.record.reference_id === reference_id) records.push(stored.record);
+      if (item.reference_id !== reference_id) continue;
+      if (item.sk === PLAN_SK) owned.plans.push(toPlan(item));
+      else if (isBackfillSk(String(item.sk))) owned.requests.push(toRequest(item));
+      else {
+        const stored = toStored(item);
+        if (stored.state === 'live') owned.records.push(stored.record);
+      }
     }
-    return records;
+    return owned;
   }
 
   async scanPage(next?: string): Promise<{ records: ConnectionRecord[]; next?: string }> {

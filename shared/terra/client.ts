@@ -34,6 +34,8 @@ export interface TerraClientOptions {
   maxAttempts: number;
   deadlineMs: number;
   fetch?: typeof fetch;
+  /** First backoff step without Retry-After (full jitter, doubling): short on request paths, longer off them. */
+  backoffBaseMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
@@ -415,7 +417,8 @@ export class TerraClient implements TerraPort {
   private async backoff(attempt: number, deadline: number, retryAfter: number | undefined): Promise<boolean> {
     if (attempt >= this.options.maxAttempts) return false;
     // Full jitter on an exponential base, unless Terra told us how long to wait.
-    const wait = retryAfter ?? Math.round(this.random() * 100 * 2 ** (attempt - 1));
+    const wait =
+      retryAfter ?? Math.round(this.random() * (this.options.backoffBaseMs ?? 100) * 2 ** (attempt - 1));
     if (Date.now() + wait + 50 >= deadline) return false;
     await this.sleep(wait);
     return true;

@@ -402,3 +402,43 @@ describe('context validation', () => {
     expect(() => stackPropsFromContext({ ...CONTEXT, jwtAudience: undefined })).toThrow(/jwtIssuer/);
   });
 });
+
+describe('configuration per function', () => {
+  /** A function's environment as the template gives it, CloudFormation references made concrete. */
+  function environmentOf(entry: string): Record<string, string> {
+    const functions = main.template.findResources('AWS::Lambda::Function');
+    const found = Object.entries(functions).find(([id]) => id.startsWith(entry.replaceAll('-', '')));
+    if (!found) throw new Error(`no function ${entry} in the template`);
+    const variables = (found[1] as { Properties: { Environment: { Variables: Record<string, unknown> } } })
+      .Properties.Environment.Variables;
+    const concrete: Record<string, string> = {
+      CONNECTIONS_TABLE: 'connections',
+      INBOX_TABLE: 'inbox',
+      ARCHIVE_BUCKET: 'archive-bucket',
+      TERRA_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:terra-connect/terra',
+    };
+    return Object.fromEntries(
+      Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : (concrete[name] ?? 'x')]),
+    );
+  }
+
+  it.each([...ROUTES.map((route) => route.entry), 'reconcile'])(
+    'builds %s from exactly the environment the stack gives it',
+    async (entry) => {
+      const env = environmentOf(entry);
+      const { HTTP_HANDLERS } = await import('#shared/handlers/index');
+      const { reconcileHandler } = await import('#shared/handlers/reconcile');
+      const build = entry === 'reconcile' ? reconcileHandler : HTTP_HANDLERS[entry as keyof typeof HTTP_HANDLERS];
+      expect(() => build(env)).not.toThrow();
+    },
+  );
+
+  it('gives a function no setting it does not read: the reconcile gets no redirect targets, the providers list no tables', () => {
+    expect(Object.keys(environmentOf('reconcile'))).not.toContain('REDIRECT_TARGETS');
+    expect(Object.keys(environmentOf('list-providers'))).not.toContain('CONNECTIONS_TABLE');
+    expect(Object.keys(environmentOf('terra-webhook'))).toEqual(
+      expect.arrayContaining(['ARCHIVE_BUCKET', 'CONNECTIONS_TABLE', 'INBOX_TABLE', 'TERRA_SECRET_ARN']),
+    );
+    expect(Object.keys(environmentOf('terra-webhook'))).not.toContain('REDIRECT_TARGETS');
+  });
+});
