@@ -23,6 +23,7 @@ const context = z.strictObject({
     .string()
     .regex(/^(rate|cron)\(.+\)$/, "must be an EventBridge expression such as 'rate(6 hours)'")
     .default('rate(6 hours)'),
+  exampleSubscription: z.boolean().default(true),
   archiveInfrequentAccessDays: z.number().int().min(30).default(30),
   archiveGlacierDays: z.number().int().min(60).default(90),
   archiveExpirationDays: z.number().int().min(0).default(0),
@@ -55,6 +56,7 @@ export function stackPropsFromContext(raw: unknown): TerraConnectProps {
     ...(c.terraWidgetMode ? { terraWidgetMode: c.terraWidgetMode } : {}),
     throttle: { rateLimit: c.throttleRateLimit, burstLimit: c.throttleBurstLimit },
     reconcileSchedule: c.reconcileSchedule,
+    exampleSubscription: c.exampleSubscription,
     logRetention: retention as RetentionDays,
     archive: {
       infrequentAccessDays: c.archiveInfrequentAccessDays,

@@ -9,6 +9,7 @@ import { SECTIONS } from '#shared/config';
 import { FUNCTION_CONFIG, type FunctionEntry, type SectionName } from '#shared/handlers/config-sections';
 import { ROUTES } from '#shared/http/routes';
 import { CHECKPOINT_ID } from '#shared/store/tables';
+import { EventDelivery } from './constructs/event-delivery.ts';
 import { TerraHttpApi } from './constructs/http-api.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { Storage } from './constructs/storage.ts';
@@ -32,6 +33,8 @@ export interface TerraConnectProps extends StackProps {
   /** EventBridge schedule of the reconcile, e.g. `rate(6 hours)`. */
   reconcileSchedule: string;
   logRetention: RetentionDays;
+  /** The example subscription of the app's events (a rule to an SQS queue); on unless turned off. */
+  exampleSubscription: boolean;
   archive: { infrequentAccessDays: number; glacierDays: number; expirationDays: number };
 }
 
@@ -184,6 +187,15 @@ export class TerraConnectStack extends Stack {
     new Rule(this, 'ReconcileSchedule', {
       schedule: Schedule.expression(props.reconcileSchedule),
       targets: [new LambdaFunction(reconciler.function, { retryAttempts: 0 })],
+    });
+
+    new EventDelivery(this, 'Events', {
+      storage,
+      terraSecret,
+      monitoring,
+      logRetention: props.logRetention,
+      environmentOf: (entry, extra) => functionEnvironment(entry, { ...settings, ...extra }),
+      exampleSubscription: props.exampleSubscription,
     });
 
     new CfnOutput(this, 'ApiUrl', { value: http.url, description: 'Base URL for your frontend' });

@@ -53,6 +53,14 @@ export class Monitoring extends Construct {
         'Webhook deliveries answered 500 (our own failure: store, archive or secret); Terra retries them.',
       ],
       ['malformed', 'Webhook deliveries parked as failed in the inbox (valid signature, malformed JSON).'],
+      [
+        'stale',
+        'Validly signed deliveries outside the time window, quarantined: npm run ops -- deliveries --status stale, then replay.',
+      ],
+      [
+        'payload_failed',
+        'Large payloads (s3_payload) that could not be downloaded for good (expired, forbidden, too large).',
+      ],
     ] as const) {
       const filter = new MetricFilter(this, `Webhook-${outcome}`, {
         logGroup,
@@ -67,6 +75,16 @@ export class Monitoring extends Construct {
         description,
       );
     }
+  }
+
+  /** A stream consumer falling behind: records older than 5 minutes waiting means events arrive late. */
+  watchStream(name: string, fn: IFunction): void {
+    this.alarm(
+      `${name}-iterator-age`,
+      fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(5) }),
+      `${name}: its stream consumer is more than 5 minutes behind.`,
+      300_000,
+    );
   }
 
   watchFunction(name: string, fn: IFunction): void {

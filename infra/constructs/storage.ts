@@ -139,6 +139,40 @@ export class Storage extends Construct {
     );
   }
 
+  /** Reads records by key: who owns a payload, and whether its user was deleted. */
+  grantRecordReads(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.connections.tableArn] }),
+    );
+  }
+
+  /** Backfill plans and data requests: conditional writes beside the records, only while the record lives. */
+  grantRequestTracking(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:ConditionCheckItem',
+        ],
+        resources: [this.connections.tableArn],
+      }),
+    );
+  }
+
+  /** Reads archived payloads (to inline them into events); never writes, lists or deletes. */
+  grantArchiveRead(grantee: IGrantable & IConstruct): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.archive.arnForObjects('users/*')] }),
+    );
+    this.acknowledgePrefixes(
+      grantee,
+      ['users/*'],
+      'The publisher reads the payload a terra.data event points at, to inline it when it fits.',
+    );
+  }
+
   /** Claims, closes and records deliveries. */
   grantInbox(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(

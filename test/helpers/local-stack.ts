@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, inject } from 'vitest';
+import type { BackfillSummary } from '#shared/backfill/model';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack';
 
 /**
@@ -52,10 +53,10 @@ export class AppUser {
     return { status: response.status, body: json ?? {} };
   }
 
-  async connections(query = ''): Promise<Array<Record<string, unknown>>> {
+  async connections(query = ''): Promise<Array<Record<string, unknown> & { backfill?: BackfillSummary }>> {
     const { status, body } = await this.call('GET', `/connections${query}`);
     expect(status).toBe(200);
-    return body.connections as Array<Record<string, unknown>>;
+    return body.connections as Array<Record<string, unknown> & { backfill?: BackfillSummary }>;
   }
 
   private async mint(): Promise<string> {

@@ -48,6 +48,9 @@ function synth(context: unknown, bundle: boolean): Synth {
   };
 }
 
+/** Functions besides one per route: the reconcile, the outbox publisher, the backfill. */
+const OTHER_FUNCTIONS = 3;
+
 let main: Synth;
 beforeAll(() => {
   main = synth(CONTEXT, true);
@@ -247,8 +250,13 @@ describe('secrets', () => {
       expect(Object.keys(variables)).not.toEqual(
         expect.arrayContaining([expect.stringMatching(/TERRA_(SIGNING_SECRET|API_KEY|DEV_ID)/)]),
       );
-      expect(variables.TERRA_SECRET_ARN).toBeDefined();
     }
+    // Terra's credentials reach a function only as the secret's ARN, and only where Terra is called.
+    const withSecret = Object.entries(functions)
+      .filter(([, fn]) => (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables.TERRA_SECRET_ARN !== undefined)
+      .map(([id]) => id);
+    expect(withSecret.some((id) => id.startsWith('Eventspublisher'))).toBe(false);
+    expect(withSecret.some((id) => id.startsWith('terrawebhook'))).toBe(true);
     expect(main.json).not.toMatch(/local-signing-secret|local-api-key|whsec_/);
   });
 });
@@ -256,8 +264,8 @@ describe('secrets', () => {
 describe('functions', () => {
   it('run Node.js 22 on ARM64 with source maps, each with its own log group', () => {
     const functions = Object.values(main.template.findResources('AWS::Lambda::Function'));
-    // One per route, plus the scheduled reconcile.
-    expect(functions).toHaveLength(ROUTES.length + 1);
+    // One per route, plus the scheduled reconcile, the outbox publisher and the backfill.
+    expect(functions).toHaveLength(ROUTES.length + OTHER_FUNCTIONS);
     for (const fn of functions) {
       expect(fn).toMatchObject({
         Properties: {
@@ -271,7 +279,7 @@ describe('functions', () => {
     main.template.resourcePropertiesCountIs(
       'AWS::Logs::LogGroup',
       { RetentionInDays: 30 },
-      ROUTES.length + 2,
+      ROUTES.length + OTHER_FUNCTIONS + 1,
     );
   });
 
@@ -359,7 +367,7 @@ describe('the scheduled reconcile', () => {
 
 describe('monitoring and outputs', () => {
   it('alarms on webhook failures and parked deliveries, into a topic', () => {
-    for (const outcome of ['error', 'malformed']) {
+    for (const outcome of ['error', 'malformed', 'stale', 'payload_failed']) {
       main.template.hasResourceProperties('AWS::Logs::MetricFilter', {
         FilterPattern: `{ $.outcome = "${outcome}" }`,
       });
@@ -372,7 +380,7 @@ describe('monitoring and outputs', () => {
     main.template.resourcePropertiesCountIs(
       'AWS::CloudWatch::Alarm',
       { MetricName: 'Throttles' },
-      ROUTES.length + 1,
+      ROUTES.length + OTHER_FUNCTIONS,
     );
     main.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
   });
@@ -440,5 +448,85 @@ describe('configuration per function', () => {
       expect.arrayContaining(['ARCHIVE_BUCKET', 'CONNECTIONS_TABLE', 'INBOX_TABLE', 'TERRA_SECRET_ARN']),
     );
     expect(Object.keys(environmentOf('terra-webhook'))).not.toContain('REDIRECT_TARGETS');
+  });
+});
+
+describe('events for the app', () => {
+  it('creates a custom bus and lets the publisher, and only it, put events on it', () => {
+    main.template.resourceCountIs('AWS::Events::EventBus', 1);
+    expect(actionsOf(main.template, 'EventspublisherRole')).toContain('events:PutEvents');
+    for (const name of ['terrawebhookRole', 'EventsbackfillRole', 'reconcileRole']) {
+      expect(actionsOf(main.template, name)).not.toContain('events:PutEvents');
+    }
+  });
+
+  it('feeds the publisher from both tables\' streams, in order, reporting partial failures into a dead-letter queue', () => {
+    const mappings = Object.values(main.template.findResources('AWS::Lambda::EventSourceMapping')) as Array<{
+      Properties: Record<string, unknown>;
+    }>;
+    // Publisher × 2 tables, backfill × the connections table.
+    expect(mappings).toHaveLength(3);
+    for (const mapping of mappings) {
+      expect(mapping.Properties).toMatchObject({
+        StartingPosition: 'TRIM_HORIZON',
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        MaximumRetryAttempts: 10,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/^EventsDeadLetters/), 'Arn'] } } },
+      });
+    }
+    const filters = JSON.stringify(mappings.map((mapping) => mapping.Properties.FilterCriteria));
+    expect(filters).toContain('processed');
+    expect(filters).toContain('active');
+  });
+
+  it('gives the publisher the stream, record reads, request tracking and archive reads, and nothing else', () => {
+    const actions = actionsOf(main.template, 'EventspublisherRole');
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'dynamodb:GetRecords',
+        'dynamodb:GetShardIterator',
+        'dynamodb:ConditionCheckItem',
+        's3:GetObject',
+        'sqs:SendMessage',
+      ]),
+    );
+    expect(actions).not.toContain('s3:PutObject');
+    expect(actions).not.toContain('dynamodb:DeleteItem');
+    expect(actions).not.toContain('secretsmanager:GetSecretValue');
+  });
+
+  it('lets the backfill read the Terra secret and track requests, but not publish or touch the archive', () => {
+    const actions = actionsOf(main.template, 'EventsbackfillRole');
+    expect(actions).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:ConditionCheckItem']));
+    expect(actions.some((action) => action.startsWith('s3:'))).toBe(false);
+  });
+
+  it('alarms on dead letters and on stream consumers falling behind', () => {
+    main.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      AlarmActions: [Match.anyValue()],
+    });
+    main.template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'IteratorAge' }, 2);
+  });
+
+  it('ships one example subscription, a rule to a queue with a dead-letter queue, that context turns off', () => {
+    main.template.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: { source: ['terra-connect'] },
+      Targets: [Match.objectLike({ DeadLetterConfig: Match.anyValue() })],
+    });
+    main.template.hasOutput('AppEventsQueueUrl', {});
+    const without = synth({ ...CONTEXT, exampleSubscription: false }, false);
+    expect(JSON.stringify(without.template.findResources('AWS::Events::Rule'))).not.toContain('terra-connect');
+    expect(without.template.findOutputs('AppEventsQueueUrl')).toEqual({});
+  });
+
+  it('gives consumers a policy that reads archived payloads under users/ and nothing else', () => {
+    const policies = Object.values(main.template.findResources('AWS::IAM::ManagedPolicy')) as Array<{
+      Properties: { PolicyDocument: { Statement: Statement[] } };
+    }>;
+    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]?.Action).toBe('s3:GetObject');
+    expect(JSON.stringify(statements[0]?.Resource)).toContain('/users/*');
   });
 });

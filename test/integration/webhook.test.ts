@@ -14,6 +14,7 @@ import { ConnectionStore } from '#shared/store/connections';
 import { DeliveryStore } from '#shared/store/deliveries';
 import { RECORD_SK } from '#shared/store/tables';
 import { DirectoryArchive } from '#shared/webhooks/archive';
+import type { PayloadFetcher } from '#shared/webhooks/payloads';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
 import { type OutageProxy, startOutageProxy } from '../helpers/outage-proxy.ts';
@@ -636,5 +637,90 @@ describe('logs', () => {
     expect(output).not.toContain(headers['terra-signature']?.split('v1=')[1]);
     expect(output).not.toContain('SECRET_SCOPE_MARKER');
     expect(output).not.toContain(reference_id);
+  });
+});
+
+describe('s3_payload', () => {
+  const notification = {
+    type: 's3_payload',
+    status: 'success',
+    url: 'https://b.s3.eu-west-2.amazonaws.com/p.json',
+    expires_in: 300,
+  };
+  const answering = (fetched: Awaited<ReturnType<PayloadFetcher['fetch']>>): PayloadFetcher => ({
+    fetch: async () => fetched,
+  });
+
+  it('processes the downloaded payload as the inline data event it stands for, archived next to the notification', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    const payload = Buffer.from(
+      JSON.stringify(dataEvent('sleep', { user: terraUser({ user_id, reference_id }) })),
+    );
+    const traceId = `trace-${user_id}-s3`;
+    const result = await deliver(
+      depsWith({ payloads: answering({ ok: true, body: payload }) }),
+      notification,
+      { traceId },
+    );
+    expect(result).toMatchObject({ status: 200, outcome: 'processed' });
+    const delivery = await inbox().get(traceId);
+    expect(delivery).toMatchObject({
+      type: 'sleep',
+      user_id,
+      reference_id,
+      data: true,
+      bytes: payload.length,
+    });
+    expect(delivery?.payload_key).toBe(delivery?.archive_key.replace(/\.json$/, '.payload.json'));
+    expect(readFileSync(join(archiveDir, delivery?.payload_key ?? ''))).toEqual(payload);
+    expect(readFileSync(join(archiveDir, delivery?.archive_key ?? ''), 'utf8')).toBe(
+      JSON.stringify(notification),
+    );
+  });
+
+  it.each(['expired', 'forbidden', 'too_large', 'not_allowed'] as const)(
+    'records a %s URL as a failed delivery with its reason, kept and answered 200 (a retry cannot fix it)',
+    async (reason) => {
+      const traceId = `trace-${uniqueUser()}`;
+      const result = await deliver(
+        depsWith({ payloads: answering({ ok: false, retryable: false, reason }) }),
+        notification,
+        { traceId },
+      );
+      expect(result).toMatchObject({ status: 200, outcome: 'payload_failed' });
+      expect(await inbox().get(traceId)).toMatchObject({
+        status: 'failed',
+        attention: 'failed',
+        outcome: `payload_${reason}`,
+        type: 's3_payload',
+        archive_key: expect.stringMatching(/^unattributed\//),
+      });
+      expect(archivedFiles()).toHaveLength(1);
+    },
+  );
+
+  it('answers 500 to a download a retry may fix, keeping the notification and recording nothing', async () => {
+    const traceId = `trace-${uniqueUser()}`;
+    const result = await deliver(
+      depsWith({ payloads: answering({ ok: false, retryable: true, reason: 'timeout' }) }),
+      notification,
+      { traceId },
+    );
+    expect(result).toMatchObject({ status: 500, outcome: 'error' });
+    expect(await inbox().get(traceId)).toBeUndefined();
+    expect(archivedFiles()).toHaveLength(1);
+  });
+
+  it('records a downloaded payload that is not JSON as failed', async () => {
+    const traceId = `trace-${uniqueUser()}`;
+    const result = await deliver(
+      depsWith({ payloads: answering({ ok: true, body: Buffer.from('<html>not json</html>') }) }),
+      notification,
+      { traceId },
+    );
+    expect(result.outcome).toBe('payload_failed');
+    expect(await inbox().get(traceId)).toMatchObject({ status: 'failed', outcome: 'payload_malformed' });
   });
 });

@@ -1,0 +1,191 @@
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
+import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { EVENT_SOURCE } from '#shared/events/bus-events';
+import type { Monitoring } from './monitoring.ts';
+import type { Storage } from './storage.ts';
+import { TerraFunction } from './terra-function.ts';
+
+export interface EventDeliveryProps {
+  storage: Storage;
+  terraSecret: ISecret;
+  monitoring: Monitoring;
+  logRetention: RetentionDays;
+  /** Settings for a function's environment (the stack's `functionEnvironment`). */
+  environmentOf: (entry: string, extra: Record<string, string>) => Record<string, string>;
+  /** One example subscription (a rule to an SQS queue with a dead-letter queue); on by default. */
+  exampleSubscription: boolean;
+}
+
+const QUEUE_DEFAULTS = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
+
+/**
+ * Events for the app (docs/architecture.md, "Events for the app"): the custom bus, the outbox publisher
+ * reading both tables' streams, backfill on connect reading the connections stream, the dead-letter
+ * queue both share, an example subscription, and the read-only policy a consumer attaches.
+ */
+export class EventDelivery extends Construct {
+  readonly bus: EventBus;
+  readonly deadLetters: Queue;
+  readonly publisher: TerraFunction;
+  readonly backfill: TerraFunction;
+  readonly consumerPolicy: ManagedPolicy;
+
+  constructor(scope: Construct, id: string, props: EventDeliveryProps) {
+    super(scope, id);
+    const { storage, monitoring } = props;
+    this.bus = new EventBus(this, 'Bus', {
+      description: 'terra-connect: events for the app (source terra-connect)',
+    });
+
+    this.deadLetters = new Queue(this, 'DeadLetters', {
+      ...QUEUE_DEFAULTS,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue: events the bus refused and stream batches that failed.',
+    });
+
+    // The outbox publisher: both streams, in order per shard; a failed record is reported and retried.
+    this.publisher = new TerraFunction(this, 'publisher', {
+      entry: 'publisher',
+      environment: props.environmentOf('publisher', {
+        EVENT_BUS_NAME: this.bus.eventBusName,
+        DEAD_LETTER_QUEUE_URL: this.deadLetters.queueUrl,
+      }),
+      timeout: Duration.minutes(1),
+      logRetention: props.logRetention,
+    });
+    const stream = {
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(1),
+      retryAttempts: 10,
+      reportBatchItemFailures: true,
+      onFailure: new SqsDlq(this.deadLetters),
+    };
+    this.publisher.function.addEventSource(
+      new DynamoEventSource(storage.connections, {
+        ...stream,
+        // Removals are TTL expiries of tombstones: nothing to tell.
+        filters: [FilterCriteria.filter({ eventName: FilterRule.or('INSERT', 'MODIFY') })],
+      }),
+    );
+    this.publisher.function.addEventSource(
+      new DynamoEventSource(storage.inbox, {
+        ...stream,
+        filters: [
+          FilterCriteria.filter({
+            dynamodb: { NewImage: { status: { S: FilterRule.isEqual('processed') } } },
+          }),
+          FilterCriteria.filter({ dynamodb: { NewImage: { status: { S: FilterRule.isEqual('done') } } } }),
+        ],
+      }),
+    );
+    this.bus.grantPutEventsTo(this.publisher);
+    this.deadLetters.grantSendMessages(this.publisher);
+    storage.grantRecordReads(this.publisher);
+    storage.grantRequestTracking(this.publisher);
+    storage.grantArchiveRead(this.publisher);
+
+    // Backfill on connect: the connections stream, active records only; it talks to Terra, patiently.
+    this.backfill = new TerraFunction(this, 'backfill', {
+      entry: 'backfill',
+      environment: props.environmentOf('backfill', { TERRA_MAX_ATTEMPTS: '5', TERRA_DEADLINE_MS: '60000' }),
+      timeout: Duration.minutes(5),
+      logRetention: props.logRetention,
+    });
+    this.backfill.function.addEventSource(
+      new DynamoEventSource(storage.connections, {
+        ...stream,
+        batchSize: 10,
+        filters: [
+          FilterCriteria.filter({
+            eventName: FilterRule.or('INSERT', 'MODIFY'),
+            dynamodb: {
+              NewImage: {
+                status: { S: FilterRule.isEqual('active') },
+                sk: { S: FilterRule.isEqual('connection') },
+              },
+            },
+          }),
+        ],
+      }),
+    );
+    props.terraSecret.grantRead(this.backfill);
+    storage.grantRequestTracking(this.backfill);
+
+    for (const [name, fn] of [
+      ['publisher', this.publisher],
+      ['backfill', this.backfill],
+    ] as const) {
+      monitoring.watchFunction(name, fn.function);
+      monitoring.watchStream(name, fn.function);
+    }
+    new Alarm(this, 'DeadLettersAlarm', {
+      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        'Events the app should have received are waiting in the dead-letter queue: npm run ops -- redrive.',
+    }).addAlarmAction(new SnsAction(monitoring.topic));
+
+    // What a consumer needs beyond its subscription: the payloads behind terra.data's claim check.
+    this.consumerPolicy = new ManagedPolicy(this, 'ConsumerPolicy', {
+      description:
+        'terra-connect: read archived payloads (the claim check of terra.data events), nothing else',
+      statements: [
+        new PolicyStatement({
+          actions: ['s3:GetObject'],
+          resources: [storage.archive.arnForObjects('users/*')],
+        }),
+      ],
+    });
+    storage.acknowledgePrefixes(
+      this.consumerPolicy,
+      ['users/*'],
+      'A consumer reads any payload a terra.data event points at; they all live under users/.',
+    );
+
+    if (props.exampleSubscription) {
+      const failed = new Queue(this, 'AppEventsDeadLetters', {
+        ...QUEUE_DEFAULTS,
+        retentionPeriod: Duration.days(14),
+      });
+      Validations.of(failed).acknowledge({
+        id: 'AwsSolutions-SQS3',
+        reason: 'The example subscription’s dead-letter queue.',
+      });
+      const queue = new Queue(this, 'AppEvents', {
+        ...QUEUE_DEFAULTS,
+        retentionPeriod: Duration.days(4),
+        deadLetterQueue: { queue: failed, maxReceiveCount: 5 },
+      });
+      new Rule(this, 'AppEventsRule', {
+        eventBus: this.bus,
+        description: 'Example subscription: every terra-connect event into a queue the app consumes',
+        eventPattern: { source: [EVENT_SOURCE] },
+        targets: [new SqsQueue(queue, { deadLetterQueue: failed, retryAttempts: 8 })],
+      });
+      new CfnOutput(scope, 'AppEventsQueueUrl', {
+        value: queue.queueUrl,
+        description: 'Example subscription: the queue your app reads',
+      });
+    }
+    new CfnOutput(scope, 'EventBusName', { value: this.bus.eventBusName });
+    new CfnOutput(scope, 'DeadLetterQueueUrl', { value: this.deadLetters.queueUrl });
+    new CfnOutput(scope, 'ConsumerPolicyArn', { value: this.consumerPolicy.managedPolicyArn });
+  }
+}

@@ -1,0 +1,112 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fromS3, payloadOf } from '#shared/events/consumer';
+import { S3Archive } from '#shared/store/s3-archive';
+import { archiveKey, payloadKeyFor, userPrefixes } from '#shared/webhooks/archive';
+
+/** The archive's S3 adapter against an S3 emulator (s3rver), the code path a deployed stack runs. */
+const BUCKET = 'terra-archive-test';
+let s3rver: S3rver;
+let config: ConstructorParameters<typeof S3Archive>[1];
+let archive: S3Archive;
+
+beforeAll(async () => {
+  s3rver = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory: mkdtempSync(join(tmpdir(), 's3rver-')),
+    configureBuckets: [{ name: BUCKET }],
+  });
+  const address = await s3rver.run();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  config = {
+    endpoint: `http://127.0.0.1:${port}`,
+    forcePathStyle: true,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  };
+  archive = new S3Archive(BUCKET, config);
+});
+afterAll(async () => {
+  await s3rver?.close();
+});
+
+const keyFor = (user_id: string, event_id: string) =>
+  archiveKey({
+    zone: 'delivery',
+    event_id,
+    sha256: 'ab'.repeat(32),
+    receivedAtMs: Date.UTC(2026, 11, 1),
+    user_id,
+  });
+
+describe('the S3 archive', () => {
+  it('keeps a payload byte for byte, under its Terra user', async () => {
+    const key = keyFor('user-s3-1', 'trace-1');
+    const body = Buffer.from([0x7b, 0xff, 0xfe, 0x7d]);
+    await archive.put(key, body);
+    expect(key.startsWith('users/user-s3-1/2026/12/01/')).toBe(true);
+    expect(await archive.get(key)).toEqual(body);
+  });
+
+  it('stores a 10 MB payload (Terra chunks large requests up to 10 MB) and reads it back whole', async () => {
+    const key = payloadKeyFor(keyFor('user-s3-2', 'trace-big'));
+    const body = Buffer.alloc(10 * 1024 * 1024, 0x61);
+    await archive.put(key, body);
+    const back = await archive.get(key);
+    expect(back?.length).toBe(body.length);
+    expect(back?.equals(body)).toBe(true);
+  });
+
+  it('answers undefined for a key it does not hold', async () => {
+    expect(await archive.get('users/nobody/2026/01/01/none.json')).toBeUndefined();
+  });
+
+  it("lists and deletes exactly a user's prefixes, leaving others alone", async () => {
+    const mine = [
+      keyFor('user-s3-3', 'a'),
+      keyFor('user-s3-3', 'b'),
+      'quarantine/user-s3-3/2026/12/01/c.json',
+    ];
+    const theirs = keyFor('user-s3-4', 'd');
+    for (const key of [...mine, theirs]) await archive.put(key, Buffer.from('{}'));
+    const listed = (
+      await Promise.all(userPrefixes('user-s3-3').map((prefix) => archive.list(prefix)))
+    ).flat();
+    expect(listed.sort()).toEqual([...mine].sort());
+    await archive.delete(listed);
+    for (const key of mine) expect(await archive.get(key)).toBeUndefined();
+    expect(await archive.get(theirs)).toEqual(Buffer.from('{}'));
+  });
+
+  it("gives a consumer the payload behind a terra.data event's claim check", async () => {
+    const key = keyFor('user-s3-5', 'e');
+    await archive.put(key, Buffer.from(JSON.stringify({ type: 'sleep', data: [{ id: 1 }] })));
+    const detail = {
+      id: 'data:1',
+      event_id: 'e',
+      type: 'sleep',
+      reference_id: 'alice',
+      user_id: 'user-s3-5',
+      provider: 'OURA',
+      received_at: new Date().toISOString(),
+      archive: { bucket: BUCKET, key },
+      bytes: 40,
+      backfill: false,
+    };
+    expect(await payloadOf(detail, fromS3(new S3Client(config ?? {})))).toEqual({
+      type: 'sleep',
+      data: [{ id: 1 }],
+    });
+    expect(
+      await payloadOf({ ...detail, data: { inline: true } }, fromS3(new S3Client(config ?? {}))),
+    ).toEqual({
+      inline: true,
+    });
+  });
+});
