@@ -10,6 +10,7 @@ import { HTTP_HANDLERS } from '#shared/handlers/index';
 import { ROUTES } from '#shared/http/routes';
 import { type Archive, DirectoryArchive } from '#shared/webhooks/archive';
 import { createDevAuth } from './dev-auth.ts';
+import { localDeletionQueue, type LocalDeletionQueue } from './deletions.ts';
 import { devRoutes } from './dev-routes.ts';
 import { type DynamoLocal, localClient, startDynamoLocal } from './dynamodb.ts';
 import { type LocalPipeline, startLocalPipeline } from './pipeline.ts';
@@ -78,6 +79,8 @@ export interface LocalStack {
   env: Env;
   /** The local outbox publisher: the feed of events the app receives. */
   pipeline: LocalPipeline;
+  /** Deletions continued in-process (SQS and a worker in AWS). */
+  deletions: LocalDeletionQueue;
   /** The sandbox, when the stack plays Terra itself. */
   sandbox?: Sandbox;
   terraApiUrl: string;
@@ -212,14 +215,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ARCHIVE_DIR: archiveDir,
         TERRA_API_URL: terra.apiUrl,
         apiUrl,
+        ...(sandbox ? { sandboxUrl: sandbox.url } : {}),
+        ...(options.eventTargetUrl ? { eventTargetUrl: options.eventTargetUrl } : {}),
         sandbox: sandbox !== undefined,
       }),
     );
     stops.push(async () => rmSync(runtimeFile, { force: true }));
+    // AWS continues an unfinished deletion through SQS and a worker; here a timer runs the same worker.
+    const deletions = localDeletionQueue(env);
+    stops.push(() => deletions.stop());
     for (const spec of ROUTES) {
       const build = HTTP_HANDLERS[spec.entry as keyof typeof HTTP_HANDLERS];
       if (!build) throw new Error(`no handler for route entry '${spec.entry}'`);
-      routes.push({ ...spec, handler: build(env) as LambdaHandler });
+      routes.push({ ...spec, handler: build(env, { queue: deletions }) as LambdaHandler });
     }
     archive = new DirectoryArchive(archiveDir);
     // The outbox publisher AWS runs on the tables' streams, here on DynamoDB Local's.
@@ -240,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       tables,
       env,
       pipeline: started,
+      deletions,
       terraApiUrl: terra.apiUrl,
       ...(sandbox ? { sandbox } : {}),
       stop,

@@ -32,6 +32,9 @@ export const DEFAULTS = {
   PAYLOAD_ALLOW_LOCALHOST: 'false',
   PAYLOAD_MAX_BYTES: 12_000_000,
   PAYLOAD_TIMEOUT_MS: 3_000,
+  TOMBSTONE_DAYS: 30,
+  DELETION_GRACE_SECONDS: 15,
+  DELETION_BUDGET_MS: 6_000,
   BACKFILL_DAYS: 30,
   BACKFILL_TYPES: 'activity,daily,sleep,body',
 } as const;
@@ -64,6 +67,7 @@ const examples: Record<string, string> = {
   DEFAULT_REDIRECT_TARGET: 'web',
   PAYLOAD_HOSTS: '*.s3.*.amazonaws.com,s3.*.amazonaws.com',
   EVENT_BUS_NAME: 'terra-connect-events',
+  DELETION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/terra-connect-deletions',
   DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/terra-connect-dead-letters',
 };
 const exampleOf = (name: string) =>
@@ -355,6 +359,27 @@ export const eventsSection = section({ EVENT_BUS_NAME: nonEmpty, DEAD_LETTER_QUE
   schema.transform((env) => ({ busName: env.EVENT_BUS_NAME, deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL })),
 );
 
+/**
+ * Deleting a user: how long tombstones (and the deletion's own record) are kept, longer than Terra's
+ * retry window; the grace before the last sweep, longer than the webhook's timeout; how much of a
+ * request `DELETE /me` spends before answering 202; and, in AWS, the queue that continues it.
+ */
+export const deletionSection = section(
+  {
+    TOMBSTONE_DAYS: int(DEFAULTS.TOMBSTONE_DAYS, 2, 3650),
+    DELETION_GRACE_SECONDS: int(DEFAULTS.DELETION_GRACE_SECONDS, 0, 900),
+    DELETION_BUDGET_MS: int(DEFAULTS.DELETION_BUDGET_MS, 0, 25_000),
+    DELETION_QUEUE_URL: httpUrl.optional(),
+  },
+  (schema) =>
+    schema.transform((env) => ({
+      tombstoneDays: env.TOMBSTONE_DAYS,
+      graceMs: env.DELETION_GRACE_SECONDS * 1000,
+      budgetMs: env.DELETION_BUDGET_MS,
+      queueUrl: env.DELETION_QUEUE_URL,
+    })),
+);
+
 export const SECTIONS = {
   webhook: webhookSection,
   store: storeSection,
@@ -366,6 +391,7 @@ export const SECTIONS = {
   providers: providersSection,
   backfill: backfillSection,
   events: eventsSection,
+  deletion: deletionSection,
 } as const;
 
 export type WebhookConfig = ReturnType<typeof webhookSection.read>;

@@ -12,7 +12,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { CONNECTIONS_KEYS, INBOX_KEYS } from '#shared/store/tables';
 
 /** The archive's top-level prefixes (docs/architecture.md, "Archive layout"). */
-export const ARCHIVE_PREFIXES = ['users', 'unattributed', 'quarantine'] as const;
+export const ARCHIVE_PREFIXES = ['users', 'references', 'unattributed', 'quarantine'] as const;
 
 export interface StorageProps {
   /** Days before raw deliveries move to Infrequent Access, then Glacier Instant Retrieval. */

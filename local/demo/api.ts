@@ -36,6 +36,26 @@ export interface Connection {
   replaced_by?: string;
   replaces?: string;
   last_webhook_update?: string;
+  /** Present when the backend asked Terra for this connection's history on connect. */
+  backfill?: Backfill;
+}
+
+export type BackfillStatus = 'requested' | 'receiving' | 'complete' | 'failed';
+
+/** The history request on connect: one data request per type, each tracked until its payloads arrive. */
+export interface Backfill {
+  status: BackfillStatus;
+  /** The days asked for (ISO dates). */
+  from: string;
+  to: string;
+  requests: Array<{
+    type: string | null;
+    reference: string | null;
+    status: BackfillStatus;
+    /** Payloads the request delivers (null until Terra says, for a large request). */
+    expected: number | null;
+    received: number;
+  }>;
 }
 
 export class ApiError extends Error {

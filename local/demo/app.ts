@@ -1,5 +1,6 @@
 import {
   ApiError,
+  type Backfill,
   type Connection,
   connectProvider,
   devToken,
@@ -9,11 +10,13 @@ import {
   type Provider,
   startWidgetSession,
 } from './api.ts';
+import { archivedPayload, type EventEnvelope, eventsAfter, type FeedEntry, payloadUrl } from './feed.ts';
 import { type Delivery, fireEvent, recentDeliveries, SANDBOX_EVENTS } from './sandbox.ts';
 
 /**
  * The demo page: sign in as a dev user, connect a wearable through Terra's widget or your own provider
- * buttons, watch the connection list follow the webhooks, disconnect. Every API call is in `api.ts`.
+ * buttons, watch the connection list follow the webhooks and the events your app receives, disconnect.
+ * Every API call is in `api.ts`; the local event feed's calls are in `feed.ts`, the sandbox's in `sandbox.ts`.
  */
 
 interface DemoConfig {
@@ -24,6 +27,13 @@ interface DemoConfig {
 
 // Webhooks change connections behind the page's back; polling is the simplest way to follow them.
 const POLL_MS = 2_000;
+// The event feed answers only what is new (`after`), so it can be asked more often.
+const FEED_POLL_MS = 1_000;
+// As many as the local feed keeps; the table shows the newest of them.
+const FEED_KEEP = 500;
+const FEED_ROWS = 200;
+// Longer payloads are cut in the dialog (a padded sandbox payload can be 50 MB); the link has them whole.
+const SHOW_CHARS = 2_000_000;
 const STORAGE_KEY = 'terra-connect-demo';
 // The result page tells this page when a tab it opened comes back from Terra.
 const CHANNEL = 'terra-connect';
@@ -37,6 +47,17 @@ let connections: Connection[] = [];
 let deliveries: Delivery[] = [];
 let shown = '';
 let pollTimer: number | undefined;
+/** The event feed as received, oldest first. */
+let feed: FeedEntry[] = [];
+let feedAll = false;
+let feedTimer: number | undefined;
+let feedBusy = false;
+let feedFailed = false;
+/** Terra user → provider, learned from the events (a backfill event names no provider). */
+const providerOf = new Map<string, string>();
+/** The event the dialog shows, and what had focus before it opened. */
+let openSeq: number | undefined;
+let opener: HTMLElement | null = null;
 
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -102,7 +123,8 @@ const when = (label: string, iso: string) =>
   h('div', {}, `${label} `, h('time', { datetime: iso, title: iso }, ago(iso)));
 
 function tick(): void {
-  for (const time of Array.from(document.querySelectorAll('time[datetime]')))
+  // The event feed shows clock times (`.clock`): many events land within the same second.
+  for (const time of Array.from(document.querySelectorAll('time[datetime]:not(.clock)')))
     time.textContent = ago(time.getAttribute('datetime') ?? '');
 }
 
@@ -200,6 +222,44 @@ function statusBadge(connection: Connection): HTMLElement {
   return h('span', { class: `status status-${connection.status}` }, text);
 }
 
+const DAY_MS = 86_400_000;
+
+/** The history request on connect, in one line: "History: receiving 2/4", "History complete". */
+function historyNote(backfill: Backfill | undefined): HTMLElement | null {
+  if (!backfill) return null;
+  const done = backfill.requests.filter((request) => request.status === 'complete').length;
+  const total = backfill.requests.length;
+  // The summary lists the requests made so far: all of them complete, yet not done, means more to ask.
+  const text =
+    backfill.status === 'complete'
+      ? 'History complete'
+      : backfill.status === 'failed'
+        ? `History failed (${done}/${total} complete)`
+        : total > 0 && done === total
+          ? `History: ${done}/${total} complete, asking for more`
+          : backfill.status === 'receiving'
+            ? `History: receiving ${done}/${total}`
+            : 'History: requested';
+  const days = Math.round((Date.parse(backfill.to) - Date.parse(backfill.from)) / DAY_MS);
+  const perType = backfill.requests
+    .map((request) => {
+      const count =
+        request.expected === null ? `${request.received}` : `${request.received}/${request.expected}`;
+      return `${request.type ?? 'unknown'}: ${request.status} (${count} payloads)`;
+    })
+    .join('\n');
+  return h(
+    'div',
+    {
+      class: `history history-${backfill.status} small`,
+      'data-history': backfill.status,
+      title: `Terra's data from ${backfill.from} to ${backfill.to}\n${perType}`,
+    },
+    text,
+    Number.isFinite(days) ? h('span', { class: 'muted' }, ` · ${days} days`) : null,
+  );
+}
+
 function connectionRow(connection: Connection): HTMLElement {
   const live = !TERMINAL.has(connection.status);
   const notes = [
@@ -220,7 +280,13 @@ function connectionRow(connection: Connection): HTMLElement {
       h('div', { class: 'provider-cell' }, icon(connection.provider), providerName(connection.provider)),
       h('code', { class: 'muted' }, connection.user_id),
     ),
-    h('td', {}, statusBadge(connection), ...notes.map((note) => h('div', { class: 'muted small' }, note))),
+    h(
+      'td',
+      {},
+      statusBadge(connection),
+      ...notes.map((note) => h('div', { class: 'muted small' }, note)),
+      historyNote(connection.backfill),
+    ),
     h('td', {}, ...connection.scopes.map((scope) => h('span', { class: 'scope' }, scope))),
     h(
       'td',
@@ -334,6 +400,345 @@ async function refresh(): Promise<void> {
   render();
 }
 
+// ---- the events your app receives ----
+
+/** The app user an event is about (every detail names one; null when nothing has yet). */
+function referenceOf(envelope: EventEnvelope): string | null {
+  const detail = envelope.detail as { reference_id?: unknown };
+  return typeof detail.reference_id === 'string' ? detail.reference_id : null;
+}
+
+const mineOnly = (entry: FeedEntry) => feedAll || referenceOf(entry.envelope) === user?.name;
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+/** Clock time, with the date when it is not today. */
+function clock(iso: string): string {
+  const date = new Date(iso);
+  return date.toDateString() === new Date().toDateString()
+    ? date.toLocaleTimeString()
+    : date.toLocaleString();
+}
+
+/** The line after the detail type: what this event says. */
+function eventSummary(envelope: EventEnvelope): string {
+  switch (envelope['detail-type']) {
+    case 'terra.data':
+      return envelope.detail.type;
+    case 'terra.connection': {
+      const { status, previous_status } = envelope.detail;
+      return previous_status ? `${previous_status} → ${status}` : status;
+    }
+    case 'terra.backfill': {
+      const { type, status, received, expected } = envelope.detail;
+      return `${type} ${status} · ${received}/${expected ?? '?'}`;
+    }
+    case 'terra.user_deleted': {
+      const count = envelope.detail.user_ids.length;
+      return `${count} Terra user${count === 1 ? '' : 's'}`;
+    }
+    default:
+      return '';
+  }
+}
+
+function eventProvider(envelope: EventEnvelope): string | null {
+  const detail = envelope.detail as { provider?: unknown; user_id?: unknown };
+  if (typeof detail.provider === 'string') return detail.provider;
+  return typeof detail.user_id === 'string' ? (providerOf.get(detail.user_id) ?? null) : null;
+}
+
+function eventRow(entry: FeedEntry): HTMLElement {
+  const { envelope } = entry;
+  const data = envelope['detail-type'] === 'terra.data' ? envelope.detail : undefined;
+  const status =
+    envelope['detail-type'] === 'terra.connection' || envelope['detail-type'] === 'terra.backfill'
+      ? envelope.detail.status
+      : undefined;
+  const reference = referenceOf(envelope);
+  const provider = eventProvider(envelope);
+  const summary = eventSummary(envelope);
+  const inline = data ? data.data !== undefined : undefined;
+  return h(
+    'tr',
+    {
+      'data-seq': String(entry.seq),
+      'data-detail-type': envelope['detail-type'],
+      'data-type': data?.type,
+      'data-status': status,
+      'data-backfill': data ? String(data.backfill) : undefined,
+      'data-inline': inline === undefined ? undefined : String(inline),
+      'data-reference-id': reference ?? undefined,
+    },
+    h(
+      'td',
+      { class: 'small nowrap' },
+      h('time', { class: 'clock', datetime: envelope.time, title: envelope.time }, clock(envelope.time)),
+    ),
+    h(
+      'td',
+      {},
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'link event-open',
+          'aria-haspopup': 'dialog',
+          title: 'Show the payload and the envelope',
+        },
+        h('code', {}, envelope['detail-type']),
+        summary ? ` · ${summary}` : null,
+      ),
+      data?.backfill
+        ? h('span', { class: 'tag tag-history', title: 'Answers the history request on connect' }, 'history')
+        : null,
+      inline === false
+        ? h(
+            'span',
+            { class: 'tag', title: 'Over 256 KB: the event carries only the archive key' },
+            'claim check',
+          )
+        : null,
+    ),
+    h(
+      'td',
+      { class: 'small' },
+      reference === null
+        ? h('span', { class: 'muted', title: 'No app user is known for this Terra user' }, 'unknown')
+        : reference,
+      reference !== null && reference === user?.name ? h('span', { class: 'muted' }, ' (you)') : null,
+    ),
+    h('td', { class: 'small' }, provider ? providerName(provider) : h('span', { class: 'muted' }, '—')),
+    h('td', { class: 'small number' }, data ? formatBytes(data.bytes) : h('span', { class: 'muted' }, '—')),
+  );
+}
+
+function renderFeedStatus(): void {
+  const shown = byId('events').querySelector('tbody')?.rows.length ?? 0;
+  const matching = feed.filter(mineOnly).length;
+  const hidden = feed.length - matching;
+  const name = user?.name ?? '';
+  const count = feedAll
+    ? `${feed.length} event${feed.length === 1 ? '' : 's'}`
+    : `${matching} for ${name}${hidden ? ` · ${hidden} for other app users hidden` : ''}`;
+  // A live region: written only when it says something new, or a screen reader repeats it every second.
+  const counted = `${count}${matching > shown ? ` · newest ${shown} shown` : ''}`;
+  if (byId('feed-count').textContent !== counted) byId('feed-count').textContent = counted;
+  const none = byId('no-events');
+  none.hidden = shown > 0;
+  none.textContent = feedAll || hidden === 0 ? 'No events yet.' : `No events for ${name} yet.`;
+  byId('feed-live').textContent = feedFailed
+    ? '· the feed is not answering; retrying'
+    : `· live, updated ${new Date().toLocaleTimeString()}`;
+}
+
+/** The whole table again: on sign-in, on the toggle, after the feed restarted. */
+function renderFeed(): void {
+  byId('events')
+    .querySelector('tbody')
+    ?.replaceChildren(...feed.filter(mineOnly).slice(-FEED_ROWS).reverse().map(eventRow));
+  renderFeedStatus();
+}
+
+/** New events on top, the rest left as they are (a focused row keeps its focus). */
+function addFeedRows(fresh: FeedEntry[]): void {
+  const body = byId('events').querySelector('tbody');
+  if (!body) return;
+  body.prepend(...fresh.filter(mineOnly).reverse().map(eventRow));
+  while (body.rows.length > FEED_ROWS) body.lastElementChild?.remove();
+  renderFeedStatus();
+}
+
+function learn(entries: FeedEntry[]): void {
+  for (const { envelope } of entries) {
+    const detail = envelope.detail as { provider?: unknown; user_id?: unknown };
+    if (typeof detail.provider === 'string' && typeof detail.user_id === 'string')
+      providerOf.set(detail.user_id, detail.provider);
+  }
+}
+
+/**
+ * Asks for what follows the last event seen, that one included: when it is missing or different, the
+ * local server restarted (its feed lives in memory) and the page starts over from the beginning.
+ */
+async function pollFeed(): Promise<void> {
+  if (feedBusy || !user) return;
+  feedBusy = true;
+  try {
+    const last = feed.at(-1);
+    const entries = await eventsAfter(last ? last.seq - 1 : 0);
+    const first = entries[0];
+    const restarted =
+      last !== undefined && (!first || (first.seq === last.seq && first.envelope.id !== last.envelope.id));
+    feedFailed = false;
+    if (restarted) {
+      feed = await eventsAfter(0);
+      learn(feed);
+      renderFeed();
+      return;
+    }
+    const fresh = last && first?.seq === last.seq ? entries.slice(1) : entries;
+    learn(fresh);
+    feed.push(...fresh);
+    if (feed.length > FEED_KEEP) feed = feed.slice(-FEED_KEEP);
+    if (last === undefined) renderFeed();
+    else addFeedRows(fresh);
+  } catch {
+    feedFailed = true;
+    renderFeedStatus();
+  } finally {
+    feedBusy = false;
+  }
+}
+
+function startFeed(): void {
+  window.clearInterval(feedTimer);
+  renderFeed();
+  void pollFeed();
+  feedTimer = window.setInterval(() => void pollFeed(), FEED_POLL_MS);
+}
+
+// ---- one event, in a dialog ----
+
+/** Pretty JSON when it parses, cut at SHOW_CHARS; `whole` links to the rest. */
+function showJson(pre: HTMLElement, value: unknown, whole?: string): void {
+  const text = typeof value === 'string' ? value : (JSON.stringify(value, null, 2) ?? String(value));
+  if (text.length <= SHOW_CHARS) {
+    pre.textContent = text;
+    return;
+  }
+  pre.replaceChildren(
+    text.slice(0, SHOW_CHARS),
+    h(
+      'span',
+      { class: 'muted' },
+      `\n… ${formatBytes(text.length - SHOW_CHARS)} more`,
+      whole ? ' · ' : '',
+      whole ? h('a', { href: whole, target: '_blank' }, 'the whole payload') : null,
+    ),
+  );
+}
+
+function pretty(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+function summaryList(envelope: EventEnvelope): Array<[string, Node | string]> {
+  const detail = envelope.detail as unknown as Record<string, unknown>;
+  const reference = referenceOf(envelope);
+  const provider = eventProvider(envelope);
+  const rows: Array<[string, Node | string]> = [
+    ['App user', reference ?? 'unknown'],
+    ['Provider', provider ? providerName(provider) : '—'],
+  ];
+  if (envelope['detail-type'] === 'terra.data') {
+    const { received_at } = envelope.detail;
+    rows.push(['Webhook received', `${clock(received_at)} (${received_at})`]);
+  }
+  rows.push(
+    ['Published', `${clock(envelope.time)} (${envelope.time})`],
+    ['detail.id', h('code', {}, String(detail.id ?? ''))],
+  );
+  if (typeof detail.user_id === 'string') rows.push(['Terra user', h('code', {}, detail.user_id)]);
+  if (envelope['detail-type'] === 'terra.data') {
+    const data = envelope.detail;
+    rows.push(
+      ['Size', `${formatBytes(data.bytes)} (${data.bytes} bytes)`],
+      ['History', data.backfill ? 'yes: answers the history request on connect' : 'no'],
+      ['Archive key', h('code', {}, data.archive.key)],
+    );
+  }
+  return rows;
+}
+
+async function openEvent(seq: number, from: HTMLElement | null): Promise<void> {
+  const entry = feed.find((candidate) => candidate.seq === seq);
+  if (!entry) return;
+  const { envelope } = entry;
+  const dialog = byId<HTMLDialogElement>('event-dialog');
+  openSeq = seq;
+  opener = from;
+  const summary = eventSummary(envelope);
+  byId('event-dialog-title').replaceChildren(
+    h('code', {}, envelope['detail-type']),
+    summary ? ` · ${summary}` : '',
+  );
+  byId('event-summary').replaceChildren(
+    ...summaryList(envelope).flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]),
+  );
+
+  const data = envelope['detail-type'] === 'terra.data' ? envelope.detail : undefined;
+  const payload = byId('event-payload');
+  const source = byId('event-payload-source');
+  byId('event-payload-section').hidden = !data;
+  const note = byId('event-envelope-note');
+  note.hidden = true;
+  if (data && data.data !== undefined) {
+    // Shown once: the envelope's copy of the payload is shortened to a pointer to the one above.
+    source.replaceChildren(
+      'Inline in ',
+      h('code', {}, 'detail.data'),
+      ': the event fits EventBridge’s 256 KB.',
+    );
+    payload.dataset.state = 'ready';
+    payload.dataset.source = 'inline';
+    showJson(payload, data.data);
+    const shortened = { ...envelope, detail: { ...data, data: '(the payload above)' } };
+    showJson(byId('event-envelope'), shortened);
+    note.textContent = 'As EventBridge delivers it; detail.data is shortened here to the payload above.';
+    note.hidden = false;
+  } else {
+    showJson(byId('event-envelope'), envelope);
+  }
+  if (!dialog.open) dialog.showModal();
+
+  if (data && data.data === undefined) {
+    const url = payloadUrl(data.archive.key);
+    source.replaceChildren(
+      'Not inline (over EventBridge’s 256 KB): the event carries the claim check ',
+      h('code', {}, 'detail.archive'),
+      ', fetched from the archive at ',
+      h('a', { href: url, target: '_blank' }, h('code', {}, 'GET /dev/events/payload')),
+      ' (S3 GetObject in AWS).',
+    );
+    payload.dataset.source = 'archive';
+    payload.dataset.state = 'loading';
+    payload.textContent = 'Loading the payload from the archive…';
+    dialog.setAttribute('aria-busy', 'true');
+    try {
+      const text = await archivedPayload(data.archive.key);
+      if (openSeq !== seq) return;
+      payload.dataset.state = 'ready';
+      showJson(payload, pretty(text), url);
+    } catch (error) {
+      if (openSeq !== seq) return;
+      payload.dataset.state = 'error';
+      payload.textContent = `Could not fetch the payload: ${describeError(error)}`;
+    } finally {
+      if (openSeq === seq) dialog.removeAttribute('aria-busy');
+    }
+  }
+}
+
+function closedEvent(): void {
+  // Back to where the reader was: the row's button, even if the table was redrawn meanwhile.
+  const again =
+    opener?.isConnected === true
+      ? opener
+      : document.querySelector<HTMLElement>(`#events tr[data-seq="${openSeq}"] .event-open`);
+  openSeq = undefined;
+  opener = null;
+  again?.focus();
+}
+
 // ---- signing in and out ----
 
 async function showSignedIn(): Promise<void> {
@@ -350,12 +755,16 @@ async function showSignedIn(): Promise<void> {
   });
   window.clearInterval(pollTimer);
   pollTimer = window.setInterval(() => void attempt('Refreshing', refresh), POLL_MS);
+  startFeed();
 }
 
 function signOut(): void {
   user = null;
   localStorage.removeItem(STORAGE_KEY);
   window.clearInterval(pollTimer);
+  window.clearInterval(feedTimer);
+  const dialog = byId<HTMLDialogElement>('event-dialog');
+  if (dialog.open) dialog.close();
   byId('app').hidden = true;
   byId('who').hidden = true;
   byId('sign-in').hidden = false;
@@ -377,6 +786,13 @@ async function signIn(event: SubmitEvent): Promise<void> {
 // ---- wiring ----
 
 async function onClick(event: MouseEvent): Promise<void> {
+  // A feed row opens its event, wherever it is clicked (its button is the keyboard's way in).
+  const eventRow =
+    event.target instanceof Element ? event.target.closest<HTMLElement>('#events tr[data-seq]') : null;
+  if (eventRow) {
+    await openEvent(Number(eventRow.dataset.seq), eventRow.querySelector<HTMLElement>('.event-open'));
+    return;
+  }
   const target = event.target instanceof Element ? event.target.closest('button') : null;
   if (!target || target.disabled) return;
   const row = target.closest<HTMLElement>('tr[data-user-id]');
@@ -397,9 +813,12 @@ async function onClick(event: MouseEvent): Promise<void> {
     const sandboxUrl = config.sandbox_url;
     const userId = byId<HTMLSelectElement>('sandbox-connection').value;
     const type = target.dataset.event;
+    const bytes = target.dataset.bytes ? Number(target.dataset.bytes) : undefined;
     await attempt('Sending the event', async () => {
-      await fireEvent(sandboxUrl, userId, type);
-      say(`The sandbox sent a ${type} webhook for ${short(userId)}.`);
+      await fireEvent(sandboxUrl, userId, type, bytes);
+      say(
+        `The sandbox sent ${bytes ? `a ${formatBytes(bytes)} ` : 'a '}${type} webhook for ${short(userId)}.`,
+      );
     });
   }
 }
@@ -411,13 +830,41 @@ async function main(): Promise<void> {
     byId('sandbox').hidden = false;
     byId('sandbox-events').replaceChildren(
       ...SANDBOX_EVENTS.map((event) =>
-        h('button', { type: 'button', 'data-event': event.type }, event.label),
+        h(
+          'button',
+          {
+            type: 'button',
+            'data-event': event.type,
+            'data-bytes': 'bytes' in event ? String(event.bytes) : undefined,
+          },
+          event.label,
+        ),
       ),
     );
   }
   byId<HTMLFormElement>('sign-in').addEventListener('submit', (event) => void signIn(event));
   document.addEventListener('click', (event) => void onClick(event));
-  new BroadcastChannel(CHANNEL).addEventListener('message', () => void attempt('Refreshing', refresh));
+  byId<HTMLInputElement>('feed-all').addEventListener('change', (event) => {
+    feedAll = (event.target as HTMLInputElement).checked;
+    renderFeed();
+  });
+  const dialog = byId<HTMLDialogElement>('event-dialog');
+  dialog.addEventListener('close', closedEvent);
+  // A click on the backdrop (the dialog element itself, outside its content box) closes it.
+  dialog.addEventListener('click', (event) => {
+    if (event.target !== dialog) return;
+    const box = dialog.getBoundingClientRect();
+    const inside =
+      event.clientX >= box.left &&
+      event.clientX <= box.right &&
+      event.clientY >= box.top &&
+      event.clientY <= box.bottom;
+    if (!inside) dialog.close();
+  });
+  new BroadcastChannel(CHANNEL).addEventListener('message', () => {
+    void attempt('Refreshing', refresh);
+    void pollFeed();
+  });
 
   const saved = localStorage.getItem(STORAGE_KEY);
   user = saved ? (JSON.parse(saved) as { name: string; token: string }) : null;

@@ -12,12 +12,22 @@ export const SANDBOX_EVENTS = [
   { type: 'connection_error', label: 'Connection error' },
   { type: 'access_revoked', label: 'Revoke access' },
   { type: 'activity', label: 'Send activity data' },
-] as const;
+  // Over EventBridge's 256 KB: the event carries only the claim check (the archived payload's key).
+  { type: 'activity', label: 'Send large activity data', bytes: 400_000 },
+] as const satisfies ReadonlyArray<{ type: string; label: string; bytes?: number }>;
 
-export async function fireEvent(sandboxUrl: string, userId: string, type: string): Promise<void> {
+/** `bytes` pads a data event with samples to about that size. */
+export async function fireEvent(
+  sandboxUrl: string,
+  userId: string,
+  type: string,
+  bytes?: number,
+): Promise<void> {
   const response = await fetch(
     `${sandboxUrl}/sandbox/users/${encodeURIComponent(userId)}/events/${encodeURIComponent(type)}`,
-    { method: 'POST' },
+    bytes === undefined
+      ? { method: 'POST' }
+      : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ bytes }) },
   );
   if (!response.ok) {
     const body = (await response.json().catch(() => ({}))) as { message?: string; detail?: string };

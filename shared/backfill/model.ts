@@ -57,6 +57,8 @@ export interface BackfillSummary {
   status: RequestStatus;
   from: string;
   to: string;
+  /** The data types the backfill asks for: `requests` grows to this many. */
+  planned: string[];
   requests: Array<{
     type: string | null;
     reference: string | null;
@@ -82,6 +84,7 @@ export function summarize(plan: BackfillPlan, requests: readonly DataRequest[]):
     status,
     from: plan.from,
     to: plan.to,
+    planned: [...plan.types].sort(),
     requests: ours
       .map((request) => ({
         type: request.data_type ?? null,

@@ -19,6 +19,9 @@ export const FUNCTION_CONFIG = {
   reconcile: ['terra', 'store'],
   publisher: ['store', 'archive', 'events'],
   backfill: ['terra', 'store', 'backfill'],
+  'delete-me': ['identity', 'terra', 'store', 'archive', 'deletion'],
+  'get-deletion': ['identity', 'store', 'deletion'],
+  'deletion-worker': ['terra', 'store', 'archive', 'deletion'],
 } as const satisfies Record<string, readonly SectionName[]>;
 
 export type FunctionEntry = keyof typeof FUNCTION_CONFIG;

@@ -1,8 +1,11 @@
+import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import type { Env } from '#shared/config';
 import { createConnectionHandler } from './create-connection.ts';
 import { createSdkTokenHandler } from './create-sdk-token.ts';
 import { createSessionHandler } from './create-session.ts';
+import { deleteMeHandler } from './delete-me.ts';
 import { deleteConnectionHandler } from './delete-connection.ts';
+import { getDeletionHandler } from './get-deletion.ts';
 import { listConnectionsHandler } from './list-connections.ts';
 import { listProvidersHandler } from './list-providers.ts';
 import { terraCallbackHandler } from './terra-callback.ts';
@@ -22,6 +25,13 @@ export const HTTP_HANDLERS = {
   'list-providers': listProvidersHandler,
   'create-sdk-token': createSdkTokenHandler,
   'terra-callback': terraCallbackHandler,
-} as const satisfies Record<string, (env: Env) => unknown>;
+  'delete-me': deleteMeHandler,
+  'get-deletion': getDeletionHandler,
+} as const satisfies Record<string, (env: Env, overrides?: HandlerOverrides) => unknown>;
+
+/** What local mode hands a handler besides its configuration: adapters that have no local engine. */
+export interface HandlerOverrides {
+  queue?: DeletionQueue;
+}
 
 export type HttpEntry = keyof typeof HTTP_HANDLERS;

@@ -19,4 +19,6 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'GET', path: '/providers', entry: 'list-providers', auth: 'jwt' },
   { method: 'POST', path: '/sdk-token', entry: 'create-sdk-token', auth: 'jwt' },
   { method: 'GET', path: '/callbacks/terra/{outcome}', entry: 'terra-callback', auth: 'none' },
+  { method: 'DELETE', path: '/me', entry: 'delete-me', auth: 'jwt' },
+  { method: 'GET', path: '/me/deletion', entry: 'get-deletion', auth: 'jwt' },
 ];

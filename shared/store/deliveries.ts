@@ -4,7 +4,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ConnectionEvent } from '#shared/connections/model';
 import type { Claim, DeliveryFacts, DeliveryLedger, DeliveryStatus } from '#shared/webhooks/ports';
 import type { ConnectionStore } from './connections.ts';
-import { INBOX_KEYS } from './tables.ts';
+import { deletionKey, INBOX_KEYS } from './tables.ts';
 
 /**
  * The webhook inbox: one item per delivery id (docs/architecture.md, "Data model"). A delivery that
@@ -48,6 +48,13 @@ export class DeliveryStore implements DeliveryLedger {
     return (await this.get(event_id))?.status;
   }
 
+  async referenceDeleted(reference_id: string): Promise<boolean> {
+    const result = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { event_id: deletionKey(reference_id) }, ConsistentRead: true }),
+    );
+    return result.Item?.status === 'done';
+  }
+
   async claim(facts: DeliveryFacts): Promise<Claim> {
     const token = randomUUID();
     const now = this.options.now();
@@ -60,11 +67,13 @@ export class DeliveryStore implements DeliveryLedger {
           UpdateExpression: `SET #status = :received, attention = :received, lease_token = :token,
             lease_until = :until, received_at = if_not_exists(received_at, :now), expires_at = :ttl, ${sets}
             ADD attempts :one`,
+          // A stale delivery (quarantined, never applied) may be taken by a valid copy or a replay.
           ConditionExpression:
-            'attribute_not_exists(event_id) OR (#status = :received AND lease_until < :nowMs)',
+            'attribute_not_exists(event_id) OR #status = :stale OR (#status = :received AND lease_until < :nowMs)',
           ExpressionAttributeNames: { '#status': 'status', ...names },
           ExpressionAttributeValues: {
             ':received': 'received',
+            ':stale': 'stale',
             ':token': token,
             ':until': now + this.options.leaseSeconds * 1000,
             ':now': new Date(facts.received_at).toISOString(),
@@ -185,7 +194,11 @@ export class DeliveryStore implements DeliveryLedger {
         new PutCommand({
           TableName: this.table,
           Item: item,
-          ConditionExpression: 'attribute_not_exists(event_id)',
+          // A stale copy is only kept, never applied: a valid copy or a replay takes its place.
+          ConditionExpression: status === 'stale' ? 'attribute_not_exists(event_id)' : 'attribute_not_exists(event_id) OR #status = :stale',
+          ...(status === 'stale'
+            ? {}
+            : { ExpressionAttributeNames: { '#status': 'status' }, ExpressionAttributeValues: { ':stale': 'stale' } }),
         }),
       );
       return 'recorded';

@@ -18,18 +18,39 @@ export interface Archive {
   readonly location: string;
 }
 
-export type ArchiveZone = 'users' | 'unattributed' | 'quarantine';
-
 /** The prefixes a Terra user's payloads live under; a deletion removes exactly these. */
 export function userPrefixes(user_id: string): string[] {
   return [`users/${user_id}/`, `quarantine/${user_id}/`];
 }
 
+/** Deliveries that name an app user but no Terra user (a cancelled login): deleted with that app user. */
+export function referencePrefix(reference_id: string): string {
+  return `references/${encodeURIComponent(reference_id)}/`;
+}
+
+/** Every prefix an app user's reference-only deliveries live under, quarantined ones included. */
+export function referencePrefixes(reference_id: string): string[] {
+  return [referencePrefix(reference_id), `quarantine/_${referencePrefix(reference_id)}`];
+}
+
+/** The delivery id an archive key was written for (the inverse of `archiveKey`). */
+export function eventIdOfKey(key: string): string | undefined {
+  const name = key.split('/').at(-1) ?? '';
+  const match = /^(.+)\.[0-9a-f]{16}(\.payload)?\.json$/.exec(name);
+  if (!match?.[1]) return undefined;
+  try {
+    return decodeURIComponent(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `users/<user_id>/<yyyy>/<mm>/<dd>/<event id>.<body hash>.json`; deliveries without a (well-formed)
- * user go under `unattributed/`, validly signed ones outside the time window under `quarantine/`. The
- * body hash keeps two different bodies under one trace id apart; the same delivery repeated lands on
- * the same key, so a retry overwrites instead of piling up.
+ * user go under `references/<reference_id>/` when they name an app user, else `unattributed/`; validly
+ * signed ones outside the time window under `quarantine/`. The body hash keeps two different bodies
+ * under one trace id apart; the same delivery repeated lands on the same key, so a retry overwrites
+ * instead of piling up.
  */
 export function archiveKey(options: {
   zone: 'delivery' | 'quarantine';
@@ -37,16 +58,18 @@ export function archiveKey(options: {
   sha256: string;
   receivedAtMs: number;
   user_id?: string | undefined;
+  reference_id?: string | undefined;
 }): string {
   const day = new Date(options.receivedAtMs).toISOString().slice(0, 10).replaceAll('-', '/');
   const owner =
     options.user_id !== undefined && TERRA_USER_ID.test(options.user_id) ? options.user_id : undefined;
+  const unowned = options.reference_id ? referencePrefix(options.reference_id).slice(0, -1) : 'unattributed';
   const base =
     options.zone === 'quarantine'
-      ? `quarantine/${owner ?? '_unattributed'}`
+      ? `quarantine/${owner ?? (options.reference_id ? `_${unowned}` : '_unattributed')}`
       : owner !== undefined
         ? `users/${owner}`
-        : 'unattributed';
+        : unowned;
   return `${base}/${day}/${encodeURIComponent(options.event_id)}.${options.sha256.slice(0, 16)}.json`;
 }
 

@@ -31,6 +31,8 @@ export interface DeliveryFacts {
   expected_payloads?: number;
   /** A data payload: the app is told about it (`terra.data`). */
   data?: boolean;
+  /** Set when the operations CLI replayed this delivery from the archive. */
+  replayed_at?: string;
 }
 
 export type Claim =
@@ -60,6 +62,8 @@ export interface DeliveryLedger {
   recordFailed(facts: DeliveryFacts, outcome: string): Promise<void>;
   /** A validly signed delivery whose signature time is outside the window: kept, never applied. */
   recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'>;
+  /** The app user was deleted (its deletion finished): deliveries naming only it are not kept. */
+  referenceDeleted(reference_id: string): Promise<boolean>;
 }
 
 /** The connection side of a delivery. */

@@ -58,6 +58,8 @@ export interface WebhookResult {
   body: Record<string, unknown>;
 }
 
+// A date alone is UTC by definition; a date-time must say its zone.
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?))?$/i;
 const IN_PROGRESS_POLLS = 15;
 const IN_PROGRESS_POLL_MS = 100;
 const BUSY = 'This delivery is being processed; retry later.';
@@ -73,6 +75,8 @@ export function parseOrderingTimestamp(value: string | undefined): number | unde
     if (n < 1e17) return Math.round(n / 1000);
     return Math.round(n / 1e6);
   }
+  // ISO-8601 only: Date.parse alone also reads legacy forms ('-5', 'x 2025') in local time.
+  if (!ISO_WITH_ZONE.test(text)) return undefined;
   const parsed = Date.parse(text);
   return Number.isNaN(parsed) ? undefined : parsed;
 }
@@ -161,6 +165,7 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
     at: parseOrderingTimestamp(headers['x-terra-ordering-timestamp']) ?? signedAt * 1000,
     signed_at: signedAt,
     ...(terraReference && TRACE_ID.test(terraReference) ? { terra_reference: terraReference } : {}),
+    ...(delivery.replay ? { replayed_at: new Date(receivedAt).toISOString() } : {}),
   };
   const flight: InFlight = {
     deps,
@@ -215,6 +220,7 @@ async function archiveOf(flight: InFlight): Promise<void> {
     sha256: flight.hash,
     receivedAtMs: facts.received_at,
     user_id: facts.user_id,
+    reference_id: facts.reference_id,
   });
   await deps.archive.put(facts.archive_key, flight.raw);
   if (flight.payload) {
@@ -246,7 +252,11 @@ async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind:
       return recordFinal(flight, 'processed', 'tracked');
     }
     case 'ignored':
-      if (parsed.reference_id !== undefined) facts.reference_id = parsed.reference_id;
+      if (parsed.reference_id !== undefined) {
+        facts.reference_id = parsed.reference_id;
+        // It names only an app user (a cancelled login): nothing of an app user deleted since is kept.
+        if (await deps.deliveries.referenceDeleted(parsed.reference_id)) return forgotten(flight);
+      }
       return recordFinal(flight, 'ignored', parsed.reason);
   }
 }
@@ -279,7 +289,11 @@ async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subj
   let record = touched.state === 'missing' ? undefined : touched.record;
   if (touched.state === 'missing') {
     [record] = await deps.connections.apply([event]);
-    if (record === undefined) return forgotten(flight);
+    if (record === undefined) {
+      // Deleted between the touch and the write: what was just archived goes too.
+      await deps.archive.delete([facts.archive_key, ...(facts.payload_key ? [facts.payload_key] : [])]);
+      return forgotten(flight);
+    }
   }
   if (facts.reference_id === undefined && record?.reference_id !== undefined) {
     facts.reference_id = record.reference_id;
@@ -387,6 +401,10 @@ async function quarantine(
       : parsed?.kind === 'data' || parsed?.kind === 'tracking'
         ? parsed.subject
         : undefined;
+  // Nothing of a deleted user (or deleted app user) is kept, not even in quarantine.
+  if (subject && (await deps.connections.deleted([subject.user_id])).size > 0) return refusal;
+  const reference = parsed?.kind === 'ignored' ? parsed.reference_id : undefined;
+  if (reference && (await deps.deliveries.referenceDeleted(reference))) return refusal;
   const terraReference = delivery.headers['terra-reference']?.trim();
   const facts: DeliveryFacts = {
     event_id,
@@ -397,6 +415,7 @@ async function quarantine(
       sha256: hash,
       receivedAtMs: receivedAt,
       user_id: subject?.user_id,
+      reference_id: subject?.reference_id ?? reference,
     }),
     bytes: delivery.body.length,
     received_at: receivedAt,

@@ -60,10 +60,11 @@ export class Screenshots {
     mkdirSync(ARTIFACTS, { recursive: true });
   }
 
-  async take(page: Page, step: string): Promise<void> {
+  /** The whole page by default; `fullPage: false` for what is in view (e.g. a modal dialog). */
+  async take(page: Page, step: string, options: { fullPage?: boolean } = {}): Promise<void> {
     this.count += 1;
     const name = `${this.scenario}-${String(this.count).padStart(2, '0')}-${step}.png`;
-    await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
+    await page.screenshot({ path: join(ARTIFACTS, name), fullPage: options.fullPage ?? true });
     this.taken.push(name);
   }
 }

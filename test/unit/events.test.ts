@@ -460,3 +460,37 @@ describe('delivery meta', () => {
     ]);
   });
 });
+
+describe('fields that must have their shape', () => {
+  it.each<[string, unknown]>([
+    ['scopes_added that is not a string', { ...permissionChange(), scopes_added: 42 }],
+    ['scopes_removed longer than 4096 characters', permissionChange({ scopes_removed: 'A,'.repeat(2049) })],
+    ['no user', without(permissionChange(), 'user')],
+  ])('ignores a permission_change with %s as unexpected_shape', (_, payload) => {
+    expect(ignoredAs(payload)).toBe('unexpected_shape');
+  });
+
+  it.each<[string, unknown]>([
+    ['no user', without(largeRequestSending(), 'user')],
+    ['a negative expected_payloads', largeRequestSending({ expected_payloads: -1 })],
+    ['a fractional expected_payloads', largeRequestSending({ expected_payloads: 1.5 })],
+    ['an empty reference', largeRequestSending({ reference: '' })],
+  ])('ignores a large request with %s as unexpected_shape', (_, payload) => {
+    expect(ignoredAs(payload)).toBe('unexpected_shape');
+  });
+
+  it('reads a large request without a reference as progress of no request in particular', () => {
+    expect(parseWebhook(without(largeRequestProcessing(), 'reference'), META)).toStrictEqual({
+      kind: 'tracking',
+      type: 'large_request_processing',
+      subject: { user_id: TERRA_USER_ID, reference_id: REFERENCE_ID, provider: PROVIDER },
+    });
+  });
+
+  it('leaves the scopes out of a reauth whose new user carries none', () => {
+    const [added] = eventsOf(
+      userReauth({ new_user: terraUser({ user_id: TERRA_NEW_USER_ID, scopes: null }) }),
+    );
+    expect(added?.change).toStrictEqual({ kind: 'authenticated', replaces: TERRA_USER_ID });
+  });
+});

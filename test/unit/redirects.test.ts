@@ -64,6 +64,24 @@ describe('redirect targets', () => {
     expect(url).not.toMatch(/[\r\n]/);
   });
 
+  it('leaves out the parameters that have no value', () => {
+    expect(
+      redirectUrl(config, 'web', 'failure', { status: 'error', provider: undefined, user_id: undefined }),
+    ).toBe('https://app.example.com/failed?status=error');
+  });
+
+  it("sends a request that names no target to the default, even when a target is called 'undefined'", () => {
+    const settings = {
+      redirectTargets: {
+        web: { success: 'https://app.example.com/ok', failure: 'https://app.example.com/failed' },
+        undefined: { success: 'https://other.example.com/ok', failure: 'https://other.example.com/failed' },
+      },
+      defaultRedirectTarget: 'web',
+    };
+    expect(redirectTargetName(settings, undefined)).toBe('web');
+    expect(redirectUrl(settings, undefined, 'success', {})).toBe('https://app.example.com/ok');
+  });
+
   it('builds the callback URLs given to Terra with the target name, not a URL', () => {
     expect(callbackUrls('https://api.example.com', 'ios')).toEqual({
       success_url: 'https://api.example.com/callbacks/terra/success?redirect=ios',

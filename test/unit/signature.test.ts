@@ -187,6 +187,24 @@ describe('verifySignature', () => {
       });
     });
 
+    it('accepts a header of exactly 2048 characters', () => {
+      const start = `t=${NOW},v1=${SIG},v0=`;
+      const header = start + 'a'.repeat(2048 - start.length);
+      expect(header).toHaveLength(2048);
+      expect(verify({ header })).toEqual({ ok: true, timestamp: NOW });
+      expect(verify({ header: `${header}a` })).toEqual({ ok: false, reason: 'malformed' });
+    });
+
+    it('ignores a fragment without "=", even one that starts like a key', () => {
+      expect(verify({ header: `t=${NOW},v1=${SIG},t0,v1x` })).toEqual({ ok: true, timestamp: NOW });
+    });
+
+    it('looks at no more than eight v1 values', () => {
+      const wrong = (count: number) => Array.from({ length: count }, () => `v1=${OTHER_SIG}`).join(',');
+      expect(verify({ header: `t=${NOW},${wrong(7)},v1=${SIG}` })).toEqual({ ok: true, timestamp: NOW });
+      expect(verify({ header: `t=${NOW},${wrong(8)},v1=${SIG}` })).toEqual({ ok: false, reason: 'mismatch' });
+    });
+
     it('tolerates stray commas and spaces around the pairs', () => {
       expect(verify({ header: ` , t = ${NOW} ,, v1= ${SIG} , ` })).toEqual({ ok: true, timestamp: NOW });
     });

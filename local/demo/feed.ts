@@ -1,0 +1,116 @@
+/**
+ * What the app receives, as local mode shows it (local only, no credentials): every event the backend
+ * published to its bus, in EventBridge's envelope. In AWS your app gets these from an EventBridge rule
+ * on source `terra-connect`, never by polling; here the local server keeps the last 500 in a feed.
+ *
+ * The details mirror `shared/events/bus-events.ts` (not imported: that module is Node code). A consumer
+ * deduplicates on `detail.id`; the envelope's own id is new for every publication in AWS.
+ */
+
+export interface ArchivePointer {
+  bucket: string;
+  key: string;
+}
+
+export interface DataDetail {
+  id: string;
+  event_id: string;
+  /** Terra's data type: activity, sleep, daily, body, … */
+  type: string;
+  /** The app user; null when nothing has named one yet. */
+  reference_id: string | null;
+  user_id: string;
+  provider: string | null;
+  received_at: string;
+  /** The claim check: where the payload is archived. */
+  archive: ArchivePointer;
+  bytes: number;
+  terra_reference?: string;
+  /** The payload answers the backend's own history request on connect. */
+  backfill: boolean;
+  /** The payload itself, when the whole event fits EventBridge's 256 KB; otherwise fetch `archive.key`. */
+  data?: unknown;
+}
+
+export interface ConnectionDetail {
+  id: string;
+  user_id: string;
+  reference_id: string | null;
+  provider: string | null;
+  status: string;
+  previous_status: string | null;
+  reason?: string;
+  replaced_by?: string;
+  replaces?: string;
+  at: string;
+}
+
+export interface BackfillDetail {
+  id: string;
+  user_id: string;
+  reference_id: string | null;
+  reference: string;
+  type: string;
+  status: 'complete' | 'failed';
+  expected: number | null;
+  received: number;
+  from: string | null;
+  to: string | null;
+  reason?: string;
+}
+
+export interface UserDeletedDetail {
+  id: string;
+  reference_id: string;
+  deletion_id: string;
+  user_ids: string[];
+  deleted_at: string;
+}
+
+interface Envelope<Type extends string, Detail> {
+  version: '0';
+  id: string;
+  'detail-type': Type;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Detail;
+}
+
+export type DataEnvelope = Envelope<'terra.data', DataDetail>;
+
+/** The events the backend publishes. A newer backend may add types: handle the rest generically. */
+export type EventEnvelope =
+  | DataEnvelope
+  | Envelope<'terra.connection', ConnectionDetail>
+  | Envelope<'terra.backfill', BackfillDetail>
+  | Envelope<'terra.user_deleted', UserDeletedDetail>;
+
+export interface FeedEntry {
+  /** The feed's own position (local mode only): ask for what is `after` the last one seen. */
+  seq: number;
+  envelope: EventEnvelope;
+}
+
+/** The feed, oldest first: everything kept, or only what is newer than `after`. */
+export async function eventsAfter(after: number): Promise<FeedEntry[]> {
+  const response = await fetch(`/dev/events?after=${encodeURIComponent(String(after))}`);
+  if (!response.ok) throw new Error(`the event feed answered ${response.status}`);
+  return ((await response.json()) as { events: FeedEntry[] }).events;
+}
+
+/** Where the archived payload behind a `terra.data` event is served locally (its claim check). */
+export const payloadUrl = (key: string) => `/dev/events/payload?key=${encodeURIComponent(key)}`;
+
+/**
+ * The payload behind a `terra.data` event that was too large to carry inline, as the archive holds it
+ * (S3 in AWS: `GetObject` on `detail.archive`). Answers the raw text; it is JSON as Terra sent it.
+ */
+export async function archivedPayload(key: string): Promise<string> {
+  const response = await fetch(payloadUrl(key));
+  if (response.status === 404) throw new Error('the archive no longer has this payload');
+  if (!response.ok) throw new Error(`the archive answered ${response.status}`);
+  return response.text();
+}

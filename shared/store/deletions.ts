@@ -1,0 +1,101 @@
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
+import { isConditionFailure, jitter } from './conditions.ts';
+import { deletionKey, RECORD_SK } from './tables.ts';
+
+/**
+ * Deletion jobs (one per app user, in the inbox table under `deletion#<reference_id>`), tombstones in
+ * place of connection records, and the batch deletes of a user's items and deliveries.
+ */
+export class DeletionStore implements DeletionStorePort {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: { connectionsTable: string; inboxTable: string },
+    private readonly options: { tombstoneDays: number; now: () => number },
+  ) {}
+
+  async job(reference_id: string): Promise<DeletionJob | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({ TableName: this.tables.inboxTable, Key: { event_id: deletionKey(reference_id) }, ConsistentRead: true }),
+    );
+    if (!result.Item) return undefined;
+    const { event_id: _id, expires_at: _ttl, ...job } = result.Item as DeletionJob & { event_id: string; expires_at: number };
+    return job;
+  }
+
+  async save(job: DeletionJob): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tables.inboxTable,
+          // Kept as long as the tombstones, so `GET /me/deletion` can still say it is done.
+          Item: { ...job, event_id: deletionKey(job.reference_id), expires_at: this.expiresAt() },
+          ConditionExpression: 'attribute_not_exists(event_id) OR version = :previous',
+          ExpressionAttributeValues: { ':previous': job.version - 1 },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async tombstone(user_id: string, at: number): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tables.connectionsTable,
+        Item: { user_id, sk: RECORD_SK, deleted_at: new Date(at).toISOString(), expires_at: this.expiresAt() },
+      }),
+    );
+    const others: Array<Record<string, unknown>> = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.connectionsTable,
+          KeyConditionExpression: 'user_id = :u',
+          ExpressionAttributeValues: { ':u': user_id },
+          ProjectionExpression: 'user_id, sk',
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) if (item.sk !== RECORD_SK) others.push({ user_id, sk: item.sk });
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    await this.deleteKeys(this.tables.connectionsTable, others);
+  }
+
+  async deleteDeliveries(event_ids: readonly string[]): Promise<number> {
+    await this.deleteKeys(
+      this.tables.inboxTable,
+      event_ids.map((event_id) => ({ event_id })),
+    );
+    return event_ids.length;
+  }
+
+  private async deleteKeys(table: string, keys: Array<Record<string, unknown>>): Promise<void> {
+    for (let start = 0; start < keys.length; start += 25) {
+      let pending = keys.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let attempt = 1; pending.length > 0; attempt++) {
+        const result = await this.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
+        pending = (result.UnprocessedItems?.[table] ?? []) as typeof pending;
+        if (pending.length > 0) {
+          if (attempt >= 8) throw new Error('DynamoDB left deletes unprocessed after retries');
+          await jitter(attempt);
+        }
+      }
+    }
+  }
+
+  private expiresAt(): number {
+    return Math.floor(this.options.now() / 1000) + this.options.tombstoneDays * 86_400;
+  }
+}

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalStack } from '#local/stack';
+import { createDocumentClient } from '#shared/store/client';
+import { connectAtSandbox, eventsFor, eventually, fireAtSandbox, settle } from '../helpers/events.ts';
+import { AppUser, startTestStack } from '../helpers/local-stack.ts';
+import { signedHeaders } from '../helpers/signing.ts';
+import { dataEvent, deauth, terraUser } from '../helpers/terra-fixtures.ts';
+
+/**
+ * Deleting a person everywhere, end to end in local mode: at Terra (the sandbox), in both tables, in
+ * the archive, with Terra's late webhooks arriving after it.
+ */
+let stack: LocalStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({ env: { DELETION_GRACE_SECONDS: '1', DELETION_BUDGET_MS: '2000' } });
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function scan(table: string): Promise<Array<Record<string, unknown>>> {
+  const doc = createDocumentClient({ dynamoEndpoint: stack.dynamoEndpoint });
+  const items: Array<Record<string, unknown>> = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(new ScanCommand({ TableName: table, ExclusiveStartKey }));
+    items.push(...((page.Items ?? []) as Array<Record<string, unknown>>));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  doc.destroy();
+  return items;
+}
+
+function archived(prefix: string): string[] {
+  const dir = join(stack.archiveDir, prefix);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name);
+}
+
+/** Everything the backend holds about these Terra users and this app user, tombstones apart. */
+async function leftOf(user_ids: string[], reference_id: string) {
+  const ids = new Set(user_ids);
+  const connections = (await scan(stack.tables.connectionsTable)).filter(
+    (item) => ids.has(String(item.user_id)) || item.reference_id === reference_id,
+  );
+  const tombstones = connections.filter((item) => item.deleted_at !== undefined);
+  const deliveries = (await scan(stack.tables.inboxTable)).filter(
+    (item) => ids.has(String(item.user_id)) || (item.reference_id === reference_id && !String(item.event_id).startsWith('deletion#')),
+  );
+  const files = [
+    ...user_ids.flatMap((user_id) => [...archived(`users/${user_id}`), ...archived(`quarantine/${user_id}`)]),
+    ...archived(`references/${encodeURIComponent(reference_id)}`),
+  ];
+  return { other: connections.filter((item) => item.deleted_at === undefined), tombstones, deliveries, files };
+}
+
+async function finished(user: AppUser) {
+  await eventually(stack, async () => {
+    await stack.deletions.idle();
+    const status = await user.call('GET', '/me/deletion');
+    expect(status.body.status).toBe('done');
+  }, 80);
+}
+
+describe('DELETE /me', () => {
+  it('deletes a person everywhere: at Terra, in the tables, in the archive; late webhooks bring nothing back', async () => {
+    const user = new AppUser(stack);
+    const garmin = await connectAtSandbox(stack, user.sub, 'GARMIN');
+    const oura = await connectAtSandbox(stack, user.sub, 'OURA');
+    await eventually(stack, async () => {
+      const connections = await user.connections();
+      expect(connections.map((c) => c.backfill?.status)).toEqual(['complete', 'complete']);
+    });
+    await fireAtSandbox(stack, garmin, 'sleep');
+    await settle(stack);
+    expect((await leftOf([garmin, oura], user.sub)).files.length).toBeGreaterThan(4);
+
+    const started = await user.call('DELETE', '/me');
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ deletion_id: expect.any(String), status: 'running', connections: 2 });
+    await finished(user);
+
+    // Terra (the sandbox) holds no user of this person any more; its deauth webhooks arrived late.
+    expect(stack.sandbox?.users().filter((terra) => terra.reference_id === user.sub)).toEqual([]);
+    await settle(stack);
+    const delivered = stack.sandbox?.deliveries().filter((d) => d.type === 'deauth' && (d.user_id === garmin || d.user_id === oura));
+    expect(delivered?.map((d) => d.status)).toEqual(['delivered', 'delivered']);
+
+    // More late deliveries: a retried data event and a deauth without reference_id.
+    for (const payload of [dataEvent('daily', { user: terraUser({ user_id: garmin, reference_id: user.sub }) }), deauth({ user: terraUser({ user_id: oura, reference_id: null }) })]) {
+      const body = JSON.stringify(payload);
+      const response = await fetch(stack.webhookUrl, { method: 'POST', headers: signedHeaders(body, { secret: stack.signingSecret, traceId: randomUUID() }), body });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { outcome: string }).outcome).toBe('deleted_user');
+    }
+    await settle(stack);
+
+    const left = await leftOf([garmin, oura], user.sub);
+    expect(left.other).toEqual([]);
+    expect(left.deliveries).toEqual([]);
+    expect(left.files).toEqual([]);
+    // Only tombstones: the Terra user id and a time, nothing else.
+    expect(left.tombstones.map((item) => Object.keys(item).sort())).toEqual([
+      ['deleted_at', 'expires_at', 'sk', 'user_id'],
+      ['deleted_at', 'expires_at', 'sk', 'user_id'],
+    ]);
+    expect(await user.connections()).toEqual([]);
+    const announced = eventsFor(stack, { reference_id: user.sub, type: 'terra.user_deleted' });
+    expect(announced).toHaveLength(1);
+    expect((announced[0]?.detail.user_ids as string[]).sort()).toEqual([garmin, oura].sort());
+  });
+
+  it('answers 204 when it finishes inside the request: an app user with nothing connected', async () => {
+    const user = new AppUser(stack);
+    expect((await user.call('DELETE', '/me')).status).toBe(204);
+    expect((await user.call('GET', '/me/deletion')).body).toMatchObject({ status: 'done', connections: 0 });
+  });
+
+  it("shows only the caller's own deletion, and 404 before there is one", async () => {
+    const user = new AppUser(stack);
+    expect((await user.call('GET', '/me/deletion')).status).toBe(404);
+    const other = new AppUser(stack);
+    await other.call('DELETE', '/me');
+    expect((await user.call('GET', '/me/deletion')).status).toBe(404);
+  });
+
+  it('starts again when asked again after a deletion finished', async () => {
+    const user = new AppUser(stack);
+    const first = await user.call('DELETE', '/me');
+    expect(first.status).toBe(204);
+    const id = (await user.call('GET', '/me/deletion')).body.deletion_id;
+    await connectAtSandbox(stack, user.sub, 'WHOOP');
+    await settle(stack);
+    expect((await user.call('DELETE', '/me')).status).toBe(202);
+    await finished(user);
+    expect((await user.call('GET', '/me/deletion')).body.deletion_id).not.toBe(id);
+    expect(await user.connections()).toEqual([]);
+  });
+});

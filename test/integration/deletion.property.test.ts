@@ -1,0 +1,147 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TerraPort } from '#shared/connections/ports';
+import { logger } from '#shared/log';
+import { continueDeletion, type DeletionDeps, startDeletion } from '#shared/privacy/deletion';
+import { ConnectionStore } from '#shared/store/connections';
+import { DeletionStore } from '#shared/store/deletions';
+import { DirectoryArchive } from '#shared/webhooks/archive';
+import { receiveWebhook } from '#shared/webhooks/receive';
+import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
+import { signedHeaders } from '../helpers/signing.ts';
+import {
+  authSuccess,
+  connectionError,
+  dataEvent,
+  deauth,
+  permissionChange,
+  terraUser,
+} from '../helpers/terra-fixtures.ts';
+import { receiverDeps } from '../helpers/webhook.ts';
+
+/**
+ * Deleting a user, property-based, against DynamoDB Local and a real directory archive: wherever the
+ * deletion falls among a user's deliveries (before, between, racing them, with late copies after), once
+ * it is done nothing of that user remains but its tombstones.
+ */
+const SECRET = 'deletion-property-secret';
+const GRACE_MS = 150;
+let tables: TestTables;
+
+beforeAll(async () => {
+  tables = await createTestTables();
+});
+
+type Kind = 'auth' | 'data' | 'anonymous_data' | 'error' | 'scopes' | 'deauth' | 'stale';
+const kindArb = fc.constantFrom<Kind>('auth', 'data', 'anonymous_data', 'error', 'scopes', 'deauth', 'stale');
+
+function payloadOf(kind: Kind, user_id: string, reference_id: string): unknown {
+  const user = terraUser({ user_id, reference_id });
+  switch (kind) {
+    case 'auth':
+      return authSuccess({ user });
+    case 'data':
+    case 'stale':
+      return dataEvent('activity', { user });
+    case 'anonymous_data':
+      return dataEvent('sleep', { user: terraUser({ user_id, reference_id: null }) });
+    case 'error':
+      return connectionError({ user });
+    case 'scopes':
+      return permissionChange({ user });
+    case 'deauth':
+      return deauth({ user: terraUser({ user_id, reference_id: null }) });
+  }
+}
+
+/** Terra for the deletion: it knows these users and forgets them when deauthenticated. */
+function fakeTerra(users: Set<string>, reference_id: string): Pick<TerraPort, 'deauthenticateUser' | 'getUsersByReference'> {
+  return {
+    async deauthenticateUser(user_id) {
+      return users.delete(user_id);
+    },
+    async getUsersByReference(reference) {
+      return reference === reference_id ? [...users].map((user_id) => ({ user_id, provider: 'GARMIN', reference_id })) : [];
+    },
+  };
+}
+
+let run = 0;
+
+describe('deleting a user, property-based', () => {
+  it('leaves nothing of the user wherever the deletion falls among its deliveries', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ kind: kindArb, user: fc.nat({ max: 1 }) }), { minLength: 1, maxLength: 10 }),
+        fc.nat(),
+        fc.nat({ max: 4 }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+        async (deliveries, split, racing, lateCopies) => {
+          run++;
+          const reference_id = `ref-${run}-${Date.now()}`;
+          const user_ids = [`del-a-${run}-${Date.now()}`, `del-b-${run}-${Date.now()}`];
+          const archiveDir = mkdtempSync(join(tmpdir(), 'terra-del-'));
+          const webhook = receiverDeps(tables, { secret: SECRET, archiveDir });
+          const sent = deliveries.map((delivery, i) => {
+            const body = JSON.stringify(payloadOf(delivery.kind, user_ids[delivery.user] ?? '', reference_id));
+            const now = Math.floor(Date.now() / 1000);
+            const timestamp = delivery.kind === 'stale' ? now - 3600 : now;
+            return { body, headers: signedHeaders(body, { secret: SECRET, traceId: `t-${run}-${i}`, timestamp }) };
+          });
+          const send = (index: number) => {
+            const delivery = sent[index % sent.length];
+            if (!delivery) return Promise.resolve();
+            // Re-signed now: a copy Terra retries later carries a fresh signature (stale ones stay stale).
+            return receiveWebhook(webhook, { headers: delivery.headers, body: Buffer.from(delivery.body) });
+          };
+
+          const cut = split % (sent.length + 1);
+          for (let i = 0; i < cut; i++) await send(i);
+          const terra = fakeTerra(new Set(user_ids), reference_id);
+          const deps: DeletionDeps = {
+            terra,
+            records: new ConnectionStore(tables.doc, tables.connectionsTable),
+            jobs: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
+            archive: new DirectoryArchive(archiveDir),
+            graceMs: GRACE_MS,
+            now: Date.now,
+            log: logger,
+          };
+          // The deletion, racing the deliveries after the cut.
+          const deletion = (async () => {
+            let job = await startDeletion(deps, reference_id);
+            while (job.status !== 'done') {
+              job = await continueDeletion(deps, job, Date.now() + 5_000);
+              if (job.status !== 'done') await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          })();
+          await Promise.all([deletion, ...Array.from({ length: Math.min(racing, sent.length - cut) }, (_, i) => send(cut + i))]);
+          // Whatever is left arrives late, and Terra retries some once more.
+          for (let i = cut + racing; i < sent.length; i++) await send(i);
+          for (const copy of lateCopies) await send(copy);
+
+          const ids = new Set(user_ids);
+          const connections = ((await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable }))).Items ?? []).filter(
+            (item) => ids.has(String(item.user_id)),
+          );
+          expect(connections.every((item) => item.deleted_at !== undefined && item.status === undefined)).toBe(true);
+          expect(connections.filter((item) => item.sk !== 'connection')).toEqual([]);
+          const deliveriesLeft = ((await tables.doc.send(new ScanCommand({ TableName: tables.inboxTable }))).Items ?? []).filter(
+            (item) => ids.has(String(item.user_id)),
+          );
+          expect(deliveriesLeft).toEqual([]);
+          const files = readdirSync(archiveDir, { recursive: true, withFileTypes: true })
+            .filter((entry) => entry.isFile())
+            .map((entry) => join(entry.parentPath, entry.name))
+            .filter((path) => user_ids.some((user_id) => path.includes(user_id)) || path.includes(encodeURIComponent(reference_id)));
+          expect(files).toEqual([]);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  }, 180_000);
+});
