@@ -25,8 +25,12 @@ const context = z.strictObject({
     .default('rate(6 hours)'),
   exampleSubscription: z.boolean().default(true),
   archiveInfrequentAccessDays: z.number().int().min(30).default(30),
-  archiveGlacierDays: z.number().int().min(60).default(90),
-  archiveExpirationDays: z.number().int().min(0).default(0),
+  archiveGlacierDays: z.number().int().min(60).default(180),
+  // Health data: kept a finite time by default (0 keeps it for ever).
+  archiveExpirationDays: z.number().int().min(0).default(365),
+  quarantineExpirationDays: z.number().int().min(1).default(30),
+  inboxTtlDays: z.number().int().min(1).max(3650).default(30),
+  tombstoneDays: z.number().int().min(2).max(3650).default(30),
 });
 
 /** `cdk.json` → stack props, validated: a typo fails the synth with the field's name. */
@@ -44,6 +48,12 @@ export function stackPropsFromContext(raw: unknown): TerraConnectProps {
       'cdk.json context: set both terraConnect.jwtIssuer and terraConnect.jwtAudience, or neither (Cognito).',
     );
   }
+  // A delivery record must not outlive its payload: a deletion finds records through the archive.
+  if (c.archiveExpirationDays > 0 && c.archiveExpirationDays < c.inboxTtlDays) {
+    throw new Error(
+      'cdk.json context: terraConnect.archiveExpirationDays must be 0 (keep) or at least terraConnect.inboxTtlDays, so every delivery record can be found for a deletion.',
+    );
+  }
   const retention = Object.values(RetentionDays).find((value) => value === c.logRetentionDays);
   if (retention === undefined)
     throw new Error('cdk.json context: terraConnect.logRetentionDays is not a CloudWatch retention.');
@@ -58,10 +68,13 @@ export function stackPropsFromContext(raw: unknown): TerraConnectProps {
     reconcileSchedule: c.reconcileSchedule,
     exampleSubscription: c.exampleSubscription,
     logRetention: retention as RetentionDays,
+    inboxTtlDays: c.inboxTtlDays,
+    tombstoneDays: c.tombstoneDays,
     archive: {
       infrequentAccessDays: c.archiveInfrequentAccessDays,
       glacierDays: c.archiveGlacierDays,
       expirationDays: c.archiveExpirationDays,
+      quarantineExpirationDays: c.quarantineExpirationDays,
     },
   };
 }

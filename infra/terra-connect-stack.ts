@@ -9,6 +9,7 @@ import { SECTIONS } from '#shared/config';
 import { FUNCTION_CONFIG, type FunctionEntry, type SectionName } from '#shared/handlers/config-sections';
 import { ROUTES } from '#shared/http/routes';
 import { CHECKPOINT_ID } from '#shared/store/tables';
+import { Deletion } from './constructs/deletion.ts';
 import { EventDelivery } from './constructs/event-delivery.ts';
 import { TerraHttpApi } from './constructs/http-api.ts';
 import { Monitoring } from './constructs/monitoring.ts';
@@ -35,10 +36,18 @@ export interface TerraConnectProps extends StackProps {
   logRetention: RetentionDays;
   /** The example subscription of the app's events (a rule to an SQS queue); on unless turned off. */
   exampleSubscription: boolean;
-  archive: { infrequentAccessDays: number; glacierDays: number; expirationDays: number };
+  /** How long delivery records (and their dedupe) are kept; how long tombstones of deleted users are. */
+  inboxTtlDays: number;
+  tombstoneDays: number;
+  archive: {
+    infrequentAccessDays: number;
+    glacierDays: number;
+    expirationDays: number;
+    quarantineExpirationDays: number;
+  };
 }
 
-type Grant = 'records' | 'touch' | 'listing' | 'inbox' | 'archiveWrite';
+type Grant = 'records' | 'touch' | 'listing' | 'inbox' | 'archiveWrite' | 'deletion' | 'deletionStatus';
 
 /** What each function may touch besides its logs and the Terra secret (every function reads that). */
 const ACCESS: Record<string, readonly Grant[]> = {
@@ -51,6 +60,8 @@ const ACCESS: Record<string, readonly Grant[]> = {
   'create-session': [],
   'list-providers': [],
   'create-sdk-token': [],
+  'delete-me': ['deletion'],
+  'get-deletion': ['deletionStatus'],
 };
 
 /** The variables of the sections a function reads (shared/handlers/config-sections.ts), and no others. */
@@ -61,6 +72,12 @@ export function functionEnvironment(entry: string, settings: Record<string, stri
   return Object.fromEntries(Object.entries(settings).filter(([name]) => wanted.has(name)));
 }
 
+/** Only functions that talk to Terra or check its signatures read the Terra secret. */
+function readsTerraSecret(entry: string): boolean {
+  const sections: readonly SectionName[] = FUNCTION_CONFIG[entry as FunctionEntry] ?? [];
+  return sections.includes('terra') || sections.includes('webhook');
+}
+
 function grant(storage: Storage, fn: TerraFunction, grants: readonly Grant[]): void {
   for (const name of grants) {
     if (name === 'records') storage.grantRecordWrites(fn);
@@ -68,6 +85,8 @@ function grant(storage: Storage, fn: TerraFunction, grants: readonly Grant[]): v
     if (name === 'listing') storage.grantRecordListing(fn);
     if (name === 'inbox') storage.grantInbox(fn);
     if (name === 'archiveWrite') storage.grantArchiveWrite(fn);
+    if (name === 'deletion') storage.grantDeletion(fn);
+    if (name === 'deletionStatus') storage.grantDeletionJobs(fn, ['dynamodb:GetItem']);
   }
 }
 
@@ -80,6 +99,7 @@ export class TerraConnectStack extends Stack {
       archiveInfrequentAccessDays: props.archive.infrequentAccessDays,
       archiveGlacierDays: props.archive.glacierDays,
       archiveExpirationDays: props.archive.expirationDays,
+      quarantineExpirationDays: props.archive.quarantineExpirationDays,
     });
 
     // Values are put after deploy (README, "Deploy"); the template holds only placeholders.
@@ -103,6 +123,8 @@ export class TerraConnectStack extends Stack {
       INBOX_TABLE: storage.inbox.tableName,
       ARCHIVE_BUCKET: storage.archive.bucketName,
       TERRA_SECRET_ARN: terraSecret.secretArn,
+      INBOX_TTL_DAYS: String(props.inboxTtlDays),
+      TOMBSTONE_DAYS: String(props.tombstoneDays),
       REDIRECT_TARGETS: JSON.stringify(props.redirectTargets),
       ...(props.defaultRedirectTarget ? { DEFAULT_REDIRECT_TARGET: props.defaultRedirectTarget } : {}),
       ...(props.terraApiUrl ? { TERRA_API_URL: props.terraApiUrl } : {}),
@@ -111,6 +133,14 @@ export class TerraConnectStack extends Stack {
     const environmentOf = (entry: string) => functionEnvironment(entry, settings);
 
     const monitoring = new Monitoring(this, 'Monitoring');
+    const deletion = new Deletion(this, 'Deletion', {
+      storage,
+      terraSecret,
+      monitoring,
+      logRetention: props.logRetention,
+      environmentOf: (entry, extra) => functionEnvironment(entry, { ...settings, ...extra }),
+    });
+    settings.DELETION_QUEUE_URL = deletion.queue.queueUrl;
     const routes = ROUTES.map((route) => {
       const access = ACCESS[route.entry];
       if (!access) throw new Error(`No access rules for function '${route.entry}'.`);
@@ -123,8 +153,9 @@ export class TerraConnectStack extends Stack {
         memorySize: webhook ? 1024 : 512,
         logRetention: props.logRetention,
       });
-      terraSecret.grantRead(fn);
+      if (readsTerraSecret(route.entry)) terraSecret.grantRead(fn);
       grant(storage, fn, access);
+      if (access.includes('deletion')) deletion.letStart(fn.function);
       monitoring.watchFunction(route.entry, fn.function);
       if (webhook) monitoring.watchWebhook(fn.logGroup);
       return { ...route, function: fn.function };
@@ -209,6 +240,10 @@ export class TerraConnectStack extends Stack {
       value: terraSecret.secretArn,
       description: 'Put {"dev_id","api_key","signing_secret"} here after deploy',
     });
+    // What `npm run ops -- --stack <name>` reads to find this stack's parts.
+    new CfnOutput(this, 'ConnectionsTableName', { value: storage.connections.tableName });
+    new CfnOutput(this, 'InboxTableName', { value: storage.inbox.tableName });
+    new CfnOutput(this, 'ArchiveBucketName', { value: storage.archive.bucketName });
     new CfnOutput(this, 'AlarmTopicArn', {
       value: monitoring.topic.topicArn,
       description: 'Subscribe to get alarms',

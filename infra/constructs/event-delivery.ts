@@ -1,6 +1,4 @@
 import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
-import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -132,15 +130,11 @@ export class EventDelivery extends Construct {
       monitoring.watchFunction(name, fn.function);
       monitoring.watchStream(name, fn.function);
     }
-    new Alarm(this, 'DeadLettersAlarm', {
-      metric: this.deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-      alarmDescription:
-        'Events the app should have received are waiting in the dead-letter queue: npm run ops -- redrive.',
-    }).addAlarmAction(new SnsAction(monitoring.topic));
+    monitoring.watchQueue(
+      'events-dead-letters',
+      this.deadLetters,
+      'Events the app should have received are waiting in the dead-letter queue: npm run ops -- redrive.',
+    );
 
     // What a consumer needs beyond its subscription: the payloads behind terra.data's claim check.
     this.consumerPolicy = new ManagedPolicy(this, 'ConsumerPolicy', {

@@ -6,6 +6,7 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { FilterPattern, type ILogGroup, MetricFilter } from 'aws-cdk-lib/aws-logs';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 const NAMESPACE = 'TerraConnect';
@@ -84,6 +85,15 @@ export class Monitoring extends Construct {
       fn.metric('IteratorAge', { statistic: 'Maximum', period: Duration.minutes(5) }),
       `${name}: its stream consumer is more than 5 minutes behind.`,
       300_000,
+    );
+  }
+
+  /** Any message waiting in a dead-letter queue is work that did not get done. */
+  watchQueue(name: string, queue: IQueue, description: string): void {
+    this.alarm(
+      `${name}-waiting`,
+      queue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      description,
     );
   }
 

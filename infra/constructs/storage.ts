@@ -6,6 +6,7 @@ import {
   Bucket,
   BucketEncryption,
   type CfnBucket,
+  type LifecycleRule,
   StorageClass,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct, type IConstruct } from 'constructs';
@@ -14,12 +15,50 @@ import { CONNECTIONS_KEYS, INBOX_KEYS } from '#shared/store/tables';
 /** The archive's top-level prefixes (docs/architecture.md, "Archive layout"). */
 export const ARCHIVE_PREFIXES = ['users', 'references', 'unattributed', 'quarantine'] as const;
 
+/** Where one person's payloads can be: a deletion lists and deletes these and nothing else. */
+const USER_PREFIXES = ['users', 'references', 'quarantine'] as const;
+
 export interface StorageProps {
   /** Days before raw deliveries move to Infrequent Access, then Glacier Instant Retrieval. */
   archiveInfrequentAccessDays: number;
   archiveGlacierDays: number;
-  /** Days after which raw deliveries are deleted; 0 keeps them. */
+  /** Days after which archived payloads are deleted; 0 keeps them. */
   archiveExpirationDays: number;
+  /** Days after which quarantined (stale) deliveries are deleted. */
+  quarantineExpirationDays: number;
+}
+
+/**
+ * How long the archive keeps what (README, "Data map"): payloads for `archiveExpirationDays` (moving to
+ * cheaper storage on the way, where that comes before the expiry), quarantined deliveries for
+ * `quarantineExpirationDays`. A transition on or after the expiry would be refused by S3, so it is left out.
+ */
+export function archiveLifecycle(props: StorageProps): LifecycleRule[] {
+  const expiry = props.archiveExpirationDays;
+  const before = (days: number) => expiry === 0 || days < expiry;
+  const transitions = [
+    {
+      storageClass: StorageClass.INFREQUENT_ACCESS,
+      transitionAfter: Duration.days(props.archiveInfrequentAccessDays),
+    },
+    {
+      storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL,
+      transitionAfter: Duration.days(props.archiveGlacierDays),
+    },
+  ].filter((transition) => before(transition.transitionAfter.toDays()));
+  return [
+    ...['users/', 'references/', 'unattributed/'].map((prefix) => ({
+      id: `archive-${prefix.slice(0, -1)}`,
+      prefix,
+      ...(transitions.length ? { transitions } : {}),
+      ...(expiry > 0 ? { expiration: Duration.days(expiry) } : {}),
+    })),
+    {
+      id: 'archive-quarantine',
+      prefix: 'quarantine/',
+      expiration: Duration.days(props.quarantineExpirationDays),
+    },
+  ];
 }
 
 /**
@@ -87,23 +126,7 @@ export class Storage extends Construct {
       enforceSSL: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'archive/',
-      lifecycleRules: [
-        {
-          transitions: [
-            {
-              storageClass: StorageClass.INFREQUENT_ACCESS,
-              transitionAfter: Duration.days(props.archiveInfrequentAccessDays),
-            },
-            {
-              storageClass: StorageClass.GLACIER_INSTANT_RETRIEVAL,
-              transitionAfter: Duration.days(props.archiveGlacierDays),
-            },
-          ],
-          ...(props.archiveExpirationDays > 0
-            ? { expiration: Duration.days(props.archiveExpirationDays) }
-            : {}),
-        },
-      ],
+      lifecycleRules: archiveLifecycle(props),
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }
@@ -170,6 +193,64 @@ export class Storage extends Construct {
       grantee,
       ['users/*'],
       'The publisher reads the payload a terra.data event points at, to inline it when it fits.',
+    );
+  }
+
+  /**
+   * Deleting a user: deletes on both tables (no BatchWriteItem, which would allow puts), the tombstone
+   * put, its deletion job's own item, the records it must find; object deletes under the prefixes a
+   * user's payloads live in, and listing only those prefixes.
+   */
+  grantDeletion(grantee: IGrantable & IConstruct): void {
+    const principal = grantee.grantPrincipal;
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:DeleteItem',
+          'dynamodb:Query',
+          'dynamodb:BatchGetItem',
+        ],
+        resources: [this.connections.tableArn],
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.indexArn()] }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [this.inbox.tableArn] }),
+    );
+    this.grantDeletionJobs(grantee, ['dynamodb:GetItem', 'dynamodb:PutItem']);
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucket'],
+        resources: [this.archive.bucketArn],
+        conditions: { StringLike: { 's3:prefix': USER_PREFIXES.map((prefix) => `${prefix}/*`) } },
+      }),
+    );
+    const objects = USER_PREFIXES.map((prefix) => `${prefix}/*`);
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['s3:DeleteObject'],
+        resources: objects.map((prefix) => this.archive.arnForObjects(prefix)),
+      }),
+    );
+    this.acknowledgePrefixes(
+      grantee,
+      objects,
+      'A deletion removes every payload of the user, whatever its key under these prefixes.',
+    );
+  }
+
+  /** The deletion jobs' items in the inbox table (`deletion#<reference_id>`), and no delivery. */
+  grantDeletionJobs(grantee: IGrantable & IConstruct, actions: string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions,
+        resources: [this.inbox.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['deletion#*'] } },
+      }),
     );
   }
 

@@ -16,7 +16,13 @@ export function deleteMeHandler(env: Env, overrides: { queue?: DeletionQueue } =
   return route(routeContext(env), { body: emptyBody }, async ({ caller }) => {
     const job = await deleteUser(deps, caller.referenceId, deps.now() + deps.budgetMs);
     if (job.status === 'done') return { status: 204 };
-    const wait = job.sweep_after ? Math.max(1, Math.ceil((Date.parse(job.sweep_after) - deps.now()) / 1000)) : 1;
-    return { status: 202, body: deletionView(job), headers: { 'retry-after': String(wait), location: '/me/deletion' } };
+    const wait = job.sweep_after
+      ? Math.max(1, Math.ceil((Date.parse(job.sweep_after) - deps.now()) / 1000))
+      : 1;
+    return {
+      status: 202,
+      body: deletionView(job),
+      headers: { 'retry-after': String(wait), location: '/me/deletion' },
+    };
   });
 }

@@ -8,7 +8,10 @@ import { deletionDeps } from '#shared/runtime/deletion';
 /** The deletion queue's consumer: each message is one more step of one app user's deletion. */
 export function deletionWorkerHandler(env: Env, overrides: { queue?: DeletionQueue } = {}) {
   const deps = deletionDeps(env, overrides);
-  return async (event: SQSEvent, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<SQSBatchResponse> => {
+  return async (
+    event: SQSEvent,
+    context: Pick<Context, 'getRemainingTimeInMillis'>,
+  ): Promise<SQSBatchResponse> => {
     const failures: SQSBatchResponse['batchItemFailures'] = [];
     for (const message of event.Records) {
       try {

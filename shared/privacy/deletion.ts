@@ -80,7 +80,11 @@ export async function startDeletion(deps: DeletionDeps, reference_id: string): P
  * Works on the job until it is done or `deadline` (epoch ms) is near. Answers the job as it stands; a
  * running job is continued by calling this again (after `sweep_after`, when it is waiting for that).
  */
-export async function continueDeletion(deps: DeletionDeps, job: DeletionJob, deadline: number): Promise<DeletionJob> {
+export async function continueDeletion(
+  deps: DeletionDeps,
+  job: DeletionJob,
+  deadline: number,
+): Promise<DeletionJob> {
   let current = job;
   const out = () => deps.now() >= deadline;
   const save = async (next: DeletionJob) => {
@@ -95,7 +99,9 @@ export async function continueDeletion(deps: DeletionDeps, job: DeletionJob, dea
       deps.terra.getUsersByReference(current.reference_id),
     ]);
     const terminal = ours.filter((record) => isTerminal(record.status)).map((record) => record.user_id);
-    const user_ids = [...new Set([...ours.map((record) => record.user_id), ...terras.map((user) => user.user_id)])].sort();
+    const user_ids = [
+      ...new Set([...ours.map((record) => record.user_id), ...terras.map((user) => user.user_id)]),
+    ].sort();
     // Terra already deleted replaced, failed and disconnected users (and does not list them).
     const known = new Set(terras.map((user) => user.user_id));
     const gone = terminal.filter((user_id) => !known.has(user_id));
@@ -135,7 +141,13 @@ export async function continueDeletion(deps: DeletionDeps, job: DeletionJob, dea
       payloads: current.counts.payloads + swept.payloads,
     };
     if (deps.now() >= Date.parse(current.sweep_after ?? '')) {
-      await save({ ...current, phase: 'done', status: 'done', counts, finished_at: new Date(deps.now()).toISOString() });
+      await save({
+        ...current,
+        phase: 'done',
+        status: 'done',
+        counts,
+        finished_at: new Date(deps.now()).toISOString(),
+      });
       deps.log.info('deletion', { outcome: 'done', deletion_id: current.deletion_id, ...counts });
       return current;
     }
@@ -147,7 +159,10 @@ export async function continueDeletion(deps: DeletionDeps, job: DeletionJob, dea
 }
 
 /** Deletes every archived payload and delivery record of the app user's Terra users. */
-async function sweep(deps: DeletionDeps, job: DeletionJob): Promise<{ deliveries: number; payloads: number }> {
+async function sweep(
+  deps: DeletionDeps,
+  job: DeletionJob,
+): Promise<{ deliveries: number; payloads: number }> {
   const prefixes = [...job.user_ids.flatMap(userPrefixes), ...referencePrefixes(job.reference_id)];
   const keys = (await Promise.all(prefixes.map((prefix) => deps.archive.list(prefix)))).flat();
   const event_ids = [...new Set(keys.map(eventIdOfKey).filter((id): id is string => id !== undefined))];

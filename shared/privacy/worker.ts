@@ -13,7 +13,10 @@ export async function runDeletion(
   const after = await continueDeletion(deps, job, deadline);
   if (after.status === 'running' && deps.queue) {
     const waitMs = after.sweep_after ? Date.parse(after.sweep_after) - deps.now() : 0;
-    await deps.queue.enqueue({ reference_id: after.reference_id, deletion_id: after.deletion_id }, waitMs / 1000);
+    await deps.queue.enqueue(
+      { reference_id: after.reference_id, deletion_id: after.deletion_id },
+      waitMs / 1000,
+    );
   }
   return after;
 }

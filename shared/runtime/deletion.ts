@@ -22,7 +22,10 @@ export function deletionDeps(env: Env, overrides: { queue?: DeletionQueue } = {}
   return {
     terra: terraClient(env),
     records: store.connections,
-    jobs: new DeletionStore(store.doc, store.config, { tombstoneDays: deletion.tombstoneDays, now: Date.now }),
+    jobs: new DeletionStore(store.doc, store.config, {
+      tombstoneDays: deletion.tombstoneDays,
+      now: Date.now,
+    }),
     archive: archiveOf(SECTIONS.archive.read(env)),
     graceMs: deletion.graceMs,
     budgetMs: deletion.budgetMs,
@@ -35,5 +38,8 @@ export function deletionDeps(env: Env, overrides: { queue?: DeletionQueue } = {}
 /** `GET /me/deletion` reads the job and nothing else. */
 export function deletionReader(env: Env): Pick<DeletionStore, 'job'> {
   const store = storeWiring(env);
-  return new DeletionStore(store.doc, store.config, { tombstoneDays: SECTIONS.deletion.read(env).tombstoneDays, now: Date.now });
+  return new DeletionStore(store.doc, store.config, {
+    tombstoneDays: SECTIONS.deletion.read(env).tombstoneDays,
+    now: Date.now,
+  });
 }

@@ -1,12 +1,12 @@
 import {
-  BatchWriteCommand,
+  DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
-import { isConditionFailure, jitter } from './conditions.ts';
+import { isConditionFailure } from './conditions.ts';
 import { deletionKey, RECORD_SK } from './tables.ts';
 
 /**
@@ -22,10 +22,18 @@ export class DeletionStore implements DeletionStorePort {
 
   async job(reference_id: string): Promise<DeletionJob | undefined> {
     const result = await this.doc.send(
-      new GetCommand({ TableName: this.tables.inboxTable, Key: { event_id: deletionKey(reference_id) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tables.inboxTable,
+        Key: { event_id: deletionKey(reference_id) },
+        ConsistentRead: true,
+      }),
     );
     if (!result.Item) return undefined;
-    const { event_id: _id, expires_at: _ttl, ...job } = result.Item as DeletionJob & { event_id: string; expires_at: number };
+    const {
+      event_id: _id,
+      expires_at: _ttl,
+      ...job
+    } = result.Item as DeletionJob & { event_id: string; expires_at: number };
     return job;
   }
 
@@ -51,7 +59,12 @@ export class DeletionStore implements DeletionStorePort {
     await this.doc.send(
       new PutCommand({
         TableName: this.tables.connectionsTable,
-        Item: { user_id, sk: RECORD_SK, deleted_at: new Date(at).toISOString(), expires_at: this.expiresAt() },
+        Item: {
+          user_id,
+          sk: RECORD_SK,
+          deleted_at: new Date(at).toISOString(),
+          expires_at: this.expiresAt(),
+        },
       }),
     );
     const others: Array<Record<string, unknown>> = [];
@@ -81,18 +94,18 @@ export class DeletionStore implements DeletionStorePort {
     return event_ids.length;
   }
 
+  /**
+   * One DeleteItem per key, a few at a time: a deletion is allowed deletes and nothing else, and
+   * BatchWriteItem's permission would allow puts as well.
+   */
   private async deleteKeys(table: string, keys: Array<Record<string, unknown>>): Promise<void> {
-    for (let start = 0; start < keys.length; start += 25) {
-      let pending = keys.slice(start, start + 25).map((Key) => ({ DeleteRequest: { Key } }));
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        const result = await this.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending } }));
-        pending = (result.UnprocessedItems?.[table] ?? []) as typeof pending;
-        if (pending.length > 0) {
-          if (attempt >= 8) throw new Error('DynamoDB left deletes unprocessed after retries');
-          await jitter(attempt);
-        }
+    const queue = [...keys];
+    const worker = async () => {
+      for (let Key = queue.shift(); Key; Key = queue.shift()) {
+        await this.doc.send(new DeleteCommand({ TableName: table, Key }));
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
   }
 
   private expiresAt(): number {

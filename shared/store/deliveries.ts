@@ -50,7 +50,11 @@ export class DeliveryStore implements DeliveryLedger {
 
   async referenceDeleted(reference_id: string): Promise<boolean> {
     const result = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { event_id: deletionKey(reference_id) }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.table,
+        Key: { event_id: deletionKey(reference_id) },
+        ConsistentRead: true,
+      }),
     );
     return result.Item?.status === 'done';
   }
@@ -195,10 +199,16 @@ export class DeliveryStore implements DeliveryLedger {
           TableName: this.table,
           Item: item,
           // A stale copy is only kept, never applied: a valid copy or a replay takes its place.
-          ConditionExpression: status === 'stale' ? 'attribute_not_exists(event_id)' : 'attribute_not_exists(event_id) OR #status = :stale',
+          ConditionExpression:
+            status === 'stale'
+              ? 'attribute_not_exists(event_id)'
+              : 'attribute_not_exists(event_id) OR #status = :stale',
           ...(status === 'stale'
             ? {}
-            : { ExpressionAttributeNames: { '#status': 'status' }, ExpressionAttributeValues: { ':stale': 'stale' } }),
+            : {
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':stale': 'stale' },
+              }),
         }),
       );
       return 'recorded';

@@ -48,8 +48,8 @@ function synth(context: unknown, bundle: boolean): Synth {
   };
 }
 
-/** Functions besides one per route: the reconcile, the outbox publisher, the backfill. */
-const OTHER_FUNCTIONS = 3;
+/** Functions besides one per route: the reconcile, the outbox publisher, the backfill, the deletion worker. */
+const OTHER_FUNCTIONS = 4;
 
 let main: Synth;
 beforeAll(() => {
@@ -211,12 +211,17 @@ describe('the archive bucket', () => {
         LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'archive/' }),
         LifecycleConfiguration: {
           Rules: [
-            Match.objectLike({
-              Transitions: [
-                { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
-                { StorageClass: 'GLACIER_IR', TransitionInDays: 90 },
-              ],
-            }),
+            ...['users/', 'references/', 'unattributed/'].map((Prefix) =>
+              Match.objectLike({
+                Prefix,
+                ExpirationInDays: 365,
+                Transitions: [
+                  { StorageClass: 'STANDARD_IA', TransitionInDays: 30 },
+                  { StorageClass: 'GLACIER_IR', TransitionInDays: 180 },
+                ],
+              }),
+            ),
+            Match.objectLike({ Prefix: 'quarantine/', ExpirationInDays: 30 }),
           ],
         },
       }),
@@ -253,7 +258,11 @@ describe('secrets', () => {
     }
     // Terra's credentials reach a function only as the secret's ARN, and only where Terra is called.
     const withSecret = Object.entries(functions)
-      .filter(([, fn]) => (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties.Environment.Variables.TERRA_SECRET_ARN !== undefined)
+      .filter(
+        ([, fn]) =>
+          (fn as { Properties: { Environment: { Variables: Record<string, unknown> } } }).Properties
+            .Environment.Variables.TERRA_SECRET_ARN !== undefined,
+      )
       .map(([id]) => id);
     expect(withSecret.some((id) => id.startsWith('Eventspublisher'))).toBe(false);
     expect(withSecret.some((id) => id.startsWith('terrawebhook'))).toBe(true);
@@ -264,7 +273,7 @@ describe('secrets', () => {
 describe('functions', () => {
   it('run Node.js 22 on ARM64 with source maps, each with its own log group', () => {
     const functions = Object.values(main.template.findResources('AWS::Lambda::Function'));
-    // One per route, plus the scheduled reconcile, the outbox publisher and the backfill.
+    // One per route, plus the scheduled reconcile, the outbox publisher, the backfill and the deletion worker.
     expect(functions).toHaveLength(ROUTES.length + OTHER_FUNCTIONS);
     for (const fn of functions) {
       expect(fn).toMatchObject({
@@ -424,9 +433,15 @@ describe('configuration per function', () => {
       INBOX_TABLE: 'inbox',
       ARCHIVE_BUCKET: 'archive-bucket',
       TERRA_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:terra-connect/terra',
+      DELETION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/deletions',
+      EVENT_BUS_NAME: 'bus',
+      DEAD_LETTER_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/dead-letters',
     };
     return Object.fromEntries(
-      Object.entries(variables).map(([name, value]) => [name, typeof value === 'string' ? value : (concrete[name] ?? 'x')]),
+      Object.entries(variables).map(([name, value]) => [
+        name,
+        typeof value === 'string' ? value : (concrete[name] ?? 'x'),
+      ]),
     );
   }
 
@@ -436,7 +451,8 @@ describe('configuration per function', () => {
       const env = environmentOf(entry);
       const { HTTP_HANDLERS } = await import('#shared/handlers/index');
       const { reconcileHandler } = await import('#shared/handlers/reconcile');
-      const build = entry === 'reconcile' ? reconcileHandler : HTTP_HANDLERS[entry as keyof typeof HTTP_HANDLERS];
+      const build =
+        entry === 'reconcile' ? reconcileHandler : HTTP_HANDLERS[entry as keyof typeof HTTP_HANDLERS];
       expect(() => build(env)).not.toThrow();
     },
   );
@@ -460,10 +476,12 @@ describe('events for the app', () => {
     }
   });
 
-  it('feeds the publisher from both tables\' streams, in order, reporting partial failures into a dead-letter queue', () => {
-    const mappings = Object.values(main.template.findResources('AWS::Lambda::EventSourceMapping')) as Array<{
-      Properties: Record<string, unknown>;
-    }>;
+  it("feeds the publisher from both tables' streams, in order, reporting partial failures into a dead-letter queue", () => {
+    const mappings = (
+      Object.values(main.template.findResources('AWS::Lambda::EventSourceMapping')) as Array<{
+        Properties: Record<string, unknown>;
+      }>
+    ).filter((mapping) => JSON.stringify(mapping.Properties.EventSourceArn).includes('StreamArn'));
     // Publisher × 2 tables, backfill × the connections table.
     expect(mappings).toHaveLength(3);
     for (const mapping of mappings) {
@@ -471,7 +489,9 @@ describe('events for the app', () => {
         StartingPosition: 'TRIM_HORIZON',
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         MaximumRetryAttempts: 10,
-        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/^EventsDeadLetters/), 'Arn'] } } },
+        DestinationConfig: {
+          OnFailure: { Destination: { 'Fn::GetAtt': [expect.stringMatching(/^EventsDeadLetters/), 'Arn'] } },
+        },
       });
     }
     const filters = JSON.stringify(mappings.map((mapping) => mapping.Properties.FilterCriteria));
@@ -497,7 +517,9 @@ describe('events for the app', () => {
 
   it('lets the backfill read the Terra secret and track requests, but not publish or touch the archive', () => {
     const actions = actionsOf(main.template, 'EventsbackfillRole');
-    expect(actions).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:ConditionCheckItem']));
+    expect(actions).toEqual(
+      expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:ConditionCheckItem']),
+    );
     expect(actions.some((action) => action.startsWith('s3:'))).toBe(false);
   });
 
@@ -516,7 +538,9 @@ describe('events for the app', () => {
     });
     main.template.hasOutput('AppEventsQueueUrl', {});
     const without = synth({ ...CONTEXT, exampleSubscription: false }, false);
-    expect(JSON.stringify(without.template.findResources('AWS::Events::Rule'))).not.toContain('terra-connect');
+    expect(JSON.stringify(without.template.findResources('AWS::Events::Rule'))).not.toContain(
+      'terra-connect',
+    );
     expect(without.template.findOutputs('AppEventsQueueUrl')).toEqual({});
   });
 
@@ -528,5 +552,102 @@ describe('events for the app', () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('s3:GetObject');
     expect(JSON.stringify(statements[0]?.Resource)).toContain('/users/*');
+  });
+});
+
+describe('deleting a user', () => {
+  it("runs DELETE /me and the worker with deletes only: on both tables, and on the archive under a user's prefixes", () => {
+    for (const role of ['deletemeRole', 'DeletiondeletionworkerRole']) {
+      const actions = actionsOf(main.template, role);
+      expect(actions).toEqual(
+        expect.arrayContaining([
+          'dynamodb:DeleteItem',
+          's3:DeleteObject',
+          's3:ListBucket',
+          'sqs:SendMessage',
+        ]),
+      );
+      // No batch writes (they would allow puts), no archive writes or reads, no delivery updates.
+      for (const forbidden of [
+        'dynamodb:BatchWriteItem',
+        's3:PutObject',
+        's3:GetObject',
+        'dynamodb:UpdateItem',
+      ]) {
+        expect(actions, `${role} ${forbidden}`).not.toContain(forbidden);
+      }
+      const statements = statementsOf(main.template, role);
+      const list = statements.find((statement) => statement.Action === 's3:ListBucket') as Statement & {
+        Condition?: unknown;
+      };
+      expect(list?.Condition).toEqual({
+        StringLike: { 's3:prefix': ['users/*', 'references/*', 'quarantine/*'] },
+      });
+      const deletes = statements.find((statement) => statement.Action === 's3:DeleteObject');
+      expect(JSON.stringify(deletes?.Resource)).toMatch(/users\/\*.*references\/\*.*quarantine\/\*/);
+      expect(JSON.stringify(deletes?.Resource)).not.toContain('unattributed');
+      expect(statements).toContainEqual(
+        expect.objectContaining({
+          Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['deletion#*'] } },
+        }),
+      );
+    }
+  });
+
+  it('lets GET /me/deletion read deletion jobs and nothing else, without the Terra secret', () => {
+    expect(actionsOf(main.template, 'getdeletionRole')).toEqual([
+      'dynamodb:GetItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+    ]);
+    expect(statementsOf(main.template, 'getdeletionRole')).toContainEqual(
+      expect.objectContaining({
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['deletion#*'] } },
+      }),
+    );
+  });
+
+  it('continues deletions through a queue with a dead-letter queue and an alarm on it', () => {
+    main.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    main.template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: 5 }),
+      VisibilityTimeout: 1800,
+    });
+  });
+});
+
+describe('retention', () => {
+  it('keeps tombstones and delivery records for what the context says', () => {
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ INBOX_TTL_DAYS: '30', ARCHIVE_BUCKET: Match.anyValue() }),
+      },
+    });
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TOMBSTONE_DAYS: '30' }) },
+    });
+  });
+
+  it('refuses an archive that would expire payloads before their delivery records', () => {
+    expect(() => stackPropsFromContext({ ...CONTEXT, archiveExpirationDays: 7, inboxTtlDays: 30 })).toThrow(
+      /archiveExpirationDays must be 0 \(keep\) or at least terraConnect.inboxTtlDays/,
+    );
+  });
+
+  it('keeps payloads for ever only when told (0), and then moves them to cheaper storage still', () => {
+    const kept = synth({ ...CONTEXT, archiveExpirationDays: 0 }, false);
+    const bucket = Object.values(kept.template.findResources('AWS::S3::Bucket')).find((resource) =>
+      JSON.stringify(resource).includes('archive-users'),
+    ) as { Properties: { LifecycleConfiguration: { Rules: Array<Record<string, unknown>> } } } | undefined;
+    const rules = bucket?.Properties.LifecycleConfiguration.Rules ?? [];
+    const users = rules.find((rule) => rule.Prefix === 'users/');
+    expect(users).toBeDefined();
+    expect(users).not.toHaveProperty('ExpirationInDays');
+    expect(JSON.stringify(users)).toContain('GLACIER_IR');
+    expect(rules.find((rule) => rule.Prefix === 'quarantine/')).toMatchObject({ ExpirationInDays: 30 });
   });
 });

@@ -1,0 +1,74 @@
+import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { Monitoring } from './monitoring.ts';
+import type { Storage } from './storage.ts';
+import { TerraFunction } from './terra-function.ts';
+
+export interface DeletionProps {
+  storage: Storage;
+  terraSecret: ISecret;
+  monitoring: Monitoring;
+  logRetention: RetentionDays;
+  environmentOf: (entry: string, extra: Record<string, string>) => Record<string, string>;
+}
+
+const WORKER_TIMEOUT = Duration.minutes(5);
+
+/**
+ * Deleting a user beyond one request (docs/architecture.md, "Deleting a user"): a queue of next steps
+ * (delayed until the grace period is over) and the worker that takes them, with the same grants as
+ * `DELETE /me` and no others.
+ */
+export class Deletion extends Construct {
+  readonly queue: Queue;
+  readonly worker: TerraFunction;
+
+  constructor(scope: Construct, id: string, props: DeletionProps) {
+    super(scope, id);
+    const failed = new Queue(this, 'DeletionsDeadLetters', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(failed).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'The deletion queue’s dead-letter queue: steps that failed five times, alarmed on.',
+    });
+    this.queue = new Queue(this, 'Deletions', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // Lambda's advice for an SQS trigger: at least six times the function's timeout.
+      visibilityTimeout: WORKER_TIMEOUT.plus(Duration.minutes(25)),
+      deadLetterQueue: { queue: failed, maxReceiveCount: 5 },
+    });
+    this.worker = new TerraFunction(this, 'deletion-worker', {
+      entry: 'deletion-worker',
+      environment: props.environmentOf('deletion-worker', { DELETION_QUEUE_URL: this.queue.queueUrl }),
+      timeout: WORKER_TIMEOUT,
+      logRetention: props.logRetention,
+    });
+    this.worker.function.addEventSource(
+      new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true }),
+    );
+    props.terraSecret.grantRead(this.worker);
+    props.storage.grantDeletion(this.worker);
+    this.queue.grantSendMessages(this.worker);
+    props.monitoring.watchFunction('deletion-worker', this.worker.function);
+    props.monitoring.watchQueue(
+      'deletions-dead-letters',
+      failed,
+      'Deletion steps that failed five times: a person is not fully deleted yet.',
+    );
+    new CfnOutput(scope, 'DeletionQueueUrl', { value: this.queue.queueUrl });
+  }
+
+  /** A function that starts deletions (`DELETE /me`) may queue their next steps. */
+  letStart(fn: IFunction): void {
+    this.queue.grantSendMessages(fn);
+  }
+}
