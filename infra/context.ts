@@ -18,6 +18,10 @@ const context = z.strictObject({
   terraWidgetMode: z.enum(['widget-api', 'legacy']).optional(),
   throttleRateLimit: z.number().int().positive().default(100),
   throttleBurstLimit: z.number().int().positive().default(200),
+  // Sized in README "Capacity": Terra's bursts (a cohort's backfill, everyone's daily summary at once).
+  webhookThrottleRateLimit: z.number().int().positive().default(500),
+  webhookThrottleBurstLimit: z.number().int().positive().default(1000),
+  webhookReservedConcurrency: z.number().int().min(1).default(50),
   logRetentionDays: z.number().int().positive().default(30),
   reconcileSchedule: z
     .string()
@@ -65,6 +69,8 @@ export function stackPropsFromContext(raw: unknown): TerraConnectProps {
     ...(c.terraApiUrl ? { terraApiUrl: c.terraApiUrl } : {}),
     ...(c.terraWidgetMode ? { terraWidgetMode: c.terraWidgetMode } : {}),
     throttle: { rateLimit: c.throttleRateLimit, burstLimit: c.throttleBurstLimit },
+    webhookThrottle: { rateLimit: c.webhookThrottleRateLimit, burstLimit: c.webhookThrottleBurstLimit },
+    webhookReservedConcurrency: c.webhookReservedConcurrency,
     reconcileSchedule: c.reconcileSchedule,
     exampleSubscription: c.exampleSubscription,
     logRetention: retention as RetentionDays,

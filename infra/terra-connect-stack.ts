@@ -31,6 +31,9 @@ export interface TerraConnectProps extends StackProps {
   terraApiUrl?: string;
   terraWidgetMode?: 'widget-api' | 'legacy';
   throttle: { rateLimit: number; burstLimit: number };
+  webhookThrottle: { rateLimit: number; burstLimit: number };
+  /** The webhook function's concurrency budget: the rest of the account's stays for the app routes. */
+  webhookReservedConcurrency: number;
   /** EventBridge schedule of the reconcile, e.g. `rate(6 hours)`. */
   reconcileSchedule: string;
   logRetention: RetentionDays;
@@ -152,6 +155,7 @@ export class TerraConnectStack extends Stack {
         timeout: webhook ? Duration.seconds(5) : Duration.seconds(10),
         memorySize: webhook ? 1024 : 512,
         logRetention: props.logRetention,
+        ...(webhook ? { reservedConcurrency: props.webhookReservedConcurrency } : {}),
       });
       if (readsTerraSecret(route.entry)) terraSecret.grantRead(fn);
       grant(storage, fn, access);
@@ -199,6 +203,7 @@ export class TerraConnectStack extends Stack {
       jwt,
       corsOrigins: props.corsOrigins,
       throttle: props.throttle,
+      webhookThrottle: props.webhookThrottle,
       logRetention: props.logRetention,
     });
     monitoring.watchApi(http.stage.metricServerError({ period: Duration.minutes(5) }));

@@ -1,6 +1,7 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   CorsHttpMethod,
   HttpApi,
   HttpMethod,
@@ -18,7 +19,10 @@ export interface HttpApiProps {
   routes: ReadonlyArray<RouteSpec & { function: IFunction }>;
   jwt: { issuer: string; audience: string[] };
   corsOrigins: string[];
+  /** The app routes' stage throttle. */
   throttle: { rateLimit: number; burstLimit: number };
+  /** Terra's own route gets its own, so a delivery burst neither starves nor is starved by the app. */
+  webhookThrottle: { rateLimit: number; burstLimit: number };
   logRetention: RetentionDays;
 }
 
@@ -69,6 +73,18 @@ export class TerraHttpApi extends Construct {
         ),
       },
     });
+
+    // Per-route throttling is a stage setting the L2 does not expose.
+    const webhook = props.routes.find((route) => route.entry === 'terra-webhook');
+    if (webhook) {
+      (this.stage.node.defaultChild as CfnStage).routeSettings = {
+        // A JSON map that CloudFormation reads as is: its keys are spelled as the API's own.
+        [`${webhook.method} ${webhook.path}`]: {
+          ThrottlingRateLimit: props.webhookThrottle.rateLimit,
+          ThrottlingBurstLimit: props.webhookThrottle.burstLimit,
+        },
+      };
+    }
 
     const authorizer = new HttpJwtAuthorizer('Jwt', props.jwt.issuer, {
       jwtAudience: props.jwt.audience,

@@ -45,6 +45,8 @@ export interface TerraFunctionProps {
   timeout?: Duration;
   memorySize?: number;
   logRetention: RetentionDays;
+  /** A concurrency budget of its own (default: the account's unreserved pool). */
+  reservedConcurrency?: number;
 }
 
 /**
@@ -88,6 +90,7 @@ export class TerraFunction extends Construct implements IGrantable {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
+      ...(props.reservedConcurrency ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       role,
       logGroup: this.logGroup,
       environment: {

@@ -651,3 +651,27 @@ describe('retention', () => {
     expect(rules.find((rule) => rule.Prefix === 'quarantine/')).toMatchObject({ ExpirationInDays: 30 });
   });
 });
+
+describe('capacity', () => {
+  it('gives the webhook route its own throttle and the webhook function a concurrency budget, from cdk.json', () => {
+    main.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 },
+      RouteSettings: { 'POST /webhooks/terra': { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 } },
+    });
+    main.template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 5,
+      ReservedConcurrentExecutions: 50,
+    });
+    const tuned = synth({ ...CONTEXT, webhookThrottleRateLimit: 50, webhookReservedConcurrency: 10 }, false);
+    tuned.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      RouteSettings: { 'POST /webhooks/terra': Match.objectLike({ ThrottlingRateLimit: 50 }) },
+    });
+    tuned.template.hasResourceProperties('AWS::Lambda::Function', { ReservedConcurrentExecutions: 10 });
+    // Only the webhook has a budget of its own; the app routes share the rest.
+    expect(
+      Object.values(main.template.findResources('AWS::Lambda::Function')).filter((fn) =>
+        JSON.stringify(fn).includes('ReservedConcurrentExecutions'),
+      ),
+    ).toHaveLength(1);
+  });
+});
