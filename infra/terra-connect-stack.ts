@@ -93,7 +93,7 @@ function grant(storage: Storage, fn: TerraFunction, grants: readonly Grant[]): v
   }
 }
 
-/** The whole backend (DESIGN §7): storage, the Terra secret, one function per route, the API, alarms. */
+/** The whole backend: storage, the Terra secret, one function per route, the app's events, deletion, the API, alarms. */
 export class TerraConnectStack extends Stack {
   constructor(scope: Construct, id: string, props: TerraConnectProps) {
     super(scope, id, props);

@@ -27,7 +27,7 @@ export interface HttpApiProps {
 }
 
 /**
- * The HTTP API of DESIGN §2: every route from the shared route table, the JWT authorizer on app routes
+ * The HTTP API (docs/architecture.md, "Flows"): every route from the shared route table, the JWT authorizer on app routes
  * and none on Terra's (they carry a signature or nothing), CORS for configured origins only, stage
  * throttling and JSON access logs.
  */

@@ -62,8 +62,8 @@ export function archiveLifecycle(props: StorageProps): LifecycleRule[] {
 }
 
 /**
- * The connections table, the webhook inbox and the raw-delivery archive (DESIGN §5), with grant helpers
- * that hand each function exactly the actions it uses on exactly these resources.
+ * The connections table, the webhook inbox and the archive (docs/architecture.md, "Data model"), with
+ * grant helpers that hand each function exactly the actions it uses on exactly these resources.
  */
 export class Storage extends Construct {
   readonly connections: TableV2;

@@ -18,7 +18,7 @@ import { type TerraUserRecord, UserStore } from './users.ts';
  * A local stand-in for Terra (tryterra.co): its REST API under `/api/v2` (data requests included, with
  * large ones delivered in chunks), the widget-session API, a widget and fake provider login in the browser,
  * and signed webhook deliveries with retries, large bodies sent as `s3_payload` links the sandbox serves.
- * Lets the backend run and be tested without a Terra account. See DESIGN.md §8.
+ * Lets the backend run and be tested without a Terra account (docs/architecture.md, "Local mode").
  */
 export type { Delivery, EmitOptions } from './deliveries.ts';
 export type { Fault, SandboxOptions, SandboxSettings } from './settings.ts';

@@ -1,5 +1,5 @@
 /**
- * The HTTP API, as data (DESIGN §2). The CDK stack and the local adapter both build from this list,
+ * The HTTP API, as data (docs/architecture.md, "Flows"). The CDK stack and the local adapter both build from this list,
  * so a route cannot exist in one and not the other.
  */
 export interface RouteSpec {

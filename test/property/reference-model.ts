@@ -1,7 +1,7 @@
 import type { Change, Connection, ConnectionEvent, ConnectionStatus } from '#shared/connections/model';
 
 /**
- * The connection semantics written the slow, obvious way (DESIGN.md §3): sort the distinct events of one
+ * The connection semantics written the slow, obvious way (docs/architecture.md, "The state machine"): sort the distinct events of one
  * user by (at, rank of kind, event_id) and fold them in that order. Status: the earliest terminal event
  * if any, else the latest status event, except that our own `pending` mark never replaces a status from
  * Terra. Deliberately shares no code with `shared/connections/transitions.ts`, so the property tests compare

@@ -10,7 +10,7 @@ import {
 import { applyEvent } from '#shared/connections/transitions';
 import { referenceConnection, referenceOwner } from './reference-model.ts';
 
-// DESIGN.md §3: delivery is at-least-once and unordered, yet any permutation of the same deliveries, with
+// Terra delivers at least once and in any order (docs/architecture.md, "The state machine"), yet any permutation of the same deliveries, with
 // any duplicates, must end in the same records. `referenceConnection` is the spec as a sorted fold.
 
 const TERMINAL: ReadonlySet<ConnectionStatus> = new Set<ConnectionStatus>([

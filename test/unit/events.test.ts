@@ -317,7 +317,7 @@ describe('permission_change', () => {
 });
 
 describe('data events', () => {
-  const NAMED_IN_DESIGN: DataEventType[] = [
+  const NAMED_DATA_TYPES: DataEventType[] = [
     'activity',
     'sleep',
     'daily',
@@ -328,7 +328,7 @@ describe('data events', () => {
     'planned_workout',
   ];
 
-  it.each(NAMED_IN_DESIGN)('%s is a data payload for its user', (type) => {
+  it.each(NAMED_DATA_TYPES)('%s is a data payload for its user', (type) => {
     expect(parseWebhook(dataEvent(type), META)).toStrictEqual({
       kind: 'data',
       type,

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type SignatureCheck, signPayload, verifySignature } from '#shared/terra/signature';
 
-// Terra's published test vector (DESIGN §3).
+// Terra's published test vector (secret `secret`, body `b`, t=10).
 const VECTOR = {
   secret: 'secret',
   body: 'b',
