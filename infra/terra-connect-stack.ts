@@ -156,6 +156,7 @@ export class TerraConnectStack extends Stack {
         memorySize: webhook ? 1024 : 512,
         logRetention: props.logRetention,
         ...(webhook ? { reservedConcurrency: props.webhookReservedConcurrency } : {}),
+        readsSecret: readsTerraSecret(route.entry),
       });
       if (readsTerraSecret(route.entry)) terraSecret.grantRead(fn);
       grant(storage, fn, access);
@@ -214,6 +215,7 @@ export class TerraConnectStack extends Stack {
       // Pages through every Terra user; a run that reaches its deadline checkpoints and the next resumes.
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,
+      readsSecret: true,
     });
     terraSecret.grantRead(reconciler);
     storage.grantRecordWrites(reconciler);

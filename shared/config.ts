@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { REDIRECT_TARGET } from './ids.ts';
 import { S3_HOSTS } from './webhooks/payloads.ts';
 
@@ -87,11 +87,22 @@ interface Section<T> {
   read(env: Env): Readonly<T>;
 }
 
-function section<S extends z.ZodRawShape, T>(
+type Shape = Record<string, z.ZodMiniType>;
+type Parsed<S extends Shape> = z.output<z.ZodMiniObject<S>>;
+
+function section<S extends Shape, T>(
   shape: S,
-  finish: (schema: z.ZodObject<S>) => z.ZodType<T>,
+  build: (env: Parsed<S>) => T,
+  check?: (env: Parsed<S>, ctx: { addIssue(issue: { path: string[]; message: string }): void }) => void,
 ): Section<T> {
-  const schema = finish(z.object(shape));
+  const object = z.object(shape);
+  const schema = check
+    ? object.check(
+        z.superRefine((env, ctx) =>
+          check(env, { addIssue: (issue) => ctx.addIssue({ ...issue, code: 'custom', input: env }) }),
+        ),
+      )
+    : object;
   return {
     variables: Object.keys(shape),
     read(env) {
@@ -103,7 +114,7 @@ function section<S extends z.ZodRawShape, T>(
       );
       const result = schema.safeParse(present);
       // Deep: a caller must not be able to push a signing secret onto the shared list.
-      if (result.success) return deepFreeze(result.data);
+      if (result.success) return deepFreeze(build(result.data));
       const problems = result.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? '');
         const example = `for example ${exampleOf(name)}`;
@@ -116,156 +127,161 @@ function section<S extends z.ZodRawShape, T>(
   };
 }
 
-const nonEmpty = z.string().trim().min(1);
+// zod/mini throughout runtime code: the same checks at a fraction of zod's import cost (README, "Cold start").
+const nonEmpty = z.string().check(z.trim(), z.minLength(1));
 const httpUrl = z.url({ protocol: /^https?$/, hostname: /./ });
 const int = (fallback: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(fallback);
+  z._default(z.pipe(z.coerce.number(), z.int().check(z.gte(min), z.lte(max))), fallback);
 const flag = (fallback: 'true' | 'false') =>
-  z
-    .enum(['true', 'false'], "must be 'true' or 'false'")
-    .default(fallback)
-    .transform((value) => value === 'true');
+  z.pipe(
+    z._default(z.enum(['true', 'false'], "must be 'true' or 'false'"), fallback),
+    z.transform((value) => value === 'true'),
+  );
 
 /**
  * Terra's credentials come from one Secrets Manager secret in AWS (TERRA_SECRET_ARN, read at run time and
  * cached) or from plain variables locally. With neither, the function does not start.
  */
 const secretShape = {
-  TERRA_SECRET_ARN: z
-    .string()
-    .regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager ARN')
-    .optional(),
+  TERRA_SECRET_ARN: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager ARN'))),
   TERRA_SECRET_MAX_AGE_SECONDS: int(DEFAULTS.TERRA_SECRET_MAX_AGE_SECONDS, 0, 3600),
+  // Read through AWS's Parameters and Secrets Lambda Extension (the stack adds its layer): set by
+  // Lambda, the session token authenticates calls to it.
+  AWS_SESSION_TOKEN: z.optional(z.string()),
+  PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: int(2773, 1, 65_535),
 };
 const requiredWithoutSecret =
   (...names: string[]) =>
-  (env: Record<string, unknown>, ctx: z.RefinementCtx) => {
+  (env: Record<string, unknown>, ctx: { addIssue(issue: { path: string[]; message: string }): void }) => {
     if (env.TERRA_SECRET_ARN !== undefined) return;
     for (const name of names) {
-      if (env[name] === undefined)
-        ctx.addIssue({ code: 'custom', path: [name], message: 'is not set (nor TERRA_SECRET_ARN)' });
+      if (env[name] === undefined) ctx.addIssue({ path: [name], message: 'is not set (nor TERRA_SECRET_ARN)' });
     }
   };
 export interface SecretSource {
   arn: string;
   maxAgeSeconds: number;
+  port: number;
+  token: string;
 }
 const secretSource = (env: {
   TERRA_SECRET_ARN?: string | undefined;
   TERRA_SECRET_MAX_AGE_SECONDS: number;
+  AWS_SESSION_TOKEN?: string | undefined;
+  PARAMETERS_SECRETS_EXTENSION_HTTP_PORT: number;
 }) =>
   env.TERRA_SECRET_ARN === undefined
     ? undefined
-    : ({ arn: env.TERRA_SECRET_ARN, maxAgeSeconds: env.TERRA_SECRET_MAX_AGE_SECONDS } satisfies SecretSource);
+    : ({
+        arn: env.TERRA_SECRET_ARN,
+        maxAgeSeconds: env.TERRA_SECRET_MAX_AGE_SECONDS,
+        port: env.PARAMETERS_SECRETS_EXTENSION_HTTP_PORT,
+        token: env.AWS_SESSION_TOKEN ?? '',
+      } satisfies SecretSource);
+
+const optional = <T extends z.ZodMiniType>(schema: T) => z.optional(schema);
 
 export const webhookSection = section(
   {
     ...secretShape,
-    TERRA_SIGNING_SECRET: nonEmpty.optional(),
-    TERRA_SIGNING_SECRET_PREVIOUS: nonEmpty.optional(),
+    TERRA_SIGNING_SECRET: optional(nonEmpty),
+    TERRA_SIGNING_SECRET_PREVIOUS: optional(nonEmpty),
     WEBHOOK_TOLERANCE_SECONDS: int(DEFAULTS.WEBHOOK_TOLERANCE_SECONDS, 1, 3600),
     INBOX_LEASE_SECONDS: int(DEFAULTS.INBOX_LEASE_SECONDS, 1, 900),
     INBOX_TTL_DAYS: int(DEFAULTS.INBOX_TTL_DAYS, 1, 3650),
   },
-  (schema) =>
-    schema.superRefine(requiredWithoutSecret('TERRA_SIGNING_SECRET')).transform((env) => ({
-      // Two secrets let a team rotate: add the new one, let Terra switch, then drop the old.
-      signingSecrets: [env.TERRA_SIGNING_SECRET, env.TERRA_SIGNING_SECRET_PREVIOUS].filter(
-        (secret): secret is string => secret !== undefined,
-      ),
-      secret: secretSource(env),
-      toleranceSeconds: env.WEBHOOK_TOLERANCE_SECONDS,
-      leaseSeconds: env.INBOX_LEASE_SECONDS,
-      inboxTtlDays: env.INBOX_TTL_DAYS,
-    })),
+  (env) => ({
+    // Two secrets let a team rotate: add the new one, let Terra switch, then drop the old.
+    signingSecrets: [env.TERRA_SIGNING_SECRET, env.TERRA_SIGNING_SECRET_PREVIOUS].filter(
+      (secret): secret is string => secret !== undefined,
+    ),
+    secret: secretSource(env),
+    toleranceSeconds: env.WEBHOOK_TOLERANCE_SECONDS,
+    leaseSeconds: env.INBOX_LEASE_SECONDS,
+    inboxTtlDays: env.INBOX_TTL_DAYS,
+  }),
+  requiredWithoutSecret('TERRA_SIGNING_SECRET'),
 );
 
 export const storeSection = section(
-  { CONNECTIONS_TABLE: nonEmpty, INBOX_TABLE: nonEmpty, DYNAMODB_ENDPOINT: httpUrl.optional() },
-  (schema) =>
-    schema.transform((env) => ({
-      connectionsTable: env.CONNECTIONS_TABLE,
-      inboxTable: env.INBOX_TABLE,
-      dynamoEndpoint: env.DYNAMODB_ENDPOINT,
-    })),
+  { CONNECTIONS_TABLE: nonEmpty, INBOX_TABLE: nonEmpty, DYNAMODB_ENDPOINT: optional(httpUrl) },
+  (env) => ({
+    connectionsTable: env.CONNECTIONS_TABLE,
+    inboxTable: env.INBOX_TABLE,
+    dynamoEndpoint: env.DYNAMODB_ENDPOINT,
+  }),
 );
 
 export const archiveSection = section(
-  { ARCHIVE_BUCKET: nonEmpty.optional(), ARCHIVE_DIR: nonEmpty.optional() },
-  (schema) =>
-    schema
-      .superRefine((env, ctx) => {
-        if ((env.ARCHIVE_BUCKET === undefined) === (env.ARCHIVE_DIR === undefined)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['ARCHIVE_BUCKET'],
-            message: 'or ARCHIVE_DIR must be set, exactly one of them (S3 bucket, or a local directory)',
-          });
-        }
-      })
-      .transform((env) =>
-        env.ARCHIVE_BUCKET !== undefined
-          ? ({ kind: 's3', bucket: env.ARCHIVE_BUCKET } as const)
-          : ({ kind: 'dir', dir: env.ARCHIVE_DIR ?? '' } as const),
-      ),
+  { ARCHIVE_BUCKET: optional(nonEmpty), ARCHIVE_DIR: optional(nonEmpty) },
+  (env) =>
+    env.ARCHIVE_BUCKET !== undefined
+      ? ({ kind: 's3', bucket: env.ARCHIVE_BUCKET } as const)
+      : ({ kind: 'dir', dir: env.ARCHIVE_DIR ?? '' } as const),
+  (env, ctx) => {
+    if ((env.ARCHIVE_BUCKET === undefined) === (env.ARCHIVE_DIR === undefined)) {
+      ctx.addIssue({
+        path: ['ARCHIVE_BUCKET'],
+        message: 'or ARCHIVE_DIR must be set, exactly one of them (S3 bucket, or a local directory)',
+      });
+    }
+  },
 );
 
 export const payloadSection = section(
   {
-    PAYLOAD_HOSTS: z.string().default(DEFAULTS.PAYLOAD_HOSTS),
+    PAYLOAD_HOSTS: z._default(z.string(), DEFAULTS.PAYLOAD_HOSTS),
     PAYLOAD_ALLOW_LOCALHOST: flag(DEFAULTS.PAYLOAD_ALLOW_LOCALHOST),
     PAYLOAD_MAX_BYTES: int(DEFAULTS.PAYLOAD_MAX_BYTES, 1, 100_000_000),
     PAYLOAD_TIMEOUT_MS: int(DEFAULTS.PAYLOAD_TIMEOUT_MS, 100, 30_000),
   },
-  (schema) =>
-    schema.transform((env) => ({
-      allowedHosts: env.PAYLOAD_HOSTS.split(',')
-        .map((host) => host.trim())
-        .filter(Boolean),
-      allowLocalhost: env.PAYLOAD_ALLOW_LOCALHOST,
-      maxBytes: env.PAYLOAD_MAX_BYTES,
-      timeoutMs: env.PAYLOAD_TIMEOUT_MS,
-    })),
+  (env) => ({
+    allowedHosts: env.PAYLOAD_HOSTS.split(',')
+      .map((host) => host.trim())
+      .filter(Boolean),
+    allowLocalhost: env.PAYLOAD_ALLOW_LOCALHOST,
+    maxBytes: env.PAYLOAD_MAX_BYTES,
+    timeoutMs: env.PAYLOAD_TIMEOUT_MS,
+  }),
 );
 
-export const identitySection = section(
-  { IDENTITY_CLAIM: nonEmpty.default(DEFAULTS.IDENTITY_CLAIM) },
-  (schema) => schema.transform((env) => ({ claim: env.IDENTITY_CLAIM })),
-);
+export const identitySection = section({ IDENTITY_CLAIM: z._default(nonEmpty, DEFAULTS.IDENTITY_CLAIM) }, (env) => ({
+  claim: env.IDENTITY_CLAIM,
+}));
 
 export const terraSection = section(
   {
-    TERRA_API_URL: httpUrl.default(DEFAULTS.TERRA_API_URL),
-    TERRA_WIDGET_SESSION_URL: httpUrl.default(DEFAULTS.TERRA_WIDGET_SESSION_URL),
-    TERRA_WIDGET_MODE: z.enum(['widget-api', 'legacy']).default(DEFAULTS.TERRA_WIDGET_MODE),
+    TERRA_API_URL: z._default(httpUrl, DEFAULTS.TERRA_API_URL),
+    TERRA_WIDGET_SESSION_URL: z._default(httpUrl, DEFAULTS.TERRA_WIDGET_SESSION_URL),
+    TERRA_WIDGET_MODE: z._default(z.enum(['widget-api', 'legacy']), DEFAULTS.TERRA_WIDGET_MODE),
     ...secretShape,
-    TERRA_DEV_ID: nonEmpty.optional(),
-    TERRA_API_KEY: nonEmpty.optional(),
+    TERRA_DEV_ID: optional(nonEmpty),
+    TERRA_API_KEY: optional(nonEmpty),
     // Per attempt, and for all attempts together: both well under the function timeout.
     TERRA_TIMEOUT_MS: int(DEFAULTS.TERRA_TIMEOUT_MS, 100, 30_000),
     TERRA_MAX_ATTEMPTS: int(DEFAULTS.TERRA_MAX_ATTEMPTS, 1, 5),
     TERRA_DEADLINE_MS: int(DEFAULTS.TERRA_DEADLINE_MS, 100, 60_000),
   },
-  (schema) =>
-    schema.superRefine(requiredWithoutSecret('TERRA_DEV_ID', 'TERRA_API_KEY')).transform((env) => ({
-      apiUrl: env.TERRA_API_URL.replace(/\/+$/, ''),
-      widgetSessionUrl: env.TERRA_WIDGET_SESSION_URL,
-      widgetMode: env.TERRA_WIDGET_MODE,
-      devId: env.TERRA_DEV_ID ?? '',
-      apiKey: env.TERRA_API_KEY ?? '',
-      secret: secretSource(env),
-      timeoutMs: env.TERRA_TIMEOUT_MS,
-      maxAttempts: env.TERRA_MAX_ATTEMPTS,
-      deadlineMs: env.TERRA_DEADLINE_MS,
-    })),
+  (env) => ({
+    apiUrl: env.TERRA_API_URL.replace(/\/+$/, ''),
+    widgetSessionUrl: env.TERRA_WIDGET_SESSION_URL,
+    widgetMode: env.TERRA_WIDGET_MODE,
+    devId: env.TERRA_DEV_ID ?? '',
+    apiKey: env.TERRA_API_KEY ?? '',
+    secret: secretSource(env),
+    timeoutMs: env.TERRA_TIMEOUT_MS,
+    maxAttempts: env.TERRA_MAX_ATTEMPTS,
+    deadlineMs: env.TERRA_DEADLINE_MS,
+  }),
+  requiredWithoutSecret('TERRA_DEV_ID', 'TERRA_API_KEY'),
 );
 
 /** Where the browser may be sent after connecting: names mapped to https URLs or app deep links. */
-const redirectUrl = z.string().refine(isAllowedRedirect, {
-  message: 'must be an https URL, http on localhost, or an app deep link (myapp://path)',
-});
+const redirectUrl = z
+  .string()
+  .check(z.refine(isAllowedRedirect, 'must be an https URL, http on localhost, or an app deep link (myapp://path)'));
 export const redirectTargetsSchema = z.record(
-  z.string().regex(REDIRECT_TARGET),
+  z.string().check(z.regex(REDIRECT_TARGET)),
   z.strictObject({ success: redirectUrl, failure: redirectUrl }),
 );
 
@@ -287,77 +303,68 @@ export function isAllowedRedirect(value: string): boolean {
   );
 }
 
+const jsonText = z.pipe(
+  z.string(),
+  z.transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.issues.push({ code: 'custom', message: 'is not valid JSON', input: text });
+      return z.NEVER;
+    }
+  }),
+);
+
 export const connectSection = section(
   {
-    PUBLIC_API_URL: httpUrl.optional(),
-    REDIRECT_TARGETS: z
-      .string()
-      .transform((text, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
-          return z.NEVER;
-        }
-      })
-      .pipe(redirectTargetsSchema.refine((targets) => Object.keys(targets).length > 0, 'names no target')),
-    DEFAULT_REDIRECT_TARGET: z.string().optional(),
+    PUBLIC_API_URL: optional(httpUrl),
+    REDIRECT_TARGETS: z.pipe(
+      jsonText,
+      redirectTargetsSchema.check(z.refine((targets) => Object.keys(targets).length > 0, 'names no target')),
+    ),
+    DEFAULT_REDIRECT_TARGET: optional(z.string()),
     PROVIDERS_CACHE_SECONDS: int(DEFAULTS.PROVIDERS_CACHE_SECONDS, 0, 86_400),
   },
-  (schema) =>
-    schema
-      .superRefine((env, ctx) => {
-        if (
-          env.DEFAULT_REDIRECT_TARGET !== undefined &&
-          !(env.DEFAULT_REDIRECT_TARGET in env.REDIRECT_TARGETS)
-        ) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['DEFAULT_REDIRECT_TARGET'],
-            message: 'names no target in REDIRECT_TARGETS',
-          });
-        }
-      })
-      .transform((env) => ({
-        publicApiUrl: env.PUBLIC_API_URL?.replace(/\/+$/, ''),
-        redirectTargets: env.REDIRECT_TARGETS,
-        defaultRedirectTarget: env.DEFAULT_REDIRECT_TARGET ?? Object.keys(env.REDIRECT_TARGETS)[0] ?? '',
-        providersCacheSeconds: env.PROVIDERS_CACHE_SECONDS,
-      })),
+  (env) => ({
+    publicApiUrl: env.PUBLIC_API_URL?.replace(/\/+$/, ''),
+    redirectTargets: env.REDIRECT_TARGETS,
+    defaultRedirectTarget: env.DEFAULT_REDIRECT_TARGET ?? Object.keys(env.REDIRECT_TARGETS)[0] ?? '',
+    providersCacheSeconds: env.PROVIDERS_CACHE_SECONDS,
+  }),
+  (env, ctx) => {
+    if (env.DEFAULT_REDIRECT_TARGET !== undefined && !(env.DEFAULT_REDIRECT_TARGET in env.REDIRECT_TARGETS)) {
+      ctx.addIssue({ path: ['DEFAULT_REDIRECT_TARGET'], message: 'names no target in REDIRECT_TARGETS' });
+    }
+  },
 );
 
 /** Providers-only functions need the cache setting and nothing about redirects. */
 export const providersSection = section(
   { PROVIDERS_CACHE_SECONDS: int(DEFAULTS.PROVIDERS_CACHE_SECONDS, 0, 86_400) },
-  (schema) => schema.transform((env) => ({ providersCacheSeconds: env.PROVIDERS_CACHE_SECONDS })),
+  (env) => ({ providersCacheSeconds: env.PROVIDERS_CACHE_SECONDS }),
 );
 
 export const backfillSection = section(
   {
     BACKFILL_DAYS: int(DEFAULTS.BACKFILL_DAYS, 0, 3650),
-    BACKFILL_TYPES: z
-      .string()
-      .default(DEFAULTS.BACKFILL_TYPES)
-      .transform((text) => [
-        ...new Set(
-          text
-            .split(',')
-            .map((type) => type.trim())
-            .filter(Boolean),
-        ),
-      ])
-      .refine(
+    BACKFILL_TYPES: z.pipe(
+      z._default(z.string(), DEFAULTS.BACKFILL_TYPES),
+      z.transform((text) => [...new Set(text.split(',').map((type) => type.trim()).filter(Boolean))]),
+    ).check(
+      z.refine(
         (types) => types.every((type) => (BACKFILL_TYPE_NAMES as readonly string[]).includes(type)),
         `names a type Terra has no data endpoint for (one of ${BACKFILL_TYPE_NAMES.join(', ')})`,
       ),
+    ),
   },
-  (schema) => schema.transform((env) => ({ days: env.BACKFILL_DAYS, types: env.BACKFILL_TYPES })),
+  (env) => ({ days: env.BACKFILL_DAYS, types: env.BACKFILL_TYPES }),
 );
 
 /** Where the publisher sends the app's events, and where refused ones wait for a redrive. */
-export const eventsSection = section({ EVENT_BUS_NAME: nonEmpty, DEAD_LETTER_QUEUE_URL: httpUrl }, (schema) =>
-  schema.transform((env) => ({ busName: env.EVENT_BUS_NAME, deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL })),
-);
+export const eventsSection = section({ EVENT_BUS_NAME: nonEmpty, DEAD_LETTER_QUEUE_URL: httpUrl }, (env) => ({
+  busName: env.EVENT_BUS_NAME,
+  deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
+}));
 
 /**
  * Deleting a user: how long tombstones (and the deletion's own record) are kept, longer than Terra's
@@ -369,15 +376,14 @@ export const deletionSection = section(
     TOMBSTONE_DAYS: int(DEFAULTS.TOMBSTONE_DAYS, 2, 3650),
     DELETION_GRACE_SECONDS: int(DEFAULTS.DELETION_GRACE_SECONDS, 0, 900),
     DELETION_BUDGET_MS: int(DEFAULTS.DELETION_BUDGET_MS, 0, 25_000),
-    DELETION_QUEUE_URL: httpUrl.optional(),
+    DELETION_QUEUE_URL: optional(httpUrl),
   },
-  (schema) =>
-    schema.transform((env) => ({
-      tombstoneDays: env.TOMBSTONE_DAYS,
-      graceMs: env.DELETION_GRACE_SECONDS * 1000,
-      budgetMs: env.DELETION_BUDGET_MS,
-      queueUrl: env.DELETION_QUEUE_URL,
-    })),
+  (env) => ({
+    tombstoneDays: env.TOMBSTONE_DAYS,
+    graceMs: env.DELETION_GRACE_SECONDS * 1000,
+    budgetMs: env.DELETION_BUDGET_MS,
+    queueUrl: env.DELETION_QUEUE_URL,
+  }),
 );
 
 export const SECTIONS = {

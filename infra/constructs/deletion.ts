@@ -49,6 +49,7 @@ export class Deletion extends Construct {
     this.worker = new TerraFunction(this, 'deletion-worker', {
       entry: 'deletion-worker',
       environment: props.environmentOf('deletion-worker', { DELETION_QUEUE_URL: this.queue.queueUrl }),
+      readsSecret: true,
       timeout: WORKER_TIMEOUT,
       logRetention: props.logRetention,
     });

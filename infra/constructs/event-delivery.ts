@@ -100,6 +100,7 @@ export class EventDelivery extends Construct {
     this.backfill = new TerraFunction(this, 'backfill', {
       entry: 'backfill',
       environment: props.environmentOf('backfill', { TERRA_MAX_ATTEMPTS: '5', TERRA_DEADLINE_MS: '60000' }),
+      readsSecret: true,
       timeout: Duration.minutes(5),
       logRetention: props.logRetention,
     });

@@ -9,7 +9,13 @@ import {
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  ParamsAndSecretsLayerVersion,
+  ParamsAndSecretsLogLevel,
+  ParamsAndSecretsVersions,
+  Runtime,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
@@ -28,8 +34,9 @@ export const BUNDLING = {
   format: OutputFormat.ESM,
   target: 'node22',
   minify: true,
-  sourceMap: true,
-  sourcesContent: false,
+  // No source maps: loading one with --enable-source-maps cost the webhook ~20 ms of every cold start,
+  // and the logs carry error names and messages, never stacks (README, "Cold start").
+  sourceMap: false,
   // ESM first: a CommonJS build of the same code imports about twice as slowly.
   mainFields: ['module', 'main'],
   bundleAwsSDK: true,
@@ -47,11 +54,24 @@ export interface TerraFunctionProps {
   logRetention: RetentionDays;
   /** A concurrency budget of its own (default: the account's unreserved pool). */
   reservedConcurrency?: number;
+  /**
+   * Reads the Terra secret: through AWS's Parameters and Secrets Lambda Extension (a layer with its
+   * own cache), so the bundle needs no Secrets Manager client (docs/decisions/0017-…).
+   */
+  readsSecret?: boolean;
 }
+
+/** The extension as every secret-reading function runs it: cached, refreshed as the code refreshes. */
+const SECRETS_EXTENSION = ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecretsVersions.V1_0_103, {
+  cacheEnabled: true,
+  cacheSize: 10,
+  secretsManagerTtl: Duration.minutes(5),
+  logLevel: ParamsAndSecretsLogLevel.WARN,
+});
 
 /**
  * One Lambda with the defaults every function here shares: an ES module bundle (esbuild, minified,
- * source maps, the AWS SDK bundled: the runtime's own loads about twice as slowly), Node.js 22 on ARM64,
+ * the AWS SDK bundled: the runtime's own loads about twice as slowly), Node.js 22 on ARM64,
  * its own log group with retention, and a role that may write to that log group and nothing else
  * until the stack grants it more.
  */
@@ -91,10 +111,10 @@ export class TerraFunction extends Construct implements IGrantable {
       memorySize: props.memorySize ?? 512,
       timeout: props.timeout ?? Duration.seconds(10),
       ...(props.reservedConcurrency ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
+      ...(props.readsSecret ? { paramsAndSecrets: SECRETS_EXTENSION } : {}),
       role,
       logGroup: this.logGroup,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_SERVICE_NAME: 'terra-connect',
         ...props.environment,
       },

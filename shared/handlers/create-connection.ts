@@ -2,7 +2,8 @@ import type { Env } from '#shared/config';
 import { connectProvider } from '#shared/connections/flows';
 import { createConnectionBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { connectDeps, routeContext } from '#shared/runtime/app-routes';
+import { connectDeps } from '#shared/runtime/app-routes';
+import { routeContext } from '#shared/runtime/route-context';
 
 /** `POST /connections`: a custom-UI login link for one provider, recorded as pending. */
 export function createConnectionHandler(env: Env) {

@@ -2,7 +2,7 @@ import type { Env } from '#shared/config';
 import { mintSdkToken } from '#shared/connections/flows';
 import { emptyBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { routeContext } from '#shared/runtime/app-routes';
+import { routeContext } from '#shared/runtime/route-context';
 import { terraDeps } from '#shared/runtime/terra';
 
 /** `POST /sdk-token`: a single-use token for the mobile SDK's initConnection. */

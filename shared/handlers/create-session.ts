@@ -2,7 +2,7 @@ import type { Env } from '#shared/config';
 import { startWidgetSession } from '#shared/connections/flows';
 import { createSessionBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { routeContext } from '#shared/runtime/app-routes';
+import { routeContext } from '#shared/runtime/route-context';
 import { terraDeps } from '#shared/runtime/terra';
 
 /** `POST /sessions`: a Terra widget session for the caller. */

@@ -4,7 +4,7 @@ import { emptyBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
 import { deletionView } from '#shared/privacy/deletion';
 import { deleteUser } from '#shared/privacy/worker';
-import { routeContext } from '#shared/runtime/app-routes';
+import { routeContext } from '#shared/runtime/route-context';
 import { deletionDeps } from '#shared/runtime/deletion';
 
 /**

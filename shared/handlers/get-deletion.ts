@@ -2,7 +2,7 @@ import type { Env } from '#shared/config';
 import { NotFound } from '#shared/errors';
 import { route } from '#shared/http/route';
 import { deletionView } from '#shared/privacy/deletion';
-import { routeContext } from '#shared/runtime/app-routes';
+import { routeContext } from '#shared/runtime/route-context';
 import { deletionReader } from '#shared/runtime/deletion';
 
 /** `GET /me/deletion`: where the caller's latest deletion stands. */

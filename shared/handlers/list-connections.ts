@@ -2,7 +2,8 @@ import type { Env } from '#shared/config';
 import { listConnections } from '#shared/connections/flows';
 import { listConnectionsQuery } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
-import { connectDeps, routeContext } from '#shared/runtime/app-routes';
+import { connectDeps } from '#shared/runtime/app-routes';
+import { routeContext } from '#shared/runtime/route-context';
 
 /** `GET /connections`: the caller's connections, optionally reconciled with Terra first. */
 export function listConnectionsHandler(env: Env) {

@@ -1,6 +1,6 @@
 import type { Env } from '#shared/config';
 import { route } from '#shared/http/route';
-import { routeContext } from '#shared/runtime/app-routes';
+import { routeContext } from '#shared/runtime/route-context';
 import { terraDeps } from '#shared/runtime/terra';
 
 /** `GET /providers`: what can be connected, from Terra's catalogue (cached per container). */

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2WithJWTAuthorizer } from 'aws-lambda';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { BadRequest, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from '#shared/errors';
 import { APP_IDENTITY } from '#shared/ids';
 import type { Log } from '#shared/log';
@@ -40,11 +40,11 @@ export type AppRouteHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer) =
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-function describe(error: z.ZodError, where: string): string {
+function describe(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }, where: string): string {
   return error.issues
     .map(
       (issue) =>
-        `${issue.path.length ? `${where} field '${issue.path.join('.')}'` : where}: ${issue.message}`,
+        `${issue.path.length ? `${where} field '${issue.path.map(String).join('.')}'` : where}: ${issue.message}`,
     )
     .join('; ');
 }
@@ -58,7 +58,7 @@ export function callerOf(event: APIGatewayProxyEventV2WithJWTAuthorizer, claim: 
   return { referenceId: value };
 }
 
-function bodyOf<B>(event: APIGatewayProxyEventV2WithJWTAuthorizer, schema: z.ZodType<B>): B {
+function bodyOf<B>(event: APIGatewayProxyEventV2WithJWTAuthorizer, schema: z.ZodMiniType<B>): B {
   const bytes = rawBody(event);
   if (bytes.length > MAX_BODY_BYTES)
     throw new PayloadTooLarge(`The body is larger than ${MAX_BODY_BYTES} bytes.`);
@@ -87,7 +87,7 @@ export function route<
   P extends Record<string, string> = Record<string, never>,
 >(
   context: RouteContext,
-  options: { body?: z.ZodType<B>; query?: z.ZodType<Q>; path?: { [K in keyof P]: z.ZodType<P[K]> } },
+  options: { body?: z.ZodMiniType<B>; query?: z.ZodMiniType<Q>; path?: { [K in keyof P]: z.ZodMiniType<P[K]> } },
   run: (input: RouteInput<B, Q, P>) => Promise<RouteResult>,
 ): AppRouteHandler {
   const querySchema = options.query ?? z.strictObject({});

@@ -2,6 +2,7 @@ import { type ArchiveConfig, type Env, SECTIONS } from '#shared/config';
 import { logger } from '#shared/log';
 import { DeliveryStore } from '#shared/store/deliveries';
 import { S3Archive } from '#shared/store/s3-archive';
+import { S3Writer } from '#shared/store/s3-writer';
 import { credentialSource } from '#shared/terra/credentials';
 import { type Archive, DirectoryArchive } from '#shared/webhooks/archive';
 import { httpPayloadFetcher } from '#shared/webhooks/payloads';
@@ -21,9 +22,15 @@ export function webhookDeps(env: Env): WebhookDeps {
     apiKey: '',
     signingSecrets: [...webhook.signingSecrets],
   }));
+  const archive = SECTIONS.archive.read(env);
   return {
     signingSecrets: async () => (await credentials()).signingSecrets,
-    archive: archiveOf(SECTIONS.archive.read(env)),
+    // The webhook only writes: signed by the SDK's signer with the DynamoDB client's credentials,
+    // without loading the S3 client (docs/decisions/0018-…).
+    archive:
+      archive.kind === 's3'
+        ? new S3Writer(archive.bucket, { region: store.doc.config.region, credentials: store.doc.config.credentials })
+        : new DirectoryArchive(archive.dir),
     deliveries: new DeliveryStore(store.doc, store.config.inboxTable, store.connections, {
       leaseSeconds: webhook.leaseSeconds,
       ttlDays: webhook.inboxTtlDays,

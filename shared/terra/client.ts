@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { CallbackUrls, Provider, TerraPort, TerraUserInfo } from '#shared/connections/ports';
 import { DomainError } from '#shared/errors';
 import { scopesIfGiven } from './scopes.ts';
@@ -41,42 +41,43 @@ export interface TerraClientOptions {
 }
 
 // z.object strips fields we do not pass on; looseObject keeps the ones we may read later.
+const text = z.string().check(z.minLength(1));
 const widgetSessionSchema = z.object({
-  session_id: z.string().min(1),
+  session_id: text,
   url: z.url(),
-  expires_in: z.number().nonnegative().default(900),
+  expires_in: z._default(z.number().check(z.gte(0)), 900),
 });
-const authenticateSchema = z.object({ user_id: z.string().min(1), auth_url: z.url() });
+const authenticateSchema = z.object({ user_id: text, auth_url: z.url() });
 const userInfoSchema = z.looseObject({ user: terraUserSchema });
+const users = z.array(terraUserSchema);
 // The spec answers a bare array; Terra's example code reads `{users}`; some answers wrap one `{user}`.
 const usersByReferenceSchema = z.union([
-  z.array(terraUserSchema),
-  z.looseObject({ users: z.array(terraUserSchema) }).transform((body) => body.users),
-  z.looseObject({ user: terraUserSchema }).transform((body) => [body.user]),
+  users,
+  z.pipe(z.looseObject({ users }), z.transform((body) => body.users)),
+  z.pipe(z.looseObject({ user: terraUserSchema }), z.transform((body) => [body.user])),
 ]);
 const subscriptionsSchema = z.union([
-  z.looseObject({ users: z.array(terraUserSchema) }).transform((body) => ({ users: body.users, next: null })),
-  z
-    .looseObject({
-      data: z.looseObject({ next: z.number().int().nullish(), results: z.array(terraUserSchema) }),
-    })
-    .transform((body) => ({ users: body.data.results, next: body.data.next ?? null })),
+  z.pipe(z.looseObject({ users }), z.transform((body) => ({ users: body.users, next: null }))),
+  z.pipe(
+    z.looseObject({ data: z.looseObject({ next: z.nullish(z.int()), results: users }) }),
+    z.transform((body) => ({ users: body.data.results, next: body.data.next ?? null })),
+  ),
 ]);
 const integrationSchema = z.looseObject({
-  provider: z.string().min(1),
-  name: z.string().nullish(),
-  icon: z.string().nullish(),
-  setup: z.string().nullish(),
-  enabled: z.boolean().nullish(),
-  types: z.record(z.string(), z.boolean().nullish()).nullish(),
+  provider: text,
+  name: z.nullish(z.string()),
+  icon: z.nullish(z.string()),
+  setup: z.nullish(z.string()),
+  enabled: z.nullish(z.boolean()),
+  types: z.nullish(z.record(z.string(), z.nullish(z.boolean()))),
 });
 export type TerraIntegration = z.infer<typeof integrationSchema>;
 const integrationsSchema = z.looseObject({ providers: z.array(integrationSchema) });
-const authTokenSchema = z.object({ token: z.string().min(1), expires_in: z.number().nonnegative() });
+const authTokenSchema = z.object({ token: text, expires_in: z.number().check(z.gte(0)) });
 const dataRequestSchema = z.looseObject({
-  reference: z.string().min(1).max(256).optional(),
-  trace_id: z.string().min(1).max(256).optional(),
-  message: z.string().nullish(),
+  reference: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  trace_id: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  message: z.nullish(z.string()),
 });
 
 /** Terra's `TerraUser` → the domain's view of it. */
@@ -113,7 +114,7 @@ interface CallOptions<T> {
   method: 'GET' | 'POST' | 'DELETE';
   url: string;
   body?: unknown;
-  schema: z.ZodType<T>;
+  schema: z.ZodMiniType<T>;
   /** Safe to repeat: retried on 5xx and network errors, not only on 429. */
   idempotent: boolean;
   /** Statuses that are answers, not failures (e.g. 404 on a lookup). */

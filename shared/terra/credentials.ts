@@ -1,11 +1,10 @@
-import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { SecretSource } from '#shared/config';
 
 /**
- * Terra's credentials: in AWS one Secrets Manager secret (JSON, see README "Deploy"), read through
- * Powertools Parameters and cached for `maxAgeSeconds`, so a rotated value arrives without a deploy;
- * locally, plain variables. Nothing here is ever logged.
+ * Terra's credentials: in AWS one Secrets Manager secret (JSON, see README "Deploy"), read through AWS's
+ * Parameters and Secrets Lambda Extension and cached for `maxAgeSeconds`, so a rotated value arrives
+ * without a deploy; locally, plain variables. Nothing here is ever logged.
  */
 export interface TerraCredentials {
   devId: string;
@@ -16,32 +15,69 @@ export interface TerraCredentials {
 
 export type CredentialSource = () => Promise<TerraCredentials>;
 
+const present = z.string().check(z.trim(), z.minLength(1));
 const secretValue = z.object({
-  dev_id: z.string().trim().min(1),
-  api_key: z.string().trim().min(1),
-  signing_secret: z.string().trim().min(1),
-  signing_secret_previous: z.string().trim().optional(),
+  dev_id: present,
+  api_key: present,
+  signing_secret: present,
+  signing_secret_previous: z.optional(z.string().check(z.trim())),
 });
 
 export class SecretError extends Error {
   override name = 'SecretError';
 }
 
-export function secretCredentials(arn: string, maxAgeSeconds: number): CredentialSource {
-  return async () => {
-    const value = await getSecret(arn, { transform: 'json', maxAge: maxAgeSeconds });
-    const parsed = secretValue.safeParse(value);
-    if (!parsed.success) {
-      // Names the missing keys, never the values.
-      const keys = parsed.error.issues.map((issue) => issue.path.join('.')).join(', ');
-      throw new SecretError(`The Terra secret is missing or has invalid keys: ${keys}.`);
+function toCredentials(value: unknown): TerraCredentials {
+  const parsed = secretValue.safeParse(value);
+  if (!parsed.success) {
+    // Names the missing keys, never the values.
+    const keys = parsed.error.issues.map((issue) => issue.path.map(String).join('.')).join(', ');
+    throw new SecretError(`The Terra secret is missing or has invalid keys: ${keys}.`);
+  }
+  const { dev_id, api_key, signing_secret, signing_secret_previous } = parsed.data;
+  return {
+    devId: dev_id,
+    apiKey: api_key,
+    signingSecrets: signing_secret_previous ? [signing_secret, signing_secret_previous] : [signing_secret],
+  };
+}
+
+/**
+ * Through AWS's Parameters and Secrets Lambda Extension: a local HTTP endpoint with its own cache, so
+ * the function needs no AWS SDK at all (docs/decisions/0017-secrets-through-the-extension.md). Cached
+ * here too for `maxAgeSeconds`: a delivery should not cost even a loopback call.
+ */
+export function extensionCredentials(
+  source: { arn: string; maxAgeSeconds: number; port: number; token: string },
+  options: { fetch?: typeof fetch; now?: () => number } = {},
+): CredentialSource {
+  const get = options.fetch ?? globalThis.fetch;
+  const now = options.now ?? Date.now;
+  let cached: { at: number; value: Promise<TerraCredentials> } | undefined;
+  const read = async (): Promise<TerraCredentials> => {
+    const response = await get(
+      `http://localhost:${source.port}/secretsmanager/get?secretId=${encodeURIComponent(source.arn)}`,
+      { headers: { 'X-Aws-Parameters-Secrets-Token': source.token }, signal: AbortSignal.timeout(2_000) },
+    );
+    if (!response.ok) throw new SecretError(`The secrets extension answered ${response.status}.`);
+    const body = (await response.json()) as { SecretString?: string };
+    let value: unknown;
+    try {
+      value = JSON.parse(body.SecretString ?? '');
+    } catch {
+      throw new SecretError('The Terra secret is not JSON.');
     }
-    const { dev_id, api_key, signing_secret, signing_secret_previous } = parsed.data;
-    return {
-      devId: dev_id,
-      apiKey: api_key,
-      signingSecrets: signing_secret_previous ? [signing_secret, signing_secret_previous] : [signing_secret],
-    };
+    return toCredentials(value);
+  };
+  return () => {
+    if (cached && now() - cached.at < source.maxAgeSeconds * 1000) return cached.value;
+    const value = read();
+    cached = { at: now(), value };
+    // A failed read is not kept: the next delivery asks again.
+    value.catch(() => {
+      if (cached?.value === value) cached = undefined;
+    });
+    return value;
   };
 }
 
@@ -58,5 +94,5 @@ export function credentialSource(
   secret: SecretSource | undefined,
   fromEnv: () => TerraCredentials,
 ): CredentialSource {
-  return secret ? secretCredentials(secret.arn, secret.maxAgeSeconds) : fixedCredentials(fromEnv());
+  return secret ? extensionCredentials(secret) : fixedCredentials(fromEnv());
 }

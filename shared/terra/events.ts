@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Change, ConnectionEvent } from '#shared/connections/model';
 import { parseScopes, scopesIfGiven } from './scopes.ts';
 import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
@@ -9,23 +9,26 @@ import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
  * Anything valid JSON but not understood is reported as ignored, never thrown: Terra retries 4xx.
  */
 
-const optionalText = z.string().max(4096).nullish();
+const optionalText = z.nullish(z.string().check(z.maxLength(4096)));
 
 const base = z.looseObject({
-  type: z.string().min(1).max(64),
-  status: z.string().nullish(),
+  type: z.string().check(z.minLength(1), z.maxLength(64)),
+  status: z.nullish(z.string()),
   message: optionalText,
   reason: optionalText,
-  reference_id: z.string().max(256).nullish(),
+  reference_id: z.nullish(z.string().check(z.maxLength(256))),
 });
 
-const withUser = base.extend({ user: terraUserSchema });
-const reauth = base.extend({ new_user: terraUserSchema, old_user: terraUserSchema.nullish() });
-const permissionChange = withUser.extend({ scopes_added: optionalText, scopes_removed: optionalText });
-const s3Payload = base.extend({ url: z.string().min(1).max(8192), expires_in: z.number().nullish() });
-const largeRequest = withUser.extend({
-  reference: z.string().min(1).max(256).nullish(),
-  expected_payloads: z.number().int().min(0).max(1_000_000).nullish(),
+const withUser = z.extend(base, { user: terraUserSchema });
+const reauth = z.extend(base, { new_user: terraUserSchema, old_user: z.nullish(terraUserSchema) });
+const permissionChange = z.extend(withUser, { scopes_added: optionalText, scopes_removed: optionalText });
+const s3Payload = z.extend(base, {
+  url: z.string().check(z.minLength(1), z.maxLength(8192)),
+  expires_in: z.nullish(z.number()),
+});
+const largeRequest = z.extend(withUser, {
+  reference: z.nullish(z.string().check(z.minLength(1), z.maxLength(256))),
+  expected_payloads: z.nullish(z.int().check(z.gte(0), z.lte(1_000_000))),
 });
 
 // Every user-scoped data event in Terra's `WebhookEventType` union.

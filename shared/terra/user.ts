@@ -1,17 +1,17 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Terra's `TerraUser` (v2-bundled.yaml, components/schemas), as it appears both inside webhooks and in
  * REST answers (`/userInfo`, `/subscriptions`). One schema for both, tolerant of what Terra leaves out.
  */
 export const terraUserSchema = z.looseObject({
-  user_id: z.string().trim().min(1).max(256),
-  provider: z.string().trim().min(1).max(64).optional(),
-  scopes: z.string().max(4096).nullish(),
-  reference_id: z.string().max(256).nullish(),
-  active: z.boolean().nullish(),
-  last_webhook_update: z.string().nullish(),
-  created_at: z.string().nullish(),
+  user_id: z.string().check(z.trim(), z.minLength(1), z.maxLength(256)),
+  provider: z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(64))),
+  scopes: z.nullish(z.string().check(z.maxLength(4096))),
+  reference_id: z.nullish(z.string().check(z.maxLength(256))),
+  active: z.nullish(z.boolean()),
+  last_webhook_update: z.nullish(z.string()),
+  created_at: z.nullish(z.string()),
 });
 export type TerraUser = z.infer<typeof terraUserSchema>;
 

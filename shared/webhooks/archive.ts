@@ -18,6 +18,9 @@ export interface Archive {
   readonly location: string;
 }
 
+/** What the webhook needs of the archive: writing a delivery, and taking back one it just wrote. */
+export type ArchiveWriter = Pick<Archive, 'put' | 'delete' | 'location'>;
+
 /** The prefixes a Terra user's payloads live under; a deletion removes exactly these. */
 export function userPrefixes(user_id: string): string[] {
   return [`users/${user_id}/`, `quarantine/${user_id}/`];

@@ -4,7 +4,7 @@ import { TRACE_ID } from '#shared/ids';
 import type { Log } from '#shared/log';
 import { type ParsedWebhook, parseWebhook, type Subject } from '#shared/terra/events';
 import { verifySignature } from '#shared/terra/signature';
-import { type Archive, archiveKey, payloadKeyFor } from './archive.ts';
+import { type ArchiveWriter, archiveKey, payloadKeyFor } from './archive.ts';
 import type { PayloadFetcher } from './payloads.ts';
 import type { DeliveryConnections, DeliveryFacts, DeliveryLedger } from './ports.ts';
 
@@ -18,7 +18,7 @@ export interface WebhookDeps {
   /** Resolved per delivery (a cached secret in AWS); a failure to read it is ours: 500, nothing written. */
   signingSecrets: () => Promise<readonly string[]>;
   toleranceSeconds: number;
-  archive: Archive;
+  archive: ArchiveWriter;
   deliveries: DeliveryLedger;
   connections: DeliveryConnections;
   payloads: PayloadFetcher;

@@ -1,70 +1,101 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { createServer } from 'node:http';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, type Env, SECTIONS } from '#shared/config';
-import { SecretError, secretCredentials } from '#shared/terra/credentials';
+import { extensionCredentials, SecretError } from '#shared/terra/credentials';
 
+/**
+ * The Terra secret, read in AWS through the Parameters and Secrets Lambda Extension: a local HTTP
+ * endpoint, played here by a real server on loopback.
+ */
 const terraConfig = (env: Env) => SECTIONS.terra.read(env);
 const webhookConfig = (env: Env) => SECTIONS.webhook.read(env);
-
-/** Secrets Manager has no local engine: it is the one AWS service mocked here. */
-const secretsManager = mockClient(SecretsManagerClient);
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:terra-connect/terra-AbCdEf';
 
-const secrets = new Map<string, string>();
-beforeEach(() => {
-  secretsManager.reset();
-  secrets.clear();
-  // Input matchers do not match across the SDK's module copies under vitest; look the id up instead.
-  secretsManager.on(GetSecretValueCommand).callsFake((input: { SecretId?: string }) => {
-    const value = secrets.get(input.SecretId ?? '');
-    if (value === undefined) throw new Error('ResourceNotFoundException');
-    return { SecretString: value };
+async function extension(answer: (url: URL, token: string | undefined) => { status: number; body: unknown }) {
+  const seen: Array<{ url: string; token: string | undefined }> = [];
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const token = request.headers['x-aws-parameters-secrets-token'] as string | undefined;
+    seen.push({ url: url.pathname + url.search, token });
+    const { status, body } = answer(url, token);
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
-});
-afterAll(() => {
-  secretsManager.restore();
-});
-
-// Powertools caches by secret id for the whole process, so each test reads its own secret.
-function secretIs(arn: string, value: Record<string, string>): void {
-  secrets.set(arn, JSON.stringify(value));
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  const port = (server.address() as { port: number }).port;
+  return { port, seen, close: () => new Promise((done) => server.close(done)) };
 }
 
+const secretString = (value: Record<string, string>) => ({ Name: 'terra', SecretString: JSON.stringify(value) });
+
 describe('the Terra secret', () => {
-  it('reads dev-id, API key and both signing secrets while rotating', async () => {
-    secretIs(ARN, { dev_id: 'dev', api_key: 'key', signing_secret: 'new', signing_secret_previous: 'old' });
-    expect(await secretCredentials(ARN, 300)()).toEqual({
-      devId: 'dev',
-      apiKey: 'key',
-      signingSecrets: ['new', 'old'],
-    });
+  it('reads dev-id, API key and both signing secrets while rotating, with the session token', async () => {
+    const ext = await extension(() => ({
+      status: 200,
+      body: secretString({ dev_id: 'dev', api_key: 'key', signing_secret: 'new', signing_secret_previous: 'old' }),
+    }));
+    try {
+      const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port: ext.port, token: 'tok' });
+      expect(await read()).toEqual({ devId: 'dev', apiKey: 'key', signingSecrets: ['new', 'old'] });
+      expect(ext.seen).toEqual([{ url: `/secretsmanager/get?secretId=${encodeURIComponent(ARN)}`, token: 'tok' }]);
+    } finally {
+      await ext.close();
+    }
   });
 
-  it('is cached for its max age: one Secrets Manager call for many reads', async () => {
-    secretIs(`${ARN}-cached`, { dev_id: 'dev', api_key: 'key', signing_secret: 'only' });
-    const read = secretCredentials(`${ARN}-cached`, 300);
-    for (let i = 0; i < 5; i++) expect((await read()).signingSecrets).toEqual(['only']);
-    expect(secretsManager.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  it('is cached for its max age: one call to the extension for many reads, a new one after it', async () => {
+    const ext = await extension(() => ({ status: 200, body: secretString({ dev_id: 'd', api_key: 'k', signing_secret: 'only' }) }));
+    try {
+      let now = 1_000;
+      const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 60, port: ext.port, token: 'tok' }, { now: () => now });
+      for (let i = 0; i < 5; i++) expect((await read()).signingSecrets).toEqual(['only']);
+      expect(ext.seen).toHaveLength(1);
+      now += 61_000;
+      await read();
+      expect(ext.seen).toHaveLength(2);
+    } finally {
+      await ext.close();
+    }
   });
 
-  it('names missing keys without echoing any value', async () => {
-    const other = `${ARN}-incomplete`;
-    secretIs(other, { dev_id: 'dev-value', api_key: 'key-value' });
-    const error = await secretCredentials(other, 0)().catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(SecretError);
-    expect((error as Error).message).toContain('signing_secret');
-    expect((error as Error).message).not.toContain('key-value');
+  it('names missing keys without echoing any value, and asks again next time', async () => {
+    let status = 500;
+    const ext = await extension(() => ({ status, body: secretString({ dev_id: 'dev-value', api_key: 'key-value' }) }));
+    try {
+      const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port: ext.port, token: 'tok' });
+      await expect(read()).rejects.toThrow(/answered 500/);
+      status = 200;
+      const error = await read().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SecretError);
+      expect((error as Error).message).toContain('signing_secret');
+      expect((error as Error).message).not.toContain('key-value');
+      expect(ext.seen).toHaveLength(2);
+    } finally {
+      await ext.close();
+    }
+  });
+
+  it('refuses a secret that is not JSON', async () => {
+    const ext = await extension(() => ({ status: 200, body: { SecretString: 'dev_id=x' } }));
+    try {
+      await expect(extensionCredentials({ arn: ARN, maxAgeSeconds: 0, port: ext.port, token: 't' })()).rejects.toThrow(
+        /not JSON/,
+      );
+    } finally {
+      await ext.close();
+    }
   });
 });
 
 describe('configuration with a secret', () => {
   it('needs no plain credentials when TERRA_SECRET_ARN is set', () => {
-    expect(webhookConfig({ TERRA_SECRET_ARN: ARN }).secret).toEqual({ arn: ARN, maxAgeSeconds: 300 });
-    expect(terraConfig({ TERRA_SECRET_ARN: ARN, TERRA_SECRET_MAX_AGE_SECONDS: '60' }).secret).toEqual({
-      arn: ARN,
-      maxAgeSeconds: 60,
-    });
+    expect(webhookConfig({ TERRA_SECRET_ARN: ARN }).secret).toEqual({ arn: ARN, maxAgeSeconds: 300, port: 2773, token: '' });
+    expect(
+      terraConfig({
+        TERRA_SECRET_ARN: ARN,
+        TERRA_SECRET_MAX_AGE_SECONDS: '60',
+        AWS_SESSION_TOKEN: 'session-token',
+      }).secret,
+    ).toEqual({ arn: ARN, maxAgeSeconds: 60, port: 2773, token: 'session-token' });
   });
 
   it('names both ways to provide credentials when neither is set', () => {

@@ -1037,7 +1037,8 @@ describe('stale deliveries', () => {
       attempts: 1,
     });
     expect(h.deliveries.calls).toEqual([`status:${TRACE}`, `recordStale:${TRACE}`]);
-    expect(h.connections.calls).toEqual([]);
+    // Only asked whether the user was deleted: nothing is applied.
+    expect(h.connections.calls).toEqual([`deleted:${TERRA_USER_ID}`]);
     expect(h.log.entries).toStrictEqual([
       {
         level: 'warn',
@@ -1045,6 +1046,15 @@ describe('stale deliveries', () => {
         attributes: { event_id: TRACE, outcome: 'stale', type: 'auth', signed_at: OLD },
       },
     ]);
+  });
+
+  it('keep nothing of a deleted user, not even in quarantine', async () => {
+    const h = harness();
+    h.connections.tombstones.add(TERRA_USER_ID);
+    const result = await h.receive(signed(dataEvent('activity'), { traceId: TRACE, t: OLD }));
+    expect(result).toMatchObject({ status: 401, outcome: 'stale', event_id: TRACE });
+    expect(h.archive.keys()).toEqual([]);
+    expect(h.deliveries.entries.get(TRACE)).toBeUndefined();
   });
 
   it('keep nothing new for a late copy of a delivery already known', async () => {
