@@ -58,6 +58,23 @@ export interface Backfill {
   }>;
 }
 
+/**
+ * Where the signed-in user's account deletion stands (`GET /me/deletion`, and `DELETE /me` when it
+ * answers 202). The counts grow while it runs; no Terra user id is ever shown.
+ */
+export interface Deletion {
+  deletion_id: string;
+  status: 'running' | 'done';
+  started_at: string;
+  finished_at?: string;
+  /** The Terra users deauthenticated at Terra and replaced here by tombstones. */
+  connections: number;
+  /** The webhook delivery records deleted. */
+  deliveries: number;
+  /** The archived payloads (the health data Terra sent) deleted. */
+  payloads: number;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -68,7 +85,13 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+/** One call: the response (its status and headers) and its JSON body, if any; an error status throws. */
+async function send(
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ response: Response; json: unknown }> {
   const response = await fetch(`${API_URL}${path}`, {
     method,
     headers: {
@@ -80,7 +103,11 @@ async function call<T>(token: string, method: string, path: string, body?: unkno
   const text = await response.text();
   const json: unknown = text ? JSON.parse(text) : undefined;
   if (!response.ok) throw toApiError(response.status, json);
-  return json as T;
+  return { response, json };
+}
+
+async function call<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  return (await send(token, method, path, body)).json as T;
 }
 
 /**
@@ -140,4 +167,34 @@ export function connectProvider(
 /** Deauthenticates at Terra; the connection turns `disconnected`. Answers 204, no body. */
 export async function disconnect(token: string, userId: string): Promise<void> {
   await call<undefined>(token, 'DELETE', `/connections/${encodeURIComponent(userId)}`);
+}
+
+/**
+ * "Delete my account": deauthenticates every connection of the signed-in user at Terra, replaces them
+ * by tombstones and deletes every delivery and archived payload. `done` when it finished inside the
+ * request (204, no body: `getDeletion` has the counts); else `running`, with the deletion as it stands
+ * and `retryAfter`, the seconds until the backend expects to be done (a last sweep for late data).
+ * Follow it with `getDeletion` until it is done; when it is, your app hears `terra.user_deleted`.
+ */
+export async function deleteAccount(
+  token: string,
+): Promise<{ status: 'done' } | { status: 'running'; deletion: Deletion; retryAfter: number }> {
+  const { response, json } = await send(token, 'DELETE', '/me');
+  if (response.status === 204) return { status: 'done' };
+  const retryAfter = Number(response.headers.get('retry-after'));
+  return {
+    status: 'running',
+    deletion: json as Deletion,
+    retryAfter: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 1,
+  };
+}
+
+/** The signed-in user's latest deletion (`GET /me/deletion`), or null when they never started one (404). */
+export async function getDeletion(token: string): Promise<Deletion | null> {
+  try {
+    return await call<Deletion>(token, 'GET', '/me/deletion');
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
 }

@@ -3,8 +3,11 @@ import {
   type Backfill,
   type Connection,
   connectProvider,
+  type Deletion,
+  deleteAccount,
   devToken,
   disconnect,
+  getDeletion,
   listConnections,
   listProviders,
   type Provider,
@@ -15,7 +18,8 @@ import { type Delivery, fireEvent, recentDeliveries, SANDBOX_EVENTS } from './sa
 
 /**
  * The demo page: sign in as a dev user, connect a wearable through Terra's widget or your own provider
- * buttons, watch the connection list follow the webhooks and the events your app receives, disconnect.
+ * buttons, watch the connection list follow the webhooks and the events your app receives, disconnect,
+ * and delete the whole account (`DELETE /me`, then `GET /me/deletion` until it is done).
  * Every API call is in `api.ts`; the local event feed's calls are in `feed.ts`, the sandbox's in `sandbox.ts`.
  */
 
@@ -29,6 +33,8 @@ interface DemoConfig {
 const POLL_MS = 2_000;
 // The event feed answers only what is new (`after`), so it can be asked more often.
 const FEED_POLL_MS = 1_000;
+// A running deletion is followed this often (`GET /me/deletion`) until it is done.
+const DELETION_POLL_MS = 1_000;
 // As many as the local feed keeps; the table shows the newest of them.
 const FEED_KEEP = 500;
 const FEED_ROWS = 200;
@@ -58,6 +64,16 @@ const providerOf = new Map<string, string>();
 /** The event the dialog shows, and what had focus before it opened. */
 let openSeq: number | undefined;
 let opener: HTMLElement | null = null;
+/** The account's deletion as last seen: the one started here, or one found running on sign-in. */
+let deletion: Deletion | null = null;
+/** `DELETE /me` is on its way (no answer yet). */
+let deletionStarting = false;
+/** When the running deletion should be done (epoch ms), from `DELETE /me`'s retry-after. */
+let deletionDue: number | undefined;
+let deletionTimer: number | undefined;
+
+/** While the account is being deleted nothing new may be connected, reconnected or disconnected. */
+const deleting = () => deletionStarting || deletion?.status === 'running';
 
 const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -191,7 +207,7 @@ function renderProviders(): void {
             type: 'button',
             class: provider.sdk_only ? 'provider sdk-only' : 'provider',
             'data-provider': provider.provider,
-            disabled: provider.sdk_only,
+            disabled: provider.sdk_only || deleting(),
             title: provider.sdk_only
               ? 'Connected from your mobile app with Terra’s SDK (POST /sdk-token), not from a web page'
               : `Data: ${provider.types.join(', ')}`,
@@ -299,10 +315,10 @@ function connectionRow(connection: Connection): HTMLElement {
       'td',
       { class: 'actions' },
       // A pending connection has not reached the provider yet: nothing to reconnect.
-      live && connection.status !== 'pending'
+      live && !deleting() && connection.status !== 'pending'
         ? h('button', { type: 'button', 'data-action': 'reconnect' }, 'Reconnect')
         : null,
-      live ? h('button', { type: 'button', 'data-action': 'disconnect' }, 'Disconnect') : null,
+      live && !deleting() ? h('button', { type: 'button', 'data-action': 'disconnect' }, 'Disconnect') : null,
     ),
   );
 }
@@ -326,7 +342,9 @@ function renderConnections(): void {
           'p',
           { class: 'attention', 'data-user-id': connection.user_id },
           `${providerName(connection.provider)} needs reconnecting (${connection.status}). `,
-          h('button', { type: 'button', 'data-reconnect': connection.provider }, 'Reconnect'),
+          deleting()
+            ? null
+            : h('button', { type: 'button', 'data-reconnect': connection.provider }, 'Reconnect'),
         ),
       ),
   );
@@ -379,7 +397,7 @@ function renderDeliveries(): void {
 
 /** Re-renders only when something changed, so a button never disappears under the pointer. */
 function render(): void {
-  const next = JSON.stringify([connections, deliveries]);
+  const next = JSON.stringify([connections, deliveries, deleting()]);
   if (next !== shown) {
     shown = next;
     renderConnections();
@@ -592,6 +610,7 @@ async function pollFeed(): Promise<void> {
     renderFeedStatus();
   } finally {
     feedBusy = false;
+    renderDeletionEvent();
   }
 }
 
@@ -648,6 +667,26 @@ function summaryList(envelope: EventEnvelope): Array<[string, Node | string]> {
     ['detail.id', h('code', {}, String(detail.id ?? ''))],
   );
   if (typeof detail.user_id === 'string') rows.push(['Terra user', h('code', {}, detail.user_id)]);
+  if (envelope['detail-type'] === 'terra.user_deleted') {
+    const { deletion_id, user_ids, deleted_at } = envelope.detail;
+    rows.push(
+      ['Deleted', `${clock(deleted_at)} (${deleted_at})`],
+      ['Deletion', h('code', {}, deletion_id)],
+      [
+        'Terra users',
+        user_ids.length
+          ? h(
+              'div',
+              {},
+              ...user_ids.map((id) => {
+                const provider = providerOf.get(id);
+                return h('div', {}, provider ? `${providerName(provider)} · ` : '', h('code', {}, id));
+              }),
+            )
+          : 'none',
+      ],
+    );
+  }
   if (envelope['detail-type'] === 'terra.data') {
     const data = envelope.detail;
     rows.push(
@@ -739,6 +778,195 @@ function closedEvent(): void {
   again?.focus();
 }
 
+// ---- deleting the account ----
+
+const plural = (count: number, one: string, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
+
+/** "Delete my account" asks first, saying what goes: the deletion starts only from the dialog. */
+function confirmDeletion(): void {
+  const dialog = byId<HTMLDialogElement>('delete-dialog');
+  byId('delete-dialog-who').textContent = user?.name ?? '';
+  const names = [...new Set(connections.map((connection) => providerName(connection.provider)))];
+  byId('delete-dialog-connections').textContent = connections.length
+    ? `Your ${plural(connections.length, 'connection')} (${names.join(', ')}): each deauthenticated at Terra and removed here.`
+    : 'Every connection, at Terra and here (you have none right now).';
+  dialog.returnValue = '';
+  // Cancel has the focus (autofocus): Enter or Escape right away keeps the account.
+  dialog.showModal();
+}
+
+function closedDeletionDialog(): void {
+  if (byId<HTMLDialogElement>('delete-dialog').returnValue === 'delete') void startDeletion();
+  else byId('delete-account').focus();
+}
+
+async function startDeletion(): Promise<void> {
+  deletion = null;
+  deletionDue = undefined;
+  deletionStarting = true;
+  // What the page said before (e.g. "Terra opened in a new tab") is over; a failure says so afresh.
+  byId('message').hidden = true;
+  renderDeletion();
+  // The panel says what is happening; a screen reader hears its live status line too.
+  byId('deletion').focus();
+  await attempt('Deleting your account', async () => {
+    try {
+      const started = await deleteAccount(token());
+      if (started.status === 'running') {
+        deletionDue = Date.now() + started.retryAfter * 1000;
+        showDeletion(started.deletion);
+      } else showDeletion(await getDeletion(token()));
+    } finally {
+      deletionStarting = false;
+    }
+  });
+  if (!user) return;
+  if (!deletion) {
+    // It failed (the message says why): nothing is shown, the button is back.
+    renderDeletion();
+    byId('delete-account').focus();
+    return;
+  }
+  await attempt('Refreshing', refresh);
+}
+
+/** Shows the deletion as it stands, and follows it while it runs. */
+function showDeletion(next: Deletion | null): void {
+  const finished = deletion?.status === 'running' && next?.status === 'done';
+  deletion = next;
+  renderDeletion();
+  window.clearTimeout(deletionTimer);
+  if (next?.status === 'running')
+    deletionTimer = window.setTimeout(
+      () => void attempt('Following the deletion', followDeletion),
+      DELETION_POLL_MS,
+    );
+  if (finished) {
+    // Everything is gone: the list is empty now, and the app's terra.user_deleted is on its way.
+    void attempt('Refreshing', refresh);
+    void pollFeed();
+  }
+}
+
+async function followDeletion(): Promise<void> {
+  if (!user || deletion?.status !== 'running') return;
+  const running = deletion;
+  try {
+    showDeletion(await getDeletion(token()));
+  } catch (error) {
+    // Keep following: a failed poll is reported, the next one may answer.
+    if (deletion === running) showDeletion(running);
+    throw error;
+  }
+}
+
+function renderDeletion(): void {
+  const state = deletion?.status ?? (deletionStarting ? 'starting' : undefined);
+  byId<HTMLButtonElement>('delete-account').disabled = deleting();
+  for (const button of Array.from(byId('connect').querySelectorAll('button')))
+    button.disabled = deleting() || button.classList.contains('sdk-only');
+  if (user) render();
+
+  // A live region: written only when it says something new.
+  const status =
+    deletion?.status === 'done'
+      ? `Your account was deleted: ${plural(deletion.connections, 'connection')}, ${plural(deletion.deliveries, 'webhook delivery', 'webhook deliveries')} and ${plural(deletion.payloads, 'archived payload')} removed.`
+      : state
+        ? 'Deleting your account…'
+        : '';
+  if (byId('deletion-status').textContent !== status) byId('deletion-status').textContent = status;
+
+  const panel = byId('deletion');
+  panel.hidden = state === undefined;
+  if (state === undefined) return;
+  panel.dataset.status = state;
+  const done = state === 'done';
+  byId('deletion-title').textContent = done ? 'Your account was deleted' : 'Deleting your account…';
+  byId('deletion-progress').hidden = done;
+  const at = (iso: string) => h('time', { class: 'clock', datetime: iso, title: iso }, clock(iso));
+  byId('deletion-note').replaceChildren(
+    ...(!deletion
+      ? ['Asking the backend: ', h('code', {}, 'DELETE /me'), '…']
+      : done
+        ? [
+            'Started ',
+            at(deletion.started_at),
+            ...(deletion.finished_at ? [', finished ', at(deletion.finished_at)] : []),
+            '. Nothing of yours is left at Terra or here.',
+          ]
+        : [
+            'Deauthenticating your connections at Terra, removing them here and deleting the health data received for you. ',
+            'A last sweep catches data still arriving',
+            ...(deletionDue ? [' at about ', at(new Date(deletionDue).toISOString())] : []),
+            '. Following ',
+            h('code', {}, 'GET /me/deletion'),
+            '.',
+          ]),
+  );
+  byId('deletion-counts').replaceChildren(
+    ...(deletion
+      ? (
+          [
+            ['connections', done ? 'Connections removed' : 'Connections', deletion.connections],
+            [
+              'deliveries',
+              done ? 'Webhook deliveries deleted' : 'Deliveries deleted so far',
+              deletion.deliveries,
+            ],
+            ['payloads', done ? 'Archived payloads deleted' : 'Payloads deleted so far', deletion.payloads],
+          ] as const
+        ).flatMap(([name, term, count]) => [
+          h('dt', {}, term),
+          h('dd', { 'data-count': name }, String(count)),
+        ])
+      : []),
+  );
+  renderDeletionEvent();
+}
+
+/** Once done: the `terra.user_deleted` your app received for it, from the feed, one click from its envelope. */
+function renderDeletionEvent(): void {
+  const line = byId('deletion-event');
+  const done = deletion?.status === 'done' ? deletion : undefined;
+  const entry = done
+    ? feed.find(
+        ({ envelope }) =>
+          envelope['detail-type'] === 'terra.user_deleted' &&
+          envelope.detail.deletion_id === done.deletion_id,
+      )
+    : undefined;
+  const state = !done ? '' : entry ? `seq-${entry.seq}` : 'waiting';
+  // Rebuilt only when it changes, so its button keeps the focus.
+  if (line.dataset.state === state) return;
+  line.dataset.state = state;
+  line.replaceChildren(
+    ...(!done
+      ? []
+      : entry
+        ? [
+            'Your app received ',
+            h('code', {}, 'terra.user_deleted'),
+            '. ',
+            h(
+              'button',
+              {
+                type: 'button',
+                id: 'deletion-event-open',
+                class: 'link',
+                'data-seq': String(entry.seq),
+                'aria-haspopup': 'dialog',
+              },
+              'Show the event',
+            ),
+          ]
+        : [
+            h('span', { class: 'muted' }, 'Waiting for your app to receive '),
+            h('code', {}, 'terra.user_deleted'),
+            '…',
+          ]),
+  );
+}
+
 // ---- signing in and out ----
 
 async function showSignedIn(): Promise<void> {
@@ -752,6 +980,9 @@ async function showSignedIn(): Promise<void> {
     renderProviders();
     shown = '';
     await refresh();
+    // A deletion still running (started before a reload, or in another tab) is followed again.
+    const latest = await getDeletion(token());
+    if (latest?.status === 'running') showDeletion(latest);
   });
   window.clearInterval(pollTimer);
   pollTimer = window.setInterval(() => void attempt('Refreshing', refresh), POLL_MS);
@@ -763,8 +994,18 @@ function signOut(): void {
   localStorage.removeItem(STORAGE_KEY);
   window.clearInterval(pollTimer);
   window.clearInterval(feedTimer);
-  const dialog = byId<HTMLDialogElement>('event-dialog');
-  if (dialog.open) dialog.close();
+  window.clearTimeout(deletionTimer);
+  deletion = null;
+  deletionStarting = false;
+  deletionDue = undefined;
+  renderDeletion();
+  for (const id of ['event-dialog', 'delete-dialog']) {
+    const dialog = byId<HTMLDialogElement>(id);
+    if (dialog.open) {
+      dialog.returnValue = '';
+      dialog.close();
+    }
+  }
   byId('app').hidden = true;
   byId('who').hidden = true;
   byId('sign-in').hidden = false;
@@ -799,6 +1040,8 @@ async function onClick(event: MouseEvent): Promise<void> {
   const provider = target.dataset.provider ?? target.dataset.reconnect ?? row?.dataset.provider;
   if (target.id === 'connect-widget') await connectWithWidget();
   else if (target.id === 'sign-out') signOut();
+  else if (target.id === 'delete-account') confirmDeletion();
+  else if (target.id === 'deletion-event-open') await openEvent(Number(target.dataset.seq), target);
   else if (target.classList.contains('provider') && provider) await connectDirectly(provider);
   else if ((target.dataset.action === 'reconnect' || target.dataset.reconnect) && provider)
     await connectWithWidget(provider);
@@ -848,19 +1091,22 @@ async function main(): Promise<void> {
     feedAll = (event.target as HTMLInputElement).checked;
     renderFeed();
   });
-  const dialog = byId<HTMLDialogElement>('event-dialog');
-  dialog.addEventListener('close', closedEvent);
-  // A click on the backdrop (the dialog element itself, outside its content box) closes it.
-  dialog.addEventListener('click', (event) => {
-    if (event.target !== dialog) return;
-    const box = dialog.getBoundingClientRect();
-    const inside =
-      event.clientX >= box.left &&
-      event.clientX <= box.right &&
-      event.clientY >= box.top &&
-      event.clientY <= box.bottom;
-    if (!inside) dialog.close();
-  });
+  byId('event-dialog').addEventListener('close', closedEvent);
+  byId('delete-dialog').addEventListener('close', closedDeletionDialog);
+  // A click on the backdrop (the dialog element itself, outside its content box) closes it; for the
+  // deletion's dialog that is a cancel (its returnValue stays empty).
+  for (const dialog of [byId<HTMLDialogElement>('event-dialog'), byId<HTMLDialogElement>('delete-dialog')]) {
+    dialog.addEventListener('click', (event) => {
+      if (event.target !== dialog) return;
+      const box = dialog.getBoundingClientRect();
+      const inside =
+        event.clientX >= box.left &&
+        event.clientX <= box.right &&
+        event.clientY >= box.top &&
+        event.clientY <= box.bottom;
+      if (!inside) dialog.close();
+    });
+  }
   new BroadcastChannel(CHANNEL).addEventListener('message', () => {
     void attempt('Refreshing', refresh);
     void pollFeed();

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import type { LocalStack } from '#local/stack';
+import type { LocalStack, LocalStackOptions } from '#local/stack';
 import { startTestStack } from '../helpers/local-stack.ts';
 
 /**
@@ -14,12 +14,12 @@ export const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 
 /**
  * One local stack and one Chromium per test file, started together before its tests and stopped after.
- * Read them through the returned object once the tests run.
+ * Read them through the returned object once the tests run. `options` go to the stack (e.g. `env`).
  */
-export function demoSession(): { stack: LocalStack; browser: Browser } {
+export function demoSession(options: LocalStackOptions = {}): { stack: LocalStack; browser: Browser } {
   const session = {} as { stack: LocalStack; browser: Browser };
   beforeAll(async () => {
-    [session.stack, session.browser] = await Promise.all([startTestStack(), launchBrowser()]);
+    [session.stack, session.browser] = await Promise.all([startTestStack(options), launchBrowser()]);
   }, 60_000);
   afterAll(async () => {
     await session.browser?.close();
