@@ -282,7 +282,7 @@ export class Storage extends Construct {
     );
   }
 
-  /** Writes raw deliveries under the archive's three prefixes; never reads, lists or deletes. */
+  /** Writes raw deliveries under the archive's four prefixes; never reads or lists, deletes only what it just wrote under users/. */
   grantArchiveWrite(grantee: IGrantable & IConstruct): void {
     const prefixes = ARCHIVE_PREFIXES.map((prefix) => `${prefix}/*`);
     grantee.grantPrincipal.addToPrincipalPolicy(
@@ -291,10 +291,15 @@ export class Storage extends Construct {
         resources: prefixes.map((prefix) => this.archive.arnForObjects(prefix)),
       }),
     );
+    // A data delivery whose user is deleted between its touch and its write takes back what it just
+    // archived under users/ (shared/webhooks/receive.ts, applyData); Put can overwrite there already.
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['s3:DeleteObject'], resources: [this.archive.arnForObjects('users/*')] }),
+    );
     this.acknowledgePrefixes(
       grantee,
       prefixes,
-      'Every delivery is a new object under its Terra user (or unattributed/, quarantine/); the grant is PutObject on those prefixes, nothing else.',
+      'Every delivery is a new object under its Terra user (or references/, unattributed/, quarantine/); the grant is PutObject on those four prefixes, and DeleteObject on users/ only, to take back a delivery for a user deleted as it was written.',
     );
   }
 

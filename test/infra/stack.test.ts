@@ -324,10 +324,18 @@ describe('least privilege', () => {
       'dynamodb:UpdateItem',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:DeleteObject',
       's3:PutObject',
       'secretsmanager:DescribeSecret',
       'secretsmanager:GetSecretValue',
     ]);
+  });
+
+  it("lets the webhook delete only under users/, to take back a delivery whose user was deleted as it was written", () => {
+    const statements = statementsOf(main.template, 'terrawebhookRole');
+    const deletes = statements.filter((statement) => statement.Action === 's3:DeleteObject');
+    expect(deletes).toHaveLength(1);
+    expect(JSON.stringify(deletes[0]?.Resource)).toMatch(/\/users\/\*"\]\]\}$/);
   });
 
   it.each(['createsession', 'listproviders', 'createsdktoken'])(
