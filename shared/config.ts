@@ -143,7 +143,9 @@ const flag = (fallback: 'true' | 'false') =>
  * cached) or from plain variables locally. With neither, the function does not start.
  */
 const secretShape = {
-  TERRA_SECRET_ARN: z.optional(z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager ARN'))),
+  TERRA_SECRET_ARN: z.optional(
+    z.string().check(z.regex(/^arn:aws[a-z-]*:secretsmanager:/, 'must be a Secrets Manager ARN')),
+  ),
   TERRA_SECRET_MAX_AGE_SECONDS: int(DEFAULTS.TERRA_SECRET_MAX_AGE_SECONDS, 0, 3600),
   // Read through AWS's Parameters and Secrets Lambda Extension (the stack adds its layer): set by
   // Lambda, the session token authenticates calls to it.
@@ -155,7 +157,8 @@ const requiredWithoutSecret =
   (env: Record<string, unknown>, ctx: { addIssue(issue: { path: string[]; message: string }): void }) => {
     if (env.TERRA_SECRET_ARN !== undefined) return;
     for (const name of names) {
-      if (env[name] === undefined) ctx.addIssue({ path: [name], message: 'is not set (nor TERRA_SECRET_ARN)' });
+      if (env[name] === undefined)
+        ctx.addIssue({ path: [name], message: 'is not set (nor TERRA_SECRET_ARN)' });
     }
   };
 export interface SecretSource {
@@ -245,9 +248,12 @@ export const payloadSection = section(
   }),
 );
 
-export const identitySection = section({ IDENTITY_CLAIM: z._default(nonEmpty, DEFAULTS.IDENTITY_CLAIM) }, (env) => ({
-  claim: env.IDENTITY_CLAIM,
-}));
+export const identitySection = section(
+  { IDENTITY_CLAIM: z._default(nonEmpty, DEFAULTS.IDENTITY_CLAIM) },
+  (env) => ({
+    claim: env.IDENTITY_CLAIM,
+  }),
+);
 
 export const terraSection = section(
   {
@@ -279,7 +285,12 @@ export const terraSection = section(
 /** Where the browser may be sent after connecting: names mapped to https URLs or app deep links. */
 const redirectUrl = z
   .string()
-  .check(z.refine(isAllowedRedirect, 'must be an https URL, http on localhost, or an app deep link (myapp://path)'));
+  .check(
+    z.refine(
+      isAllowedRedirect,
+      'must be an https URL, http on localhost, or an app deep link (myapp://path)',
+    ),
+  );
 export const redirectTargetsSchema = z.record(
   z.string().check(z.regex(REDIRECT_TARGET)),
   z.strictObject({ success: redirectUrl, failure: redirectUrl }),
@@ -347,15 +358,24 @@ export const providersSection = section(
 export const backfillSection = section(
   {
     BACKFILL_DAYS: int(DEFAULTS.BACKFILL_DAYS, 0, 3650),
-    BACKFILL_TYPES: z.pipe(
-      z._default(z.string(), DEFAULTS.BACKFILL_TYPES),
-      z.transform((text) => [...new Set(text.split(',').map((type) => type.trim()).filter(Boolean))]),
-    ).check(
-      z.refine(
-        (types) => types.every((type) => (BACKFILL_TYPE_NAMES as readonly string[]).includes(type)),
-        `names a type Terra has no data endpoint for (one of ${BACKFILL_TYPE_NAMES.join(', ')})`,
+    BACKFILL_TYPES: z
+      .pipe(
+        z._default(z.string(), DEFAULTS.BACKFILL_TYPES),
+        z.transform((text) => [
+          ...new Set(
+            text
+              .split(',')
+              .map((type) => type.trim())
+              .filter(Boolean),
+          ),
+        ]),
+      )
+      .check(
+        z.refine(
+          (types) => types.every((type) => (BACKFILL_TYPE_NAMES as readonly string[]).includes(type)),
+          `names a type Terra has no data endpoint for (one of ${BACKFILL_TYPE_NAMES.join(', ')})`,
+        ),
       ),
-    ),
   },
   (env) => ({ days: env.BACKFILL_DAYS, types: env.BACKFILL_TYPES }),
 );

@@ -294,7 +294,10 @@ export class Storage extends Construct {
     // A data delivery whose user is deleted between its touch and its write takes back what it just
     // archived under users/ (shared/webhooks/receive.ts, applyData); Put can overwrite there already.
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['s3:DeleteObject'], resources: [this.archive.arnForObjects('users/*')] }),
+      new PolicyStatement({
+        actions: ['s3:DeleteObject'],
+        resources: [this.archive.arnForObjects('users/*')],
+      }),
     );
     this.acknowledgePrefixes(
       grantee,

@@ -4,8 +4,8 @@ import { emptyBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
 import { deletionView } from '#shared/privacy/deletion';
 import { deleteUser } from '#shared/privacy/worker';
-import { routeContext } from '#shared/runtime/route-context';
 import { deletionDeps } from '#shared/runtime/deletion';
+import { routeContext } from '#shared/runtime/route-context';
 
 /**
  * `DELETE /me`: the app's "delete my account". 204 when everything is gone inside the request; else

@@ -2,8 +2,8 @@ import type { Env } from '#shared/config';
 import { NotFound } from '#shared/errors';
 import { route } from '#shared/http/route';
 import { deletionView } from '#shared/privacy/deletion';
-import { routeContext } from '#shared/runtime/route-context';
 import { deletionReader } from '#shared/runtime/deletion';
+import { routeContext } from '#shared/runtime/route-context';
 
 /** `GET /me/deletion`: where the caller's latest deletion stands. */
 export function getDeletionHandler(env: Env) {

@@ -11,9 +11,15 @@ const providerId = z
     z.regex(PROVIDER_ID, "must be a Terra provider id such as 'GARMIN' (letters, digits, underscore)"),
     z.toUpperCase(),
   );
-const language = z.optional(z.string().check(z.regex(LANGUAGE, "must be a language code such as 'en' or 'en-GB'")));
+const language = z.optional(
+  z.string().check(z.regex(LANGUAGE, "must be a language code such as 'en' or 'en-GB'")),
+);
 const redirect = z.optional(
-  z.string().check(z.regex(REDIRECT_TARGET, "must be the name of a configured redirect target such as 'web', never a URL")),
+  z
+    .string()
+    .check(
+      z.regex(REDIRECT_TARGET, "must be the name of a configured redirect target such as 'web', never a URL"),
+    ),
 );
 
 export const createSessionBody: z.ZodMiniType<SessionRequest> = z.strictObject({

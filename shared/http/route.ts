@@ -40,7 +40,10 @@ export type AppRouteHandler = (event: APIGatewayProxyEventV2WithJWTAuthorizer) =
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-function describe(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> }, where: string): string {
+function describe(
+  error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string }> },
+  where: string,
+): string {
   return error.issues
     .map(
       (issue) =>
@@ -87,7 +90,11 @@ export function route<
   P extends Record<string, string> = Record<string, never>,
 >(
   context: RouteContext,
-  options: { body?: z.ZodMiniType<B>; query?: z.ZodMiniType<Q>; path?: { [K in keyof P]: z.ZodMiniType<P[K]> } },
+  options: {
+    body?: z.ZodMiniType<B>;
+    query?: z.ZodMiniType<Q>;
+    path?: { [K in keyof P]: z.ZodMiniType<P[K]> };
+  },
   run: (input: RouteInput<B, Q, P>) => Promise<RouteResult>,
 ): AppRouteHandler {
   const querySchema = options.query ?? z.strictObject({});

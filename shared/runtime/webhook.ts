@@ -29,7 +29,10 @@ export function webhookDeps(env: Env): WebhookDeps {
     // without loading the S3 client (docs/decisions/0018-…).
     archive:
       archive.kind === 's3'
-        ? new S3Writer(archive.bucket, { region: store.doc.config.region, credentials: store.doc.config.credentials })
+        ? new S3Writer(archive.bucket, {
+            region: store.doc.config.region,
+            credentials: store.doc.config.credentials,
+          })
         : new DirectoryArchive(archive.dir),
     deliveries: new DeliveryStore(store.doc, store.config.inboxTable, store.connections, {
       leaseSeconds: webhook.leaseSeconds,

@@ -47,8 +47,18 @@ const ATTEMPTS = 3;
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 
 /** SigV4 as S3 wants it (the path signed as sent, once encoded; no payload checksum). */
-export function s3Signer(region: string, credentials: AwsCredentialIdentityProvider | { accessKeyId: string; secretAccessKey: string }) {
-  return new SignatureV4({ service: 's3', region, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
+export function s3Signer(
+  region: string,
+  credentials: AwsCredentialIdentityProvider | { accessKeyId: string; secretAccessKey: string },
+) {
+  return new SignatureV4({
+    service: 's3',
+    region,
+    credentials,
+    sha256: NodeSha256,
+    uriEscapePath: false,
+    applyChecksum: false,
+  });
 }
 
 export class S3WriteError extends Error {
@@ -75,14 +85,22 @@ export class S3Writer implements ArchiveWriter {
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
-    await this.send('PUT', key, body, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    await this.send('PUT', key, body, {
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+    });
   }
 
   async delete(keys: readonly string[]): Promise<void> {
     for (const key of keys) await this.send('DELETE', key);
   }
 
-  private async send(method: 'PUT' | 'DELETE', key: string, body?: Uint8Array, headers: Record<string, string> = {}) {
+  private async send(
+    method: 'PUT' | 'DELETE',
+    key: string,
+    body?: Uint8Array,
+    headers: Record<string, string> = {},
+  ) {
     const region = await this.aws.region();
     const path = `/${key.split('/').map(encodeURIComponent).join('/')}`;
     const target = this.aws.endpoint
@@ -101,7 +119,11 @@ export class S3Writer implements ArchiveWriter {
         hostname: target.hostname,
         ...(target.port ? { port: target.port } : {}),
         path: target.path,
-        headers: { host: target.port ? `${target.hostname}:${target.port}` : target.hostname, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...headers },
+        headers: {
+          host: target.port ? `${target.hostname}:${target.port}` : target.hostname,
+          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+          ...headers,
+        },
         ...(body ? { body } : {}),
       });
       let status: number | undefined;

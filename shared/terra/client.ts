@@ -53,11 +53,20 @@ const users = z.array(terraUserSchema);
 // The spec answers a bare array; Terra's example code reads `{users}`; some answers wrap one `{user}`.
 const usersByReferenceSchema = z.union([
   users,
-  z.pipe(z.looseObject({ users }), z.transform((body) => body.users)),
-  z.pipe(z.looseObject({ user: terraUserSchema }), z.transform((body) => [body.user])),
+  z.pipe(
+    z.looseObject({ users }),
+    z.transform((body) => body.users),
+  ),
+  z.pipe(
+    z.looseObject({ user: terraUserSchema }),
+    z.transform((body) => [body.user]),
+  ),
 ]);
 const subscriptionsSchema = z.union([
-  z.pipe(z.looseObject({ users }), z.transform((body) => ({ users: body.users, next: null }))),
+  z.pipe(
+    z.looseObject({ users }),
+    z.transform((body) => ({ users: body.users, next: null })),
+  ),
   z.pipe(
     z.looseObject({ data: z.looseObject({ next: z.nullish(z.int()), results: users }) }),
     z.transform((body) => ({ users: body.data.results, next: body.data.next ?? null })),

@@ -331,7 +331,7 @@ describe('least privilege', () => {
     ]);
   });
 
-  it("lets the webhook delete only under users/, to take back a delivery whose user was deleted as it was written", () => {
+  it('lets the webhook delete only under users/, to take back a delivery whose user was deleted as it was written', () => {
     const statements = statementsOf(main.template, 'terrawebhookRole');
     const deletes = statements.filter((statement) => statement.Action === 's3:DeleteObject');
     expect(deletes).toHaveLength(1);
@@ -691,10 +691,14 @@ describe('the Terra secret', () => {
     const functions = Object.entries(main.template.findResources('AWS::Lambda::Function')) as Array<
       [string, { Properties: { Layers?: unknown[]; Environment: { Variables: Record<string, unknown> } } }]
     >;
-    const readers = functions.filter(([, fn]) => fn.Properties.Environment.Variables.TERRA_SECRET_ARN !== undefined);
+    const readers = functions.filter(
+      ([, fn]) => fn.Properties.Environment.Variables.TERRA_SECRET_ARN !== undefined,
+    );
     expect(readers.length).toBeGreaterThan(5);
     for (const [id, fn] of readers) {
-      expect(fn.Properties.Environment.Variables, id).toMatchObject({ PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'true' });
+      expect(fn.Properties.Environment.Variables, id).toMatchObject({
+        PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'true',
+      });
       expect(fn.Properties.Layers, id).toHaveLength(1);
     }
     for (const [id, fn] of functions) {

@@ -59,13 +59,18 @@ function payloadOf(kind: Kind, user_id: string, reference_id: string): unknown {
 }
 
 /** Terra for the deletion: it knows these users and forgets them when deauthenticated. */
-function fakeTerra(users: Set<string>, reference_id: string): Pick<TerraPort, 'deauthenticateUser' | 'getUsersByReference'> {
+function fakeTerra(
+  users: Set<string>,
+  reference_id: string,
+): Pick<TerraPort, 'deauthenticateUser' | 'getUsersByReference'> {
   return {
     async deauthenticateUser(user_id) {
       return users.delete(user_id);
     },
     async getUsersByReference(reference) {
-      return reference === reference_id ? [...users].map((user_id) => ({ user_id, provider: 'GARMIN', reference_id })) : [];
+      return reference === reference_id
+        ? [...users].map((user_id) => ({ user_id, provider: 'GARMIN', reference_id }))
+        : [];
     },
   };
 }
@@ -87,10 +92,15 @@ describe('deleting a user, property-based', () => {
           const archiveDir = mkdtempSync(join(tmpdir(), 'terra-del-'));
           const webhook = receiverDeps(tables, { secret: SECRET, archiveDir });
           const sent = deliveries.map((delivery, i) => {
-            const body = JSON.stringify(payloadOf(delivery.kind, user_ids[delivery.user] ?? '', reference_id));
+            const body = JSON.stringify(
+              payloadOf(delivery.kind, user_ids[delivery.user] ?? '', reference_id),
+            );
             const now = Math.floor(Date.now() / 1000);
             const timestamp = delivery.kind === 'stale' ? now - 3600 : now;
-            return { body, headers: signedHeaders(body, { secret: SECRET, traceId: `t-${run}-${i}`, timestamp }) };
+            return {
+              body,
+              headers: signedHeaders(body, { secret: SECRET, traceId: `t-${run}-${i}`, timestamp }),
+            };
           });
           const send = (index: number) => {
             const delivery = sent[index % sent.length];
@@ -119,25 +129,34 @@ describe('deleting a user, property-based', () => {
               if (job.status !== 'done') await new Promise((resolve) => setTimeout(resolve, 50));
             }
           })();
-          await Promise.all([deletion, ...Array.from({ length: Math.min(racing, sent.length - cut) }, (_, i) => send(cut + i))]);
+          await Promise.all([
+            deletion,
+            ...Array.from({ length: Math.min(racing, sent.length - cut) }, (_, i) => send(cut + i)),
+          ]);
           // Whatever is left arrives late, and Terra retries some once more.
           for (let i = cut + racing; i < sent.length; i++) await send(i);
           for (const copy of lateCopies) await send(copy);
 
           const ids = new Set(user_ids);
-          const connections = ((await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable }))).Items ?? []).filter(
-            (item) => ids.has(String(item.user_id)),
-          );
-          expect(connections.every((item) => item.deleted_at !== undefined && item.status === undefined)).toBe(true);
+          const connections = (
+            (await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable }))).Items ?? []
+          ).filter((item) => ids.has(String(item.user_id)));
+          expect(
+            connections.every((item) => item.deleted_at !== undefined && item.status === undefined),
+          ).toBe(true);
           expect(connections.filter((item) => item.sk !== 'connection')).toEqual([]);
-          const deliveriesLeft = ((await tables.doc.send(new ScanCommand({ TableName: tables.inboxTable }))).Items ?? []).filter(
-            (item) => ids.has(String(item.user_id)),
-          );
+          const deliveriesLeft = (
+            (await tables.doc.send(new ScanCommand({ TableName: tables.inboxTable }))).Items ?? []
+          ).filter((item) => ids.has(String(item.user_id)));
           expect(deliveriesLeft).toEqual([]);
           const files = readdirSync(archiveDir, { recursive: true, withFileTypes: true })
             .filter((entry) => entry.isFile())
             .map((entry) => join(entry.parentPath, entry.name))
-            .filter((path) => user_ids.some((user_id) => path.includes(user_id)) || path.includes(encodeURIComponent(reference_id)));
+            .filter(
+              (path) =>
+                user_ids.some((user_id) => path.includes(user_id)) ||
+                path.includes(encodeURIComponent(reference_id)),
+            );
           expect(files).toEqual([]);
         },
       ),

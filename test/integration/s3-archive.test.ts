@@ -2,11 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
+import { HttpRequest } from '@smithy/core/protocols';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fromS3, payloadOf } from '#shared/events/consumer';
 import { S3Archive } from '#shared/store/s3-archive';
-import { HttpRequest } from '@smithy/core/protocols';
 import { S3Writer, s3Signer } from '#shared/store/s3-writer';
 import { archiveKey, payloadKeyFor, userPrefixes } from '#shared/webhooks/archive';
 

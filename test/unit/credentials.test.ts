@@ -25,28 +25,44 @@ async function extension(answer: (url: URL, token: string | undefined) => { stat
   return { port, seen, close: () => new Promise((done) => server.close(done)) };
 }
 
-const secretString = (value: Record<string, string>) => ({ Name: 'terra', SecretString: JSON.stringify(value) });
+const secretString = (value: Record<string, string>) => ({
+  Name: 'terra',
+  SecretString: JSON.stringify(value),
+});
 
 describe('the Terra secret', () => {
   it('reads dev-id, API key and both signing secrets while rotating, with the session token', async () => {
     const ext = await extension(() => ({
       status: 200,
-      body: secretString({ dev_id: 'dev', api_key: 'key', signing_secret: 'new', signing_secret_previous: 'old' }),
+      body: secretString({
+        dev_id: 'dev',
+        api_key: 'key',
+        signing_secret: 'new',
+        signing_secret_previous: 'old',
+      }),
     }));
     try {
       const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port: ext.port, token: 'tok' });
       expect(await read()).toEqual({ devId: 'dev', apiKey: 'key', signingSecrets: ['new', 'old'] });
-      expect(ext.seen).toEqual([{ url: `/secretsmanager/get?secretId=${encodeURIComponent(ARN)}`, token: 'tok' }]);
+      expect(ext.seen).toEqual([
+        { url: `/secretsmanager/get?secretId=${encodeURIComponent(ARN)}`, token: 'tok' },
+      ]);
     } finally {
       await ext.close();
     }
   });
 
   it('is cached for its max age: one call to the extension for many reads, a new one after it', async () => {
-    const ext = await extension(() => ({ status: 200, body: secretString({ dev_id: 'd', api_key: 'k', signing_secret: 'only' }) }));
+    const ext = await extension(() => ({
+      status: 200,
+      body: secretString({ dev_id: 'd', api_key: 'k', signing_secret: 'only' }),
+    }));
     try {
       let now = 1_000;
-      const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 60, port: ext.port, token: 'tok' }, { now: () => now });
+      const read = extensionCredentials(
+        { arn: ARN, maxAgeSeconds: 60, port: ext.port, token: 'tok' },
+        { now: () => now },
+      );
       for (let i = 0; i < 5; i++) expect((await read()).signingSecrets).toEqual(['only']);
       expect(ext.seen).toHaveLength(1);
       now += 61_000;
@@ -59,7 +75,10 @@ describe('the Terra secret', () => {
 
   it('names missing keys without echoing any value, and asks again next time', async () => {
     let status = 500;
-    const ext = await extension(() => ({ status, body: secretString({ dev_id: 'dev-value', api_key: 'key-value' }) }));
+    const ext = await extension(() => ({
+      status,
+      body: secretString({ dev_id: 'dev-value', api_key: 'key-value' }),
+    }));
     try {
       const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port: ext.port, token: 'tok' });
       await expect(read()).rejects.toThrow(/answered 500/);
@@ -77,9 +96,9 @@ describe('the Terra secret', () => {
   it('refuses a secret that is not JSON', async () => {
     const ext = await extension(() => ({ status: 200, body: { SecretString: 'dev_id=x' } }));
     try {
-      await expect(extensionCredentials({ arn: ARN, maxAgeSeconds: 0, port: ext.port, token: 't' })()).rejects.toThrow(
-        /not JSON/,
-      );
+      await expect(
+        extensionCredentials({ arn: ARN, maxAgeSeconds: 0, port: ext.port, token: 't' })(),
+      ).rejects.toThrow(/not JSON/);
     } finally {
       await ext.close();
     }
@@ -88,7 +107,12 @@ describe('the Terra secret', () => {
 
 describe('configuration with a secret', () => {
   it('needs no plain credentials when TERRA_SECRET_ARN is set', () => {
-    expect(webhookConfig({ TERRA_SECRET_ARN: ARN }).secret).toEqual({ arn: ARN, maxAgeSeconds: 300, port: 2773, token: '' });
+    expect(webhookConfig({ TERRA_SECRET_ARN: ARN }).secret).toEqual({
+      arn: ARN,
+      maxAgeSeconds: 300,
+      port: 2773,
+      token: '',
+    });
     expect(
       terraConfig({
         TERRA_SECRET_ARN: ARN,

@@ -85,4 +85,3 @@ describe('parseOrderingTimestamp and text that is neither a number nor ISO-8601'
     },
   );
 });
-
