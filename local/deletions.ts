@@ -29,7 +29,10 @@ export function localDeletionQueue(env: Env): LocalDeletionQueue {
       const timer = setTimeout(() => {
         timers.delete(timer);
         const step = continueQueued(deps, job, Date.now() + 60_000).catch((error: unknown) => {
-          logger.warn('deletion', { outcome: 'retry', error: error instanceof Error ? error.name : 'unknown' });
+          logger.warn('deletion', {
+            outcome: 'retry',
+            error: error instanceof Error ? error.name : 'unknown',
+          });
           return queue.enqueue(job, 1);
         });
         running.add(step);
@@ -41,13 +44,15 @@ export function localDeletionQueue(env: Env): LocalDeletionQueue {
       timers.add(timer);
     },
     idle: () =>
-      timers.size === 0 && running.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve)),
+      timers.size === 0 && running.size === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push(resolve)),
     async stop() {
       stopped = true;
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
       await Promise.allSettled([...running]);
-      waiters.forEach((resolve) => resolve());
+      for (const resolve of waiters) resolve();
       waiters = [];
     },
   };

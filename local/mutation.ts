@@ -10,6 +10,8 @@ import { node22 } from './node22.ts';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const node = node22(`${root}.cache/node22`, (line) => process.stderr.write(`${line}\n`));
 if (node.note) process.stderr.write(`Running Stryker on ${node.version}: ${node.note}\n`);
-const stryker = fileURLToPath(new URL('../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url));
+const stryker = fileURLToPath(
+  new URL('../node_modules/@stryker-mutator/core/bin/stryker.js', import.meta.url),
+);
 const run = spawnSync(node.path, [stryker, 'run', ...process.argv.slice(2)], { cwd: root, stdio: 'inherit' });
 process.exit(run.status ?? 1);

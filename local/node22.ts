@@ -20,7 +20,11 @@ export function nodeVersion(path: string): string {
   return spawnSync(path, ['--version'], { encoding: 'utf8' }).stdout.trim();
 }
 
-const host = (note?: string): NodeBinary => ({ path: process.execPath, version: process.version, ...(note ? { note } : {}) });
+const host = (note?: string): NodeBinary => ({
+  path: process.execPath,
+  version: process.version,
+  ...(note ? { note } : {}),
+});
 
 export function node22(dir: string, log: (line: string) => void): NodeBinary {
   if (process.versions.node.startsWith('22.')) return host();

@@ -337,8 +337,9 @@ export async function startLocalPipeline(options: {
           if (seq && own) own[shard] = seq;
         }
         if (failed !== undefined) {
-          const shard = usable[failed]?.shard;
-          if (shard) reader.rewind(shard);
+          // Every shard with a record from the failed one on is read again from its checkpoint: a batch
+          // may span shards, and none of them may skip what was not published.
+          for (const shard of new Set(usable.slice(failed).map((entry) => entry.shard))) reader.rewind(shard);
         }
       }
       if (busy) writeFileSync(checkpointFile, JSON.stringify(checkpoints));

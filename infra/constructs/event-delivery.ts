@@ -75,7 +75,8 @@ export class EventDelivery extends Construct {
     this.publisher.function.addEventSource(
       new DynamoEventSource(storage.connections, {
         ...stream,
-        // Removals are TTL expiries of tombstones: nothing to tell.
+        // Removals (a tombstone's TTL expiry, a deletion removing records and backfill items) tell the app
+        // nothing: a deletion is announced once, by its job reaching `done` in the inbox.
         filters: [FilterCriteria.filter({ eventName: FilterRule.or('INSERT', 'MODIFY') })],
       }),
     );

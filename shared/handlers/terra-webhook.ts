@@ -5,7 +5,11 @@ import { json } from '#shared/http/respond';
 import { webhookDeps } from '#shared/runtime/webhook';
 import { receiveWebhook } from '#shared/webhooks/receive';
 
-/** `POST /webhooks/terra`. Built at cold start: without a signing secret the function fails here, closed. */
+/**
+ * `POST /webhooks/terra`. Built at cold start, failing closed: locally, without a signing secret it does not
+ * start; deployed, a secret it cannot read answers 500 (Terra retries) and the stack's placeholder secret
+ * fails every signature (401), so nothing unsigned is ever applied.
+ */
 export function terraWebhookHandler(env: Env) {
   const deps = webhookDeps(env);
   return async (event: APIGatewayProxyEventV2) => {

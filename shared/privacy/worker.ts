@@ -1,5 +1,11 @@
 import type { DeletionQueue } from '#shared/aws/deletion-queue';
-import { continueDeletion, type DeletionDeps, type DeletionJob, startDeletion } from './deletion.ts';
+import {
+  continueDeletion,
+  DeletionConflict,
+  type DeletionDeps,
+  type DeletionJob,
+  startDeletion,
+} from './deletion.ts';
 
 /**
  * The two ways a deletion moves on, shared by `DELETE /me`, the queue's worker and the operations CLI:
@@ -10,7 +16,18 @@ export async function runDeletion(
   job: DeletionJob,
   deadline: number,
 ): Promise<DeletionJob> {
-  const after = await continueDeletion(deps, job, deadline);
+  let after: DeletionJob;
+  try {
+    after = await continueDeletion(deps, job, deadline);
+  } catch (error) {
+    if (!(error instanceof DeletionConflict)) throw error;
+    // Another run (a second `DELETE /me`, the worker) moved the job on meanwhile: answer it as it stands.
+    const current = await deps.jobs.job(job.reference_id);
+    if (current === undefined) throw error;
+    after = current;
+  }
+  // Queued even when another run holds it: should that run die, the queue carries the job on; a
+  // message for a finished or replaced job is dropped by `continueQueued`.
   if (after.status === 'running' && deps.queue) {
     const waitMs = after.sweep_after ? Date.parse(after.sweep_after) - deps.now() : 0;
     await deps.queue.enqueue(

@@ -24,7 +24,7 @@ export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems'
 type StoredRecord = ConnectionRecord & { sk: string; version: number };
 
 /** A deleted Terra user: its id and a time, nothing else (docs/architecture.md, "Deleting a user"). */
-interface Tombstone {
+export interface Tombstone {
   user_id: string;
   sk: string;
   deleted_at: string;

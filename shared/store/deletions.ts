@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
 import { isConditionFailure } from './conditions.ts';
+import type { Tombstone } from './connections.ts';
 import { deletionKey, RECORD_SK } from './tables.ts';
 
 /**
@@ -64,7 +65,7 @@ export class DeletionStore implements DeletionStorePort {
           sk: RECORD_SK,
           deleted_at: new Date(at).toISOString(),
           expires_at: this.expiresAt(),
-        },
+        } satisfies Tombstone,
       }),
     );
     const others: Array<Record<string, unknown>> = [];

@@ -157,25 +157,39 @@ export class DeliveryStore implements DeliveryLedger {
     return this.putOnce(facts, 'stale', 'outside_tolerance');
   }
 
-  async recordFailed(facts: DeliveryFacts, outcome: string): Promise<void> {
+  async recordFailed(facts: DeliveryFacts, outcome: string): Promise<'recorded' | 'duplicate'> {
     const { names, values, sets } = factsUpdate(facts);
-    await this.doc.send(
-      new UpdateCommand({
-        TableName: this.table,
-        Key: { event_id: facts.event_id },
-        UpdateExpression: `SET #status = :failed, attention = :failed, outcome = :outcome,
-          received_at = if_not_exists(received_at, :now), expires_at = :ttl, ${sets} ADD attempts :one`,
-        ExpressionAttributeNames: { '#status': 'status', ...names },
-        ExpressionAttributeValues: {
-          ':failed': 'failed',
-          ':outcome': outcome,
-          ':now': new Date(facts.received_at).toISOString(),
-          ':ttl': this.expiresAt(),
-          ':one': 1,
-          ...values,
-        },
-      }),
-    );
+    const now = this.options.now();
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { event_id: facts.event_id },
+          UpdateExpression: `SET #status = :failed, attention = :failed, outcome = :outcome,
+            received_at = if_not_exists(received_at, :now), expires_at = :ttl, ${sets} ADD attempts :one`,
+          // A late copy whose payload URL has expired must not undo a copy that was processed (or is
+          // being processed): failure is recorded only over nothing, a stale copy, a failure or a dead lease.
+          ConditionExpression:
+            'attribute_not_exists(event_id) OR #status IN (:stale, :failed) OR (#status = :received AND lease_until < :nowMs)',
+          ExpressionAttributeNames: { '#status': 'status', ...names },
+          ExpressionAttributeValues: {
+            ':failed': 'failed',
+            ':stale': 'stale',
+            ':received': 'received',
+            ':outcome': outcome,
+            ':now': new Date(facts.received_at).toISOString(),
+            ':nowMs': now,
+            ':ttl': this.expiresAt(),
+            ':one': 1,
+            ...values,
+          },
+        }),
+      );
+      return 'recorded';
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'duplicate';
+      throw error;
+    }
   }
 
   /** One conditional put: the first copy of a delivery records it, any later copy is a duplicate. */

@@ -58,8 +58,11 @@ export interface DeliveryLedger {
     status: 'processed' | 'ignored',
     outcome: string,
   ): Promise<'recorded' | 'duplicate'>;
-  /** A delivery that can never be applied (malformed under a valid signature, a payload we cannot fetch). */
-  recordFailed(facts: DeliveryFacts, outcome: string): Promise<void>;
+  /**
+   * A delivery that can never be applied (malformed under a valid signature, a payload we cannot fetch);
+   * `duplicate` when a copy of it already got further (processed, ignored, or in flight under a lease).
+   */
+  recordFailed(facts: DeliveryFacts, outcome: string): Promise<'recorded' | 'duplicate'>;
   /** A validly signed delivery whose signature time is outside the window: kept, never applied. */
   recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'>;
   /** The app user was deleted (its deletion finished): deliveries naming only it are not kept. */

@@ -189,7 +189,8 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
       // Malformed under a valid signature: kept (archived) and marked failed, never retried into success.
       facts.type = 'malformed';
       await archiveOf(flight);
-      await deps.deliveries.recordFailed(facts, 'malformed_json');
+      if ((await deps.deliveries.recordFailed(facts, 'malformed_json')) === 'duplicate')
+        return duplicate(flight);
       flight.log('malformed');
       return answer(400, 'malformed', event_id, 'The body is not valid JSON.');
     }
@@ -259,6 +260,12 @@ async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind:
       }
       return recordFinal(flight, 'ignored', parsed.reason);
   }
+}
+
+/** A copy of a delivery that was already recorded as further along: acknowledged, nothing changed. */
+function duplicate(flight: InFlight): WebhookResult {
+  flight.log('duplicate');
+  return answer(200, 'duplicate', flight.facts.event_id);
 }
 
 /** A delivery for a deleted Terra user: acknowledged and counted, neither applied nor archived. */
@@ -361,7 +368,9 @@ async function receiveDownloaded(flight: InFlight, url: string): Promise<Webhook
       flight.log('error', { reason: fetched.reason });
       return answer(500, 'error', facts.event_id, `The payload could not be downloaded (${fetched.reason}).`);
     }
-    await deps.deliveries.recordFailed(facts, `payload_${fetched.reason}`);
+    if ((await deps.deliveries.recordFailed(facts, `payload_${fetched.reason}`)) === 'duplicate') {
+      return duplicate(flight);
+    }
     flight.log('payload_failed', { reason: fetched.reason });
     return answer(200, 'payload_failed', facts.event_id);
   }
@@ -372,7 +381,8 @@ async function receiveDownloaded(flight: InFlight, url: string): Promise<Webhook
   if (parsed === undefined || parsed.kind === 's3_payload') {
     facts.type = 's3_payload';
     await archiveOf(flight);
-    await deps.deliveries.recordFailed(facts, 'payload_malformed');
+    if ((await deps.deliveries.recordFailed(facts, 'payload_malformed')) === 'duplicate')
+      return duplicate(flight);
     flight.log('payload_failed', { reason: 'malformed' });
     return answer(200, 'payload_failed', facts.event_id);
   }

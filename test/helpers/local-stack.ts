@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, inject } from 'vitest';
-import type { BackfillSummary } from '#shared/backfill/model';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack';
+import type { BackfillSummary } from '#shared/backfill/model';
 
 /**
  * The local stack as the HTTP tests use it: random ports, the run's DynamoDB Local with fresh tables,

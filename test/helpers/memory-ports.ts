@@ -100,10 +100,18 @@ export class MemoryLedger implements DeliveryLedger {
     return this.putOnce(facts, status, outcome);
   }
 
-  async recordFailed(facts: DeliveryFacts, outcome: string): Promise<void> {
+  async recordFailed(facts: DeliveryFacts, outcome: string): Promise<'recorded' | 'duplicate'> {
     this.calls.push(`recordFailed:${facts.event_id}`);
-    const attempts = (this.entries.get(facts.event_id)?.attempts ?? 0) + 1;
+    const existing = this.entries.get(facts.event_id);
+    const open =
+      existing === undefined ||
+      existing.status === 'stale' ||
+      existing.status === 'failed' ||
+      (existing.status === 'received' && (existing.lease_until ?? 0) < this.options.now());
+    if (!open) return 'duplicate';
+    const attempts = (existing?.attempts ?? 0) + 1;
     this.entries.set(facts.event_id, { facts: structuredClone(facts), status: 'failed', outcome, attempts });
+    return 'recorded';
   }
 
   async recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'> {

@@ -52,21 +52,32 @@ async function leftOf(user_ids: string[], reference_id: string) {
   );
   const tombstones = connections.filter((item) => item.deleted_at !== undefined);
   const deliveries = (await scan(stack.tables.inboxTable)).filter(
-    (item) => ids.has(String(item.user_id)) || (item.reference_id === reference_id && !String(item.event_id).startsWith('deletion#')),
+    (item) =>
+      ids.has(String(item.user_id)) ||
+      (item.reference_id === reference_id && !String(item.event_id).startsWith('deletion#')),
   );
   const files = [
     ...user_ids.flatMap((user_id) => [...archived(`users/${user_id}`), ...archived(`quarantine/${user_id}`)]),
     ...archived(`references/${encodeURIComponent(reference_id)}`),
   ];
-  return { other: connections.filter((item) => item.deleted_at === undefined), tombstones, deliveries, files };
+  return {
+    other: connections.filter((item) => item.deleted_at === undefined),
+    tombstones,
+    deliveries,
+    files,
+  };
 }
 
 async function finished(user: AppUser) {
-  await eventually(stack, async () => {
-    await stack.deletions.idle();
-    const status = await user.call('GET', '/me/deletion');
-    expect(status.body.status).toBe('done');
-  }, 80);
+  await eventually(
+    stack,
+    async () => {
+      await stack.deletions.idle();
+      const status = await user.call('GET', '/me/deletion');
+      expect(status.body.status).toBe('done');
+    },
+    80,
+  );
 }
 
 describe('DELETE /me', () => {
@@ -84,19 +95,32 @@ describe('DELETE /me', () => {
 
     const started = await user.call('DELETE', '/me');
     expect(started.status).toBe(202);
-    expect(started.body).toMatchObject({ deletion_id: expect.any(String), status: 'running', connections: 2 });
+    expect(started.body).toMatchObject({
+      deletion_id: expect.any(String),
+      status: 'running',
+      connections: 2,
+    });
     await finished(user);
 
     // Terra (the sandbox) holds no user of this person any more; its deauth webhooks arrived late.
     expect(stack.sandbox?.users().filter((terra) => terra.reference_id === user.sub)).toEqual([]);
     await settle(stack);
-    const delivered = stack.sandbox?.deliveries().filter((d) => d.type === 'deauth' && (d.user_id === garmin || d.user_id === oura));
+    const delivered = stack.sandbox
+      ?.deliveries()
+      .filter((d) => d.type === 'deauth' && (d.user_id === garmin || d.user_id === oura));
     expect(delivered?.map((d) => d.status)).toEqual(['delivered', 'delivered']);
 
     // More late deliveries: a retried data event and a deauth without reference_id.
-    for (const payload of [dataEvent('daily', { user: terraUser({ user_id: garmin, reference_id: user.sub }) }), deauth({ user: terraUser({ user_id: oura, reference_id: null }) })]) {
+    for (const payload of [
+      dataEvent('daily', { user: terraUser({ user_id: garmin, reference_id: user.sub }) }),
+      deauth({ user: terraUser({ user_id: oura, reference_id: null }) }),
+    ]) {
       const body = JSON.stringify(payload);
-      const response = await fetch(stack.webhookUrl, { method: 'POST', headers: signedHeaders(body, { secret: stack.signingSecret, traceId: randomUUID() }), body });
+      const response = await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: signedHeaders(body, { secret: stack.signingSecret, traceId: randomUUID() }),
+        body,
+      });
       expect(response.status).toBe(200);
       expect(((await response.json()) as { outcome: string }).outcome).toBe('deleted_user');
     }
@@ -114,7 +138,9 @@ describe('DELETE /me', () => {
     expect(await user.connections()).toEqual([]);
     const announced = eventsFor(stack, { reference_id: user.sub, type: 'terra.user_deleted' });
     expect(announced).toHaveLength(1);
-    expect((announced[0]?.detail.user_ids as string[]).sort()).toEqual([garmin, oura].sort());
+    expect([...((announced[0]?.detail.user_ids as string[] | undefined) ?? [])].sort()).toEqual(
+      [garmin, oura].sort(),
+    );
   });
 
   it('answers 204 when it finishes inside the request: an app user with nothing connected', async () => {
@@ -129,6 +155,26 @@ describe('DELETE /me', () => {
     const other = new AppUser(stack);
     await other.call('DELETE', '/me');
     expect((await user.call('GET', '/me/deletion')).status).toBe(404);
+  });
+
+  it('answers every one of many concurrent DELETE /me with the same deletion, never a 500', async () => {
+    const user = new AppUser(stack);
+    await connectAtSandbox(stack, user.sub, 'GARMIN');
+    await connectAtSandbox(stack, user.sub, 'OURA');
+    await settle(stack);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => user.call('DELETE', '/me')));
+    expect(
+      answers.map((answer) => answer.status).filter((status) => status !== 202 && status !== 204),
+    ).toEqual([]);
+    const ids = new Set(
+      answers.flatMap((answer) => (answer.status === 202 ? [answer.body.deletion_id] : [])),
+    );
+    expect(ids.size).toBeLessThanOrEqual(1);
+    await finished(user);
+    const done = (await user.call('GET', '/me/deletion')).body;
+    if (ids.size === 1) expect(done.deletion_id).toBe([...ids][0]);
+    expect(done).toMatchObject({ status: 'done', connections: 2 });
+    expect(await user.connections()).toEqual([]);
   });
 
   it('starts again when asked again after a deletion finished', async () => {

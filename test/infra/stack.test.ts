@@ -434,6 +434,7 @@ describe('configuration per function', () => {
   /** A function's environment as the template gives it, CloudFormation references made concrete. */
   function environmentOf(entry: string): Record<string, string> {
     const functions = main.template.findResources('AWS::Lambda::Function');
+    // A path of construct ids (`Events-publisher`) or a route's entry; logical ids drop the dashes.
     const found = Object.entries(functions).find(([id]) => id.startsWith(entry.replaceAll('-', '')));
     if (!found) throw new Error(`no function ${entry} in the template`);
     const variables = (found[1] as { Properties: { Environment: { Variables: Record<string, unknown> } } })
@@ -466,6 +467,25 @@ describe('configuration per function', () => {
       expect(() => build(env)).not.toThrow();
     },
   );
+
+  it.each([
+    ['publisher', 'Events-publisher'],
+    ['backfill', 'Events-backfill'],
+    ['deletion-worker', 'Deletion-deletion-worker'],
+  ] as const)('builds the %s from exactly the environment the stack gives it', async (entry, path) => {
+    const env = environmentOf(path);
+    const handlers = {
+      publisher: (await import('#shared/handlers/publisher')).publisherHandler,
+      backfill: (await import('#shared/handlers/backfill')).backfillHandler,
+      'deletion-worker': (await import('#shared/handlers/deletion-worker')).deletionWorkerHandler,
+    };
+    expect(() => handlers[entry](env)).not.toThrow();
+    // And it is really checking: without one of its own settings the same build fails, naming it.
+    const variable = Object.keys(env).find((name) => name.endsWith('_TABLE'));
+    expect(variable).toBeDefined();
+    const { [variable ?? '']: _, ...missing } = env;
+    expect(() => handlers[entry](missing)).toThrow(new RegExp(variable ?? ''));
+  });
 
   it('gives a function no setting it does not read: the reconcile gets no redirect targets, the providers list no tables', () => {
     expect(Object.keys(environmentOf('reconcile'))).not.toContain('REDIRECT_TARGETS');

@@ -713,6 +713,28 @@ describe('s3_payload', () => {
     expect(archivedFiles()).toHaveLength(1);
   });
 
+  it('keeps a processed delivery processed when a late copy of it finds the payload URL expired', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    const payload = Buffer.from(
+      JSON.stringify(dataEvent('daily', { user: terraUser({ user_id, reference_id }) })),
+    );
+    const traceId = `trace-${user_id}-late`;
+    await deliver(depsWith({ payloads: answering({ ok: true, body: payload }) }), notification, { traceId });
+    const processed = await inbox().get(traceId);
+    expect(processed).toMatchObject({ status: 'processed', type: 'daily' });
+
+    clock.now += 60_000;
+    const late = await deliver(
+      depsWith({ payloads: answering({ ok: false, retryable: false, reason: 'expired' }) }),
+      notification,
+      { traceId },
+    );
+    expect(late).toMatchObject({ status: 200, outcome: 'duplicate' });
+    expect(await inbox().get(traceId)).toStrictEqual(processed);
+  });
+
   it('records a downloaded payload that is not JSON as failed', async () => {
     const traceId = `trace-${uniqueUser()}`;
     const result = await deliver(

@@ -953,6 +953,36 @@ describe('s3_payload', () => {
     });
   });
 
+  it('leaves a processed delivery processed when a late copy finds its payload URL expired', async () => {
+    const results: Fetched[] = [
+      ok(dataEvent('activity')),
+      { ok: false, retryable: false, reason: 'expired' },
+    ];
+    const h = harness({ payloads: new ScriptedFetcher(() => results.shift() ?? results[0]!) });
+    expect(await h.receive(signed(notification, { traceId: TRACE }))).toMatchObject({ outcome: 'processed' });
+    const before = structuredClone(h.deliveries.entries.get(TRACE));
+    const late = await h.receive(signed(notification, { traceId: TRACE, t: T + 60 }));
+    expect(late).toStrictEqual({
+      status: 200,
+      outcome: 'duplicate',
+      event_id: TRACE,
+      body: { received: true, outcome: 'duplicate', event_id: TRACE },
+    });
+    expect(h.deliveries.entries.get(TRACE)).toStrictEqual(before);
+    expect(before?.status).toBe('processed');
+  });
+
+  it('records a second permanent failure of the same delivery over the first, counting the attempt', async () => {
+    const h = harness({
+      payloads: new ScriptedFetcher({ ok: false, retryable: false, reason: 'forbidden' }),
+    });
+    await h.receive(signed(notification, { traceId: TRACE }));
+    expect(await h.receive(signed(notification, { traceId: TRACE }))).toMatchObject({
+      outcome: 'payload_failed',
+    });
+    expect(h.deliveries.entries.get(TRACE)).toMatchObject({ status: 'failed', attempts: 2 });
+  });
+
   it.each<[string, Buffer]>([
     ['not JSON', Buffer.from('<Error>AccessDenied</Error>')],
     ['another s3_payload', Buffer.from(JSON.stringify(s3Payload()))],
