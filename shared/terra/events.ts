@@ -84,7 +84,11 @@ export type ParsedWebhook =
   | { kind: 's3_payload'; type: 's3_payload'; url: string }
   /** `large_request_processing` / `large_request_sending`: progress of a historical data request. */
   | { kind: 'tracking'; type: string; subject: Subject; reference?: string; expected_payloads?: number }
-  | { kind: 'ignored'; type: string; reason: IgnoredReason; reference_id?: string };
+  /**
+   * Changes nothing, but is kept: under its Terra user when it carries one (so a deletion sweeps it and a
+   * deleted user's is refused), else under the app user it names, else unattributed.
+   */
+  | { kind: 'ignored'; type: string; reason: IgnoredReason; subject?: Subject; reference_id?: string };
 
 function subjectOf(user: TerraUser, topReference: string | null | undefined): Subject {
   // Terra puts reference_id at the top level on some events and inside `user` on others.
@@ -107,6 +111,11 @@ export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhoo
   const { type } = head.data;
   const ignored = (reason: IgnoredReason): ParsedWebhook => {
     const result: ParsedWebhook = { kind: 'ignored', type, reason };
+    const carried = withUser.safeParse(payload);
+    if (carried.success) {
+      result.subject = subjectOf(carried.data.user, carried.data.reference_id);
+      return result;
+    }
     const reference = presentOrNull(head.data.reference_id);
     if (reference !== null) result.reference_id = reference;
     return result;

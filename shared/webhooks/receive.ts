@@ -253,7 +253,10 @@ async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind:
       return recordFinal(flight, 'processed', 'tracked');
     }
     case 'ignored':
-      if (parsed.reference_id !== undefined) {
+      if (parsed.subject !== undefined) {
+        about(facts, parsed.subject);
+        if ((await deps.connections.deleted([parsed.subject.user_id])).size > 0) return forgotten(flight);
+      } else if (parsed.reference_id !== undefined) {
         facts.reference_id = parsed.reference_id;
         // It names only an app user (a cancelled login): nothing of an app user deleted since is kept.
         if (await deps.deliveries.referenceDeleted(parsed.reference_id)) return forgotten(flight);
@@ -408,7 +411,7 @@ async function quarantine(
   const subject =
     parsed?.kind === 'connection'
       ? parsed.events[0]
-      : parsed?.kind === 'data' || parsed?.kind === 'tracking'
+      : parsed?.kind === 'data' || parsed?.kind === 'tracking' || parsed?.kind === 'ignored'
         ? parsed.subject
         : undefined;
   // Nothing of a deleted user (or deleted app user) is kept, not even in quarantine.

@@ -395,22 +395,44 @@ describe('large requests', () => {
 });
 
 describe('informational events', () => {
+  it('ignores a healthcheck as informational, about nobody', () => {
+    expect(parseWebhook(healthcheck(), META)).toStrictEqual({
+      kind: 'ignored',
+      type: 'healthcheck',
+      reason: 'informational',
+    });
+  });
+
   it.each([
-    ['healthcheck', healthcheck()],
     ['rate_limit_hit', informational('rate_limit_hit')],
     ['google_no_datasource', informational('google_no_datasource')],
     ['processing', informational('processing')],
-  ])('ignores %s as informational, even when it carries a user', (type, payload) => {
-    expect(parseWebhook(payload, META)).toStrictEqual({ kind: 'ignored', type, reason: 'informational' });
+  ])('ignores %s as informational, kept under the Terra user it carries', (type, payload) => {
+    expect(parseWebhook(payload, META)).toStrictEqual({
+      kind: 'ignored',
+      type,
+      reason: 'informational',
+      subject: { user_id: TERRA_USER_ID, reference_id: REFERENCE_ID, provider: PROVIDER },
+    });
   });
 });
 
 describe('unknown types', () => {
-  it('ignores a type it does not know as unknown_type, keeping the type', () => {
+  it('ignores a type it does not know as unknown_type, keeping the type and the user it carries', () => {
     expect(parseWebhook({ ...deauth(), type: 'user_merged' }, META)).toStrictEqual({
       kind: 'ignored',
       type: 'user_merged',
       reason: 'unknown_type',
+      subject: { user_id: TERRA_USER_ID, reference_id: REFERENCE_ID, provider: PROVIDER },
+    });
+  });
+
+  it('ignores an unknown type without a user as about nobody but the app user it names', () => {
+    expect(parseWebhook({ type: 'report_ready', reference_id: 'app-7' }, META)).toStrictEqual({
+      kind: 'ignored',
+      type: 'report_ready',
+      reason: 'unknown_type',
+      reference_id: 'app-7',
     });
   });
 });

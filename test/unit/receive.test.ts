@@ -18,6 +18,7 @@ import {
   dataEvent,
   deauth,
   healthcheck,
+  informational,
   largeRequestProcessing,
   largeRequestSending,
   PROVIDER,
@@ -810,6 +811,29 @@ describe('deliveries that change nothing', () => {
       outcome: 'auth_cancelled',
       facts: { reference_id: REFERENCE_ID, type: 'auth_cancelled' },
     });
+  });
+
+  it('keep one that carries a Terra user under that user, where a deletion finds it', async () => {
+    const h = harness();
+    const delivery = signed({ ...deauth(), type: 'user_merged' }, { traceId: TRACE });
+    expect(await h.receive(delivery)).toMatchObject({ status: 200, outcome: 'ignored' });
+    const key = archivedAt(`users/${TERRA_USER_ID}`, TRACE, delivery);
+    expect(h.archive.keys()).toEqual([key]);
+    expect(h.deliveries.entries.get(TRACE)).toMatchObject({
+      status: 'ignored',
+      outcome: 'unknown_type',
+      facts: { user_id: TERRA_USER_ID, reference_id: REFERENCE_ID, archive_key: key },
+    });
+    expect(h.connections.records.size).toBe(0);
+  });
+
+  it('keep nothing of one that carries a deleted Terra user', async () => {
+    const h = harness();
+    h.connections.tombstones.add(TERRA_USER_ID);
+    const result = await h.receive(signed(informational('rate_limit_hit'), { traceId: TRACE }));
+    expect(result).toMatchObject({ status: 200, outcome: 'deleted_user' });
+    expect(h.archive.keys()).toEqual([]);
+    expect(h.deliveries.entries.size).toBe(0);
   });
 
   it('answer a second copy as a duplicate', async () => {
