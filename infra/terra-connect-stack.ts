@@ -248,6 +248,7 @@ export class TerraConnectStack extends Stack {
       description: 'Put {"dev_id","api_key","signing_secret"} here after deploy',
     });
     // What `npm run ops -- --stack <name>` reads to find this stack's parts.
+    if (props.terraApiUrl) new CfnOutput(this, 'TerraApiUrl', { value: props.terraApiUrl });
     new CfnOutput(this, 'ConnectionsTableName', { value: storage.connections.tableName });
     new CfnOutput(this, 'InboxTableName', { value: storage.inbox.tableName });
     new CfnOutput(this, 'ArchiveBucketName', { value: storage.archive.bucketName });

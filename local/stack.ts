@@ -24,6 +24,62 @@ import { ensureTables } from './tables.ts';
 /** Written under the data directory while the stack runs. */
 export const RUNTIME_FILE = 'runtime.json';
 
+/**
+ * Settings a developer may tune for `npm start` from the shell, as for a deployed function (README,
+ * "Configuration"); the stack owns everything else (tables, archive, Terra's URLs and credentials).
+ */
+export const LOCAL_SETTINGS = [
+  'WEBHOOK_TOLERANCE_SECONDS',
+  'TERRA_SIGNING_SECRET_PREVIOUS',
+  'INBOX_LEASE_SECONDS',
+  'INBOX_TTL_DAYS',
+  'PAYLOAD_MAX_BYTES',
+  'PAYLOAD_TIMEOUT_MS',
+  'IDENTITY_CLAIM',
+  'TERRA_WIDGET_MODE',
+  'TERRA_TIMEOUT_MS',
+  'TERRA_MAX_ATTEMPTS',
+  'TERRA_DEADLINE_MS',
+  'REDIRECT_TARGETS',
+  'DEFAULT_REDIRECT_TARGET',
+  'PROVIDERS_CACHE_SECONDS',
+  'BACKFILL_DAYS',
+  'BACKFILL_TYPES',
+  'TOMBSTONE_DAYS',
+  'DELETION_GRACE_SECONDS',
+  'DELETION_BUDGET_MS',
+] as const;
+
+/** A developer's REDIRECT_TARGETS as an object; config checks their shape when the handlers start. */
+function redirectTargetsOf(value: string | undefined): Record<string, unknown> {
+  if (value === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new Error(
+      'REDIRECT_TARGETS is not JSON: {"name": {"success": "https://…", "failure": "https://…"}}.',
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error('REDIRECT_TARGETS must be a JSON object of named targets.');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** The handlers' settings `npm run ops` needs to act as they do; none of them a secret. */
+export const RUNTIME_SETTINGS = [
+  'DELETION_GRACE_SECONDS',
+  'TOMBSTONE_DAYS',
+  'INBOX_LEASE_SECONDS',
+  'INBOX_TTL_DAYS',
+  'TERRA_TIMEOUT_MS',
+  'TERRA_MAX_ATTEMPTS',
+  'TERRA_DEADLINE_MS',
+  'PAYLOAD_TIMEOUT_MS',
+  'PAYLOAD_MAX_BYTES',
+] as const;
+
 export const LOCAL_DEFAULTS = {
   port: 3000,
   sandboxPort: 3001,
@@ -198,10 +254,14 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       TERRA_API_KEY: terra.apiKey,
       ...(terra.widgetSessionUrl ? { TERRA_WIDGET_SESSION_URL: terra.widgetSessionUrl } : {}),
       PUBLIC_API_URL: options.publicApiUrl ?? apiUrl,
-      REDIRECT_TARGETS: JSON.stringify({ web: { success: result('success'), failure: result('failure') } }),
       // The sandbox serves large payloads from localhost; in AWS only S3's hosts are allowed.
       PAYLOAD_ALLOW_LOCALHOST: 'true',
       ...options.env,
+      // The demo's own target (`web`), next to any a developer's frontend brings (REDIRECT_TARGETS).
+      REDIRECT_TARGETS: JSON.stringify({
+        web: { success: result('success'), failure: result('failure') },
+        ...redirectTargetsOf(options.env?.REDIRECT_TARGETS),
+      }),
     });
     // Where this stack runs, for `npm run reconcile` and `npm run ops` in another terminal. No credential goes in here.
     const runtimeFile = join(dataDir, RUNTIME_FILE);
@@ -217,6 +277,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         ...(sandbox ? { sandboxUrl: sandbox.url } : {}),
         ...(options.eventTargetUrl ? { eventTargetUrl: options.eventTargetUrl } : {}),
         sandbox: sandbox !== undefined,
+        settings: Object.fromEntries(
+          RUNTIME_SETTINGS.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]]])),
+        ),
       }),
     );
     stops.push(async () => rmSync(runtimeFile, { force: true }));

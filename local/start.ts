@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 // Local runs use Node 20; Lambda runs 22. The SDK's notice about that is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-import { LOCAL_DEFAULTS, type LocalStack, startLocalStack } from './stack.ts';
+import { LOCAL_DEFAULTS, LOCAL_SETTINGS, type LocalStack, startLocalStack } from './stack.ts';
 
 /**
  * `npm start`: the whole backend on this machine. `npm start -- --fresh` starts from empty state.
@@ -127,6 +127,13 @@ try {
     // The local contract: the sandbox delivers to TERRA_WEBHOOK_URL when set (a proxy, a tunnel, a test).
     ...(process.env.TERRA_WEBHOOK_URL ? { webhookTarget: process.env.TERRA_WEBHOOK_URL } : {}),
     ...(process.env.PUBLIC_API_URL ? { publicApiUrl: process.env.PUBLIC_API_URL } : {}),
+    env: Object.fromEntries(
+      LOCAL_SETTINGS.flatMap((name) =>
+        process.env[name] === undefined ? [] : [[name, process.env[name] ?? '']],
+      ),
+    ),
+    // Every event the app would receive is also POSTed here, as EventBridge's envelope.
+    ...(process.env.EVENT_TARGET_URL ? { eventTargetUrl: process.env.EVENT_TARGET_URL } : {}),
     ...(realTerra
       ? {
           terra: {

@@ -27,7 +27,8 @@ export class SecretError extends Error {
   override name = 'SecretError';
 }
 
-function toCredentials(value: unknown): TerraCredentials {
+/** The secret's JSON value as credentials; a missing key is named, never a value. */
+export function parseTerraSecret(value: unknown): TerraCredentials {
   const parsed = secretValue.safeParse(value);
   if (!parsed.success) {
     // Names the missing keys, never the values.
@@ -67,7 +68,7 @@ export function extensionCredentials(
     } catch {
       throw new SecretError('The Terra secret is not JSON.');
     }
-    return toCredentials(value);
+    return parseTerraSecret(value);
   };
   return () => {
     if (cached && now() - cached.at < source.maxAgeSeconds * 1000) return cached.value;

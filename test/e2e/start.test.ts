@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -192,6 +193,97 @@ describe('npm start', () => {
     expect(code === 0 || signal === 'SIGINT', `exit code ${code}, signal ${signal}`).toBe(true);
     expect(stillRunning([run.pid, ...tree.map((proc) => proc.pid)])).toEqual([]);
     await expect(fetch(`${api}/`)).rejects.toThrow();
+  }, 90_000);
+
+  it("delivers Terra's webhooks to TERRA_WEBHOOK_URL and POSTs the app's events to EVENT_TARGET_URL", async () => {
+    const [port, sandboxPort] = await twoFreePorts();
+    const dataDir = tempDir('terra-start-');
+    const api = `http://localhost:${port}`;
+    const read = async (request: IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+    // A proxy in front of the webhook, as a developer's tunnel or inspector would be: it sees every
+    // delivery and passes it on unchanged.
+    const proxied: Array<{ type: string; status: number }> = [];
+    const proxy = createHttpServer(async (request, response) => {
+      const body = await read(request);
+      const headers: Record<string, string> = {};
+      for (const [name, value] of Object.entries(request.headers)) {
+        if (typeof value === 'string' && !['host', 'content-length', 'connection'].includes(name))
+          headers[name] = value;
+      }
+      // Deliveries still arriving while the stack stops get what a proxy answers then: 502.
+      const answer = await fetch(`${api}/webhooks/terra`, { method: 'POST', headers, body }).catch(
+        () => new Response('{}', { status: 502 }),
+      );
+      proxied.push({ type: (JSON.parse(body.toString()) as { type: string }).type, status: answer.status });
+      response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text());
+    });
+    const received: Array<Record<string, unknown>> = [];
+    const target = createHttpServer(async (request, response) => {
+      received.push(JSON.parse((await read(request)).toString()) as Record<string, unknown>);
+      response.writeHead(200).end();
+    });
+    const [proxyPort, targetPort] = await twoFreePorts();
+    await Promise.all([
+      new Promise<void>((done) => proxy.listen(proxyPort, '127.0.0.1', () => done())),
+      new Promise<void>((done) => target.listen(targetPort, '127.0.0.1', () => done())),
+    ]);
+    cleanups.push(() => {
+      proxy.close();
+      target.close();
+    });
+
+    const run = launch(
+      'npm',
+      ['start'],
+      freshEnv({
+        PORT: String(port),
+        SANDBOX_PORT: String(sandboxPort),
+        TERRA_CONNECT_DATA_DIR: dataDir,
+        TERRA_WEBHOOK_URL: `http://127.0.0.1:${proxyPort}/hook`,
+        EVENT_TARGET_URL: `http://127.0.0.1:${targetPort}/events`,
+        DELETION_GRACE_SECONDS: '3',
+      }),
+    );
+    await run.waitFor('Ctrl-C stops everything.', 60_000);
+    expect(run.output()).toContain(`Sandbox sends to http://127.0.0.1:${proxyPort}/hook (TERRA_WEBHOOK_URL)`);
+    // What `npm run ops` reads in another terminal: where events go and the handlers' own settings.
+    const runtime = JSON.parse(readFileSync(join(dataDir, 'runtime.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(runtime).toMatchObject({
+      eventTargetUrl: `http://127.0.0.1:${targetPort}/events`,
+      settings: { DELETION_GRACE_SECONDS: '3' },
+    });
+
+    const connected = await fetch(`http://localhost:${sandboxPort}/sandbox/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ reference_id: 'proxied-user', provider: 'GARMIN' }),
+    });
+    expect(connected.status).toBeLessThan(300);
+    await within(
+      (async () => {
+        while (!received.some((event) => event['detail-type'] === 'terra.connection')) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })(),
+      30_000,
+      'the terra.connection event at EVENT_TARGET_URL',
+    );
+    expect(proxied).toContainEqual({ type: 'auth', status: 200 });
+    const event = received.find((envelope) => envelope['detail-type'] === 'terra.connection');
+    expect(event).toMatchObject({
+      source: 'terra-connect',
+      detail: { reference_id: 'proxied-user', status: 'active' },
+    });
+
+    process.kill(-run.pid, 'SIGINT');
+    await within(run.exited, 20_000, 'stopping');
   }, 90_000);
 
   it('names the port that is in use, before starting anything', async () => {

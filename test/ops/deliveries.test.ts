@@ -1,0 +1,419 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LocalStack } from '#local/stack';
+import { createDocumentClient } from '#shared/store/client';
+import { eventsFor, eventually, settle } from '../helpers/events.ts';
+import { AppUser, startTestStack } from '../helpers/local-stack.ts';
+import { signedHeaders } from '../helpers/signing.ts';
+import { authSuccess, dataEvent, terraUser } from '../helpers/terra-fixtures.ts';
+import { cleanEnv, opsAgainst, runOps } from './run-ops.ts';
+
+/**
+ * `npm run ops` against a running local stack: finding deliveries, looking at one, replaying stale
+ * ones, a connection's history; and how the CLI answers mistakes (exit 2) and unknown ids (exit 3).
+ */
+// Every step runs the CLI as a process of its own: a few seconds each.
+vi.setConfig({ testTimeout: 120_000 });
+
+let stack: LocalStack;
+let ops: ReturnType<typeof opsAgainst>;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  ops = opsAgainst(stack.dataDir);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function deliver(body: string, options: { traceId?: string; timestamp?: number }) {
+  const response = await fetch(stack.webhookUrl, {
+    method: 'POST',
+    headers: signedHeaders(body, { secret: stack.signingSecret, ...options }),
+    body,
+  });
+  await response.arrayBuffer();
+  return response.status;
+}
+
+const anHourAgo = () => Math.floor(Date.now() / 1000) - 3600;
+
+type Row = Record<string, unknown>;
+const idsOf = (json: Row, field = 'deliveries') => (json[field] as Row[]).map((row) => row.event_id);
+
+function archivedFiles(): string[] {
+  return readdirSync(stack.archiveDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+describe('stale deliveries', () => {
+  it('lists a stale delivery, replays it into place, and a second replay changes nothing', async () => {
+    const user_id = randomUUID();
+    const reference_id = `ops-${randomUUID()}`;
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify(authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    // Signed an hour ago (Terra retried it late): refused, and kept in quarantine.
+    expect(await deliver(body, { traceId, timestamp: anHourAgo() })).toBe(401);
+    const user = new AppUser(stack, reference_id);
+    expect(await user.connections()).toEqual([]);
+
+    const stale = await ops('deliveries', '--status', 'stale', '--json');
+    expect(stale.code).toBe(0);
+    expect(stale.json.by).toBe('status');
+    expect(stale.json.deliveries).toContainEqual({
+      event_id: traceId,
+      status: 'stale',
+      type: 'auth',
+      user_id,
+      received_at: expect.any(String),
+      outcome: 'outside_tolerance',
+      replayed_at: null,
+    });
+
+    const replayed = await ops('replay', traceId, '--json');
+    expect(replayed.code).toBe(0);
+    expect(replayed.json).toMatchObject({ replayed: 1, ok: 1, failed: 0, not_found: 0 });
+    expect(replayed.json.results).toEqual([
+      {
+        event_id: traceId,
+        outcome: 'processed',
+        http_status: 200,
+        previous_status: 'stale',
+        status: 'processed',
+        replayed_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      },
+    ]);
+    // The connection is there, and the app heard of it.
+    expect(await user.connections()).toEqual([expect.objectContaining({ user_id, status: 'active' })]);
+    await eventually(stack, () => {
+      expect(eventsFor(stack, { user_id, type: 'terra.connection' })).toHaveLength(1);
+    });
+
+    const detail = await ops('delivery', traceId, '--json');
+    expect(detail.code).toBe(0);
+    expect(detail.json.delivery).toMatchObject({
+      event_id: traceId,
+      status: 'processed',
+      outcome: 'applied',
+      user_id,
+      reference_id,
+    });
+    const replayedAt = (detail.json.delivery as Row).replayed_at;
+    expect(replayedAt).toEqual((replayed.json.results as Row[])[0]?.replayed_at);
+    // The replayed body under the user, and the quarantined copy it came from.
+    expect(detail.json.archive).toEqual(
+      expect.arrayContaining([
+        { role: 'body', key: expect.stringMatching(new RegExp(`^users/${user_id}/`)), bytes: body.length },
+        {
+          role: 'copy',
+          key: expect.stringMatching(new RegExp(`^quarantine/${user_id}/`)),
+          bytes: body.length,
+        },
+      ]),
+    );
+    expect(idsOf((await ops('deliveries', '--status', 'stale', '--json')).json)).not.toContain(traceId);
+
+    // Again: a duplicate, and nothing moves (not the record, not the archive, not the app's feed).
+    await settle(stack);
+    const files = archivedFiles();
+    const feed = stack.pipeline.feed().length;
+    const again = await ops('replay', traceId, '--json');
+    expect(again.code).toBe(0);
+    expect(again.json.results).toEqual([
+      {
+        event_id: traceId,
+        outcome: 'duplicate',
+        previous_status: 'processed',
+        status: 'processed',
+        replayed_at: replayedAt,
+      },
+    ]);
+    expect((await ops('delivery', traceId, '--json')).json.delivery).toEqual(detail.json.delivery);
+    expect(archivedFiles()).toEqual(files);
+    await settle(stack);
+    expect(stack.pipeline.feed()).toHaveLength(feed);
+
+    // The connection's history, by Terra user and by app user.
+    const byUser = await ops('connection', user_id, '--json');
+    expect(byUser.code).toBe(0);
+    expect(byUser.json).toMatchObject({
+      by: 'user_id',
+      connections: [{ user_id, state: 'live', status: 'active', reference_id }],
+    });
+    expect(idsOf(byUser.json)).toEqual([traceId]);
+    const byReference = await ops('connection', reference_id, '--json');
+    expect(byReference.code).toBe(0);
+    expect(byReference.json).toMatchObject({
+      by: 'reference_id',
+      connections: [{ user_id, status: 'active' }],
+    });
+    expect(idsOf(byReference.json)).toEqual([traceId]);
+  });
+
+  it('replays what --status stale --since selects (a body-hash id too), and nothing twice', async () => {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify(
+      dataEvent('sleep', { user: terraUser({ user_id, reference_id: `ops-${randomUUID()}` }) }),
+    );
+    expect(await deliver(body, { traceId, timestamp: anHourAgo() })).toBe(401);
+    // Without a trace id the delivery's id is its body's hash, which the replay must find again.
+    const untraced = JSON.stringify(dataEvent('daily', { user: terraUser({ user_id, reference_id: null }) }));
+    expect(await deliver(untraced, { timestamp: anHourAgo() })).toBe(401);
+    const hashId = `sha256:${createHash('sha256').update(untraced).digest('hex')}`;
+
+    const run = await ops('replay', '--status', 'stale', '--since', '1d', '--json');
+    expect(run.code).toBe(0);
+    for (const event_id of [traceId, hashId]) {
+      expect(run.json.results).toContainEqual({
+        event_id,
+        outcome: 'processed',
+        http_status: 200,
+        previous_status: 'stale',
+        status: 'processed',
+        replayed_at: expect.any(String),
+      });
+    }
+    const detail = await ops('delivery', traceId, '--json');
+    expect(detail.json.delivery).toMatchObject({
+      status: 'processed',
+      data: true,
+      replayed_at: expect.any(String),
+    });
+    await eventually(stack, () => {
+      expect(eventsFor(stack, { user_id, type: 'terra.data' })).toHaveLength(2);
+    });
+
+    const nothingLeft = await ops('replay', '--status', 'stale', '--since', '1d', '--json');
+    expect(nothingLeft.code).toBe(0);
+    expect(idsOf(nothingLeft.json, 'results')).not.toContain(traceId);
+    expect(idsOf(nothingLeft.json, 'results')).not.toContain(hashId);
+  });
+});
+
+describe('looking at deliveries', () => {
+  it('shows a delivery without its payload, and the raw body only with --body', async () => {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const marker = `marker-${randomUUID()}`;
+    const body = JSON.stringify(
+      dataEvent('activity', {
+        user: terraUser({ user_id, reference_id: `ops-${randomUUID()}` }),
+        data: [{ metadata: { name: marker, start_time: '2026-07-01T07:04:11.000000+01:00' } }],
+      }),
+    );
+    expect(await deliver(body, { traceId })).toBe(200);
+
+    const plain = await ops('delivery', traceId, '--json');
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).not.toContain(marker);
+    expect(plain.json).not.toHaveProperty('body');
+    expect(plain.json.delivery).toMatchObject({
+      event_id: traceId,
+      status: 'processed',
+      type: 'activity',
+      user_id,
+      bytes: body.length,
+    });
+    expect(plain.json.delivery).not.toHaveProperty('lease_token');
+    expect(plain.json.archive).toEqual([
+      {
+        role: 'body',
+        key: expect.stringMatching(
+          new RegExp(`^users/${user_id}/\\d{4}/\\d\\d/\\d\\d/${traceId}\\.[0-9a-f]{16}\\.json$`),
+        ),
+        bytes: body.length,
+      },
+    ]);
+    const human = await ops('delivery', traceId);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(traceId);
+    expect(human.stdout).not.toContain(marker);
+
+    const withBody = await ops('delivery', traceId, '--body', '--json');
+    expect(withBody.code).toBe(0);
+    expect(withBody.json.body).toEqual({ encoding: 'utf8', text: body });
+    expect(withBody.stdout).toContain(marker);
+
+    // Lists carry facts, never a payload: by user through the archive, by type through a scan.
+    const byUser = await ops('deliveries', '--user', user_id, '--json');
+    expect(byUser.code).toBe(0);
+    expect(byUser.json).toMatchObject({ by: 'user', matched: 1, truncated: false });
+    expect(byUser.json.deliveries).toEqual([
+      {
+        event_id: traceId,
+        status: 'processed',
+        type: 'activity',
+        user_id,
+        received_at: expect.any(String),
+        outcome: 'applied',
+        replayed_at: null,
+      },
+    ]);
+    const byType = await ops('deliveries', '--type', 'activity', '--since', '30m', '--json');
+    expect(byType.json.by).toBe('scan');
+    expect(idsOf(byType.json)).toContain(traceId);
+    for (const run of [byUser, byType]) expect(run.stdout).not.toContain(marker);
+    const table = await ops('deliveries', '--user', user_id);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[0]).toMatch(
+      /^event_id\s+status\s+type\s+user_id\s+received_at\s+outcome\s+replayed_at$/,
+    );
+    expect(table.stdout).toContain(traceId);
+  });
+});
+
+/** Everything the stack holds: both tables' items, the archive's files and their times, Terra's users. */
+async function snapshot() {
+  const doc = createDocumentClient({ dynamoEndpoint: stack.dynamoEndpoint });
+  const scan = async (table: string) => {
+    const items: Row[] = [];
+    let ExclusiveStartKey: Row | undefined;
+    do {
+      const page = await doc.send(
+        new ScanCommand({ TableName: table, ExclusiveStartKey, ConsistentRead: true }),
+      );
+      items.push(...((page.Items ?? []) as Row[]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items.map((item) => JSON.stringify(item)).sort();
+  };
+  try {
+    return {
+      connections: await scan(stack.tables.connectionsTable),
+      inbox: await scan(stack.tables.inboxTable),
+      archive: archivedFiles()
+        .map((file) => `${file}@${statSync(file).mtimeMs}`)
+        .sort(),
+      dataDir: readdirSync(stack.dataDir).sort(),
+      terra: stack.sandbox
+        ?.users()
+        .map((user) => user.user_id)
+        .sort(),
+    };
+  } finally {
+    doc.destroy();
+  }
+}
+
+describe('read-only commands', () => {
+  it('write nothing anywhere', async () => {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify(
+      dataEvent('body', { user: terraUser({ user_id, reference_id: `ops-${randomUUID()}` }) }),
+    );
+    expect(await deliver(body, { traceId })).toBe(200);
+    expect(await deliver(body, { traceId: `stale-${user_id}`, timestamp: anHourAgo() })).toBe(401);
+    await settle(stack);
+    const before = await snapshot();
+    const runs = await Promise.all([
+      ops('deliveries', '--json'),
+      ops('deliveries', '--status', 'stale', '--json'),
+      ops('deliveries', '--user', user_id, '--json'),
+      ops('deliveries', '--status', 'processed', '--type', 'body'),
+      ops('delivery', traceId, '--json'),
+      ops('delivery', traceId, '--body'),
+      ops('connection', user_id, '--json'),
+      ops('terra-users', '--stale', '--json'),
+    ]);
+    for (const run of runs) expect(run.code, run.stderr).toBe(0);
+    await settle(stack);
+    expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('mistakes and unknowns', () => {
+  it('answers usage errors with exit 2 (and a JSON error with --json)', async () => {
+    const mistakes = [
+      ['bogus'],
+      ['deliveries', '--since', '3x'],
+      ['deliveries', '--status', 'lost'],
+      ['deliveries', '--limit', '0'],
+      ['deliveries', '--body'],
+      ['deliveries', 'extra'],
+      ['delivery'],
+      ['replay'],
+      ['replay', 'some-id', '--status', 'stale'],
+      ['replay', '--status', 'processed'],
+      ['replay', 'some-id', '--since', '1d'],
+      ['connection'],
+      ['terra-users', '--yes'],
+      // Irreversible, with no terminal to ask on and no --yes.
+      ['terra-users', '--deauth'],
+      ['delete-user', 'someone'],
+      ['deliveries', '--unknown-flag'],
+    ];
+    const runs = await Promise.all(mistakes.map((args) => ops(...args, '--json')));
+    for (const [i, run] of runs.entries()) {
+      const args = mistakes[i]?.join(' ');
+      expect(run.code, args).toBe(2);
+      expect(run.json, args).toEqual({ error: { code: 'usage', message: expect.any(String) } });
+    }
+    const none = await ops();
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('Exit codes');
+  });
+
+  it('answers an unknown event id, connection or app user with exit 3', async () => {
+    const unknown = `trace-${randomUUID()}`;
+    const delivery = await ops('delivery', unknown, '--json');
+    expect(delivery.code).toBe(3);
+    expect(delivery.json).toEqual({
+      error: { code: 'not_found', message: expect.stringContaining(unknown) },
+    });
+    const replay = await ops('replay', unknown, '--json');
+    expect(replay.code).toBe(3);
+    expect(replay.json.results).toEqual([{ event_id: unknown, outcome: 'not_found' }]);
+    expect((await ops('connection', unknown, '--json')).code).toBe(3);
+    // Reserved items of the inbox are no deliveries.
+    expect((await ops('delivery', 'reconcile#checkpoint', '--json')).code).toBe(3);
+  });
+
+  it('documents every command and the exit codes in --help', async () => {
+    const help = await ops('--help');
+    expect(help.code).toBe(0);
+    for (const command of [
+      'deliveries',
+      'delivery <event_id>',
+      'replay',
+      'connection',
+      'redrive',
+      'terra-users',
+      'delete-user',
+    ]) {
+      expect(help.stdout).toContain(command);
+    }
+    for (const line of ['0  done', '1  failed', '2  usage error', '3  not found', '4  partly done']) {
+      expect(help.stdout).toContain(line);
+    }
+    expect(help.stdout).toMatch(/--stale also lists .* no data for\s+the last 30 days/s);
+    const one = await ops('replay', '--help');
+    expect(one.code).toBe(0);
+    expect(one.stdout).toContain('Usage: npm run ops -- replay');
+  });
+
+  it('finds no stack where none runs, and not one on another port', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'ops-none-'));
+    const none = await runOps(['deliveries', '--json'], cleanEnv({ TERRA_CONNECT_DATA_DIR: empty }));
+    expect(none.code).toBe(1);
+    expect((none.json.error as Row).message).toContain('No running local stack');
+    const port = new URL(stack.apiUrl).port;
+    const elsewhere = await runOps(
+      ['deliveries', '--json'],
+      cleanEnv({ TERRA_CONNECT_DATA_DIR: stack.dataDir, PORT: String(Number(port) === 1 ? 2 : 1) }),
+    );
+    expect(elsewhere.code).toBe(1);
+    expect((elsewhere.json.error as Row).message).toContain(`not on PORT=`);
+    const here = await runOps(
+      ['deliveries', '--json'],
+      cleanEnv({ TERRA_CONNECT_DATA_DIR: stack.dataDir, PORT: port }),
+    );
+    expect(here.code).toBe(0);
+  });
+});
