@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/core/protocols';
 import S3rver from 's3rver';
+// As a consumer imports it, through the package's exports.
+import { fromS3, payloadOf } from 'terra-connect/consumer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fromS3, payloadOf } from '#shared/events/consumer';
 import { S3Archive } from '#shared/store/s3-archive';
 import { S3Writer, s3Signer } from '#shared/store/s3-writer';
 import { archiveKey, payloadKeyFor, userPrefixes } from '#shared/webhooks/archive';

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LOCAL_SETTINGS } from '#local/stack';
+import { SECTIONS } from '#shared/config';
+import { ROUTES } from '#shared/http/routes';
+
+/**
+ * The README is the newcomer's manual: what it says about settings and routes is held to the code, so a
+ * setting added to the schema or a route added to the table cannot be left out of it.
+ */
+const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+
+/** The lines of the README section under `## <title>`, up to the next `## `. */
+function section(title: string): string {
+  const start = README.indexOf(`\n## ${title}`);
+  expect(start, `README has a "## ${title}" section`).toBeGreaterThan(-1);
+  const end = README.indexOf('\n## ', start + 1);
+  return README.slice(start, end === -1 ? undefined : end);
+}
+
+/** Backticked names in the first column of a section's table rows. */
+function firstColumnNames(text: string): Set<string> {
+  const names = new Set<string>();
+  for (const line of text.split('\n')) {
+    const cell = /^\|([^|]*)\|/.exec(line)?.[1];
+    if (!cell) continue;
+    for (const match of cell.matchAll(/`([A-Z][A-Z0-9_]+)`/g)) names.add(match[1] ?? '');
+  }
+  return names;
+}
+
+describe('the README', () => {
+  it('starts with the two commands a newcomer needs: npm start and npm test', () => {
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(README)?.[1] ?? '';
+    expect(README.indexOf('```sh')).toBeLessThan(README.indexOf('\n## '));
+    expect(firstBlock).toMatch(/^npm start\b/m);
+    expect(firstBlock).toMatch(/^npm test\b/m);
+  });
+
+  it('documents exactly the variables the configuration schema reads, no more, no fewer', () => {
+    const schema = new Set(Object.values(SECTIONS).flatMap((definition) => [...definition.variables]));
+    const documented = firstColumnNames(section('Configuration'));
+    expect(
+      [...schema].filter((name) => !documented.has(name)).sort(),
+      'in the schema, not in the README',
+    ).toEqual([]);
+    expect(
+      [...documented].filter((name) => !schema.has(name)).sort(),
+      'in the README, not in the schema',
+    ).toEqual([]);
+  });
+
+  it('names every setting npm start passes through in the local contract', () => {
+    const contract = section('Try it locally');
+    const missing = LOCAL_SETTINGS.filter((name) => !contract.includes(`\`${name}\``));
+    expect(missing).toEqual([]);
+    for (const variable of [
+      'PORT',
+      'SANDBOX_PORT',
+      'TERRA_CONNECT_DATA_DIR',
+      'TERRA_WEBHOOK_URL',
+      'EVENT_TARGET_URL',
+    ]) {
+      expect(contract).toContain(`\`${variable}\``);
+    }
+  });
+
+  it('lists every route of the HTTP API', () => {
+    const api = section('HTTP API');
+    for (const route of ROUTES) {
+      const path = route.path.replace('{outcome}', '{success,failure}');
+      expect(api, `${route.method} ${route.path}`).toContain(`\`${route.method} ${path}`);
+    }
+  });
+
+  it('links only to files inside the repository', () => {
+    const links = [...README.matchAll(/\]\(([^)#]+)(#[^)]*)?\)/g)].map((match) => match[1] ?? '');
+    const local = links.filter((link) => !/^https?:/.test(link));
+    expect(local.filter((link) => link.startsWith('..'))).toEqual([]);
+    for (const link of local) {
+      expect(() => readFileSync(resolve(import.meta.dirname, '../..', link)), link).not.toThrow();
+    }
+  });
+});
