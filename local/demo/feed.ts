@@ -3,69 +3,19 @@
  * published to its bus, in EventBridge's envelope. In AWS your app gets these from an EventBridge rule
  * on source `terra-connect`, never by polling; here the local server keeps the last 500 in a feed.
  *
- * The details mirror `shared/events/bus-events.ts` (not imported: that module is Node code). A consumer
- * deduplicates on `detail.id`; the envelope's own id is new for every publication in AWS.
+ * The details are the backend's own (`shared/events/details.ts`, plain types). A consumer deduplicates on
+ * `detail.id`; the envelope's own id is new for every publication in AWS.
  */
 
-export interface ArchivePointer {
-  bucket: string;
-  key: string;
-}
+import type { BackfillDetail, ConnectionDetail, DataDetail, UserDeletedDetail } from '#shared/events/details';
 
-export interface DataDetail {
-  id: string;
-  event_id: string;
-  /** Terra's data type: activity, sleep, daily, body, … */
-  type: string;
-  /** The app user; null when nothing has named one yet. */
-  reference_id: string | null;
-  user_id: string;
-  provider: string | null;
-  received_at: string;
-  /** The claim check: where the payload is archived. */
-  archive: ArchivePointer;
-  bytes: number;
-  terra_reference?: string;
-  /** The payload answers the backend's own history request on connect. */
-  backfill: boolean;
-  /** The payload itself, when the whole event fits EventBridge's 256 KB; otherwise fetch `archive.key`. */
-  data?: unknown;
-}
-
-export interface ConnectionDetail {
-  id: string;
-  user_id: string;
-  reference_id: string | null;
-  provider: string | null;
-  status: string;
-  previous_status: string | null;
-  reason?: string;
-  replaced_by?: string;
-  replaces?: string;
-  at: string;
-}
-
-export interface BackfillDetail {
-  id: string;
-  user_id: string;
-  reference_id: string | null;
-  reference: string;
-  type: string;
-  status: 'complete' | 'failed';
-  expected: number | null;
-  received: number;
-  from: string | null;
-  to: string | null;
-  reason?: string;
-}
-
-export interface UserDeletedDetail {
-  id: string;
-  reference_id: string;
-  deletion_id: string;
-  user_ids: string[];
-  deleted_at: string;
-}
+export type {
+  ArchivePointer,
+  BackfillDetail,
+  ConnectionDetail,
+  DataDetail,
+  UserDeletedDetail,
+} from '#shared/events/details';
 
 interface Envelope<Type extends string, Detail> {
   version: '0';

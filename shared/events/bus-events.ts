@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ConnectionStatus } from '#shared/connections/model';
+import type { BackfillDetail, ConnectionDetail, DataDetail, UserDeletedDetail } from './details.ts';
 
 /**
  * What the app hears (docs/architecture.md, "Events for the app"): EventBridge events with source
@@ -9,70 +9,13 @@ import type { ConnectionStatus } from '#shared/connections/model';
  */
 export const EVENT_SOURCE = 'terra-connect';
 
-export interface ArchivePointer {
-  /** The S3 bucket (locally: the archive directory). */
-  bucket: string;
-  key: string;
-}
-
-export interface DataDetail {
-  id: string;
-  /** The delivery's id (x-terra-trace-id, or the body's hash). */
-  event_id: string;
-  /** Terra's data type: activity, sleep, daily, body, … */
-  type: string;
-  /** The app user; null when no delivery or record has named one yet. */
-  reference_id: string | null;
-  user_id: string;
-  provider: string | null;
-  received_at: string;
-  /** The payload as Terra sent it (for an `s3_payload`, the downloaded payload): the claim check. */
-  archive: ArchivePointer;
-  bytes: number;
-  /** Which data request the payload answers (Terra's `terra-reference`), when it answers one. */
-  terra_reference?: string;
-  /** True when the payload answers this backend's own history request on connect. */
-  backfill: boolean;
-  /** The payload itself, when the whole event fits EventBridge's 256 KB. */
-  data?: unknown;
-}
-
-export interface ConnectionDetail {
-  id: string;
-  user_id: string;
-  reference_id: string | null;
-  provider: string | null;
-  status: ConnectionStatus;
-  previous_status: ConnectionStatus | null;
-  reason?: string;
-  replaced_by?: string;
-  replaces?: string;
-  /** When the change happened (the ordering time of the event that made it). */
-  at: string;
-}
-
-export interface BackfillDetail {
-  id: string;
-  user_id: string;
-  reference_id: string | null;
-  /** Terra's request reference. */
-  reference: string;
-  type: string;
-  status: 'complete' | 'failed';
-  expected: number | null;
-  received: number;
-  from: string | null;
-  to: string | null;
-  reason?: string;
-}
-
-export interface UserDeletedDetail {
-  id: string;
-  reference_id: string;
-  deletion_id: string;
-  user_ids: string[];
-  deleted_at: string;
-}
+export type {
+  ArchivePointer,
+  BackfillDetail,
+  ConnectionDetail,
+  DataDetail,
+  UserDeletedDetail,
+} from './details.ts';
 
 export type BusEvent =
   | { detailType: 'terra.data'; detail: DataDetail }

@@ -55,6 +55,39 @@ function toStored(item: Record<string, unknown> | undefined): StoredConnection {
   return { state: 'live', record, version };
 }
 
+/**
+ * Every key the `byReference` index holds for an app user (records, backfill plans and requests; the
+ * index projects keys only), all pages. Shared by the store and the operations CLI.
+ */
+export async function keysByReference(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  reference_id: string,
+): Promise<Array<{ user_id: string; sk: string }>> {
+  const keys: Array<{ user_id: string; sk: string }> = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: CONNECTIONS_KEYS.byReferenceIndex,
+        KeyConditionExpression: '#ref = :ref',
+        ExpressionAttributeNames: { '#ref': CONNECTIONS_KEYS.referenceKey },
+        ExpressionAttributeValues: { ':ref': reference_id },
+        ExclusiveStartKey,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      keys.push({
+        user_id: String(item[CONNECTIONS_KEYS.partitionKey]),
+        sk: String(item[CONNECTIONS_KEYS.sortKey]),
+      });
+    }
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return keys;
+}
+
 const recordKey = (user_id: string) => ({ [CONNECTIONS_KEYS.partitionKey]: user_id, sk: RECORD_SK });
 
 /**
@@ -100,26 +133,9 @@ export class ConnectionStore implements ConnectionRepository {
     reference_id: string,
     options: { backfill: boolean } = { backfill: true },
   ): Promise<{ records: ConnectionRecord[]; plans: BackfillPlan[]; requests: DataRequest[] }> {
-    const keys: Array<Record<string, unknown>> = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: CONNECTIONS_KEYS.byReferenceIndex,
-          KeyConditionExpression: '#ref = :ref',
-          ExpressionAttributeNames: { '#ref': CONNECTIONS_KEYS.referenceKey },
-          ExpressionAttributeValues: { ':ref': reference_id },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const sk = String(item.sk);
-        if (sk === RECORD_SK || (options.backfill && isBackfillSk(sk)))
-          keys.push({ user_id: item.user_id, sk });
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    const keys = (await keysByReference(this.doc, this.table, reference_id)).filter(
+      ({ sk }) => sk === RECORD_SK || (options.backfill && isBackfillSk(sk)),
+    );
     const owned = {
       records: [] as ConnectionRecord[],
       plans: [] as BackfillPlan[],

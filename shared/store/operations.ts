@@ -23,6 +23,7 @@ import type {
   StreamBatch,
 } from '#shared/operations/ports';
 import { jitter } from './conditions.ts';
+import { keysByReference } from './connections.ts';
 import { CONNECTIONS_KEYS, INBOX_KEYS, RECORD_SK } from './tables.ts';
 
 /**
@@ -152,26 +153,8 @@ export class OperationsStore implements OperationsReader {
   }
 
   async userIdsByReference(reference_id: string): Promise<string[]> {
-    const ids: string[] = [];
-    let ExclusiveStartKey: Item | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tables.connectionsTable,
-          IndexName: CONNECTIONS_KEYS.byReferenceIndex,
-          KeyConditionExpression: '#ref = :ref',
-          ExpressionAttributeNames: { '#ref': CONNECTIONS_KEYS.referenceKey },
-          ExpressionAttributeValues: { ':ref': reference_id },
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (item[CONNECTIONS_KEYS.sortKey] === RECORD_SK)
-          ids.push(String(item[CONNECTIONS_KEYS.partitionKey]));
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return [...new Set(ids)].sort();
+    const keys = await keysByReference(this.doc, this.tables.connectionsTable, reference_id);
+    return [...new Set(keys.filter(({ sk }) => sk === RECORD_SK).map(({ user_id }) => user_id))].sort();
   }
 
   private async batchGet(table: string, keys: Item[], onProgress?: OnProgress): Promise<Item[]> {

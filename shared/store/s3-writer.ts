@@ -1,8 +1,8 @@
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { Sha256 } from '@smithy/core/checksum';
 import { HttpRequest } from '@smithy/core/protocols';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { AwsCredentialIdentityProvider, Checksum, SourceData } from '@smithy/types';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { ArchiveWriter } from '#shared/webhooks/archive';
 
 /**
@@ -13,36 +13,6 @@ import type { ArchiveWriter } from '#shared/webhooks/archive';
  * S3 asks to retry. Standard and China regions, virtual-hosted style; the S3 client (`S3Archive`)
  * serves everything else (docs/decisions/0018-archive-writes-without-the-s3-client.md).
  */
-class NodeSha256 implements Checksum {
-  private hash: Hash | Hmac;
-
-  constructor(private readonly secret?: SourceData) {
-    this.hash = this.fresh();
-  }
-
-  update(data: SourceData): void {
-    this.hash.update(toBytes(data));
-  }
-
-  async digest(): Promise<Uint8Array> {
-    return this.hash.digest();
-  }
-
-  reset(): void {
-    this.hash = this.fresh();
-  }
-
-  private fresh(): Hash | Hmac {
-    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', toBytes(this.secret));
-  }
-}
-
-function toBytes(data: SourceData): string | Uint8Array {
-  if (typeof data === 'string') return data;
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return new Uint8Array(data);
-}
-
 const ATTEMPTS = 3;
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 
@@ -55,7 +25,7 @@ export function s3Signer(
     service: 's3',
     region,
     credentials,
-    sha256: NodeSha256,
+    sha256: Sha256,
     uriEscapePath: false,
     applyChecksum: false,
   });
