@@ -1,66 +1,71 @@
-import { round } from './stats.ts';
+import { round } from './support/stats.ts';
 
 /**
- * Issue 6 §5: what 1M webhook deliveries and 10k connects cost on AWS, from what the benchmark
- * measured (capacity units per delivery, handler duration, log bytes, PUTs) and list prices. Terra's
- * own latency is not measurable here; where a duration depends on it, the assumption is named.
+ * What 1M webhook deliveries cost on AWS (requirement 8), from what the benchmark measured per
+ * delivery at the Terra-like mix (handler time, capacity units, archive PUTs and bytes, log bytes,
+ * what the app is told) and list prices. What cannot be measured locally is assumed, and every
+ * assumption is named next to its line.
+ *
+ * PRICES are us-east-1 list prices AS RECALLED, not fetched: they must be checked against AWS's
+ * pricing pages before anyone relies on them.
  */
-export const PRICES_AS_OF = '2026-11-22';
+export const PRICES_AS_OF = '2025-08-01';
+export const PRICES_NOTE = `us-east-1 list prices as recalled as of ${PRICES_AS_OF} (not fetched; check AWS's pricing pages)`;
+
 export const PRICES = {
-  region: 'us-east-1',
-  /** HTTP API, first 300M requests a month; metered per 512 KB. */
-  apiGatewayPerMillion: 1.0,
+  /** HTTP API, first 300M requests a month; each request metered in 512 KB increments. */
+  apiGatewayHttpPerMillion: 1.0,
+  apiGatewayMeterBytes: 512 * 1024,
   lambdaRequestsPerMillion: 0.2,
-  /** Arm (the stack's architecture), first 7.5 billion GB-seconds a month. */
+  /** arm64, first 6 billion GB-seconds a month (x86: 0.0000166667). */
   lambdaArmPerGbSecond: 0.0000133334,
-  /** On-demand, after the 2024-11-01 price cut. */
+  lambdaX86PerGbSecond: 0.0000166667,
+  /** On-demand, Standard table class, after the November 2024 price cut. */
   dynamoWritePerMillion: 0.625,
   dynamoReadPerMillion: 0.125,
+  /** GetRecords by a Lambda event source mapping is not charged. */
+  dynamoStreamsReadsByLambda: 0,
   s3PutPerThousand: 0.005,
   s3StandardPerGbMonth: 0.023,
-  secretsManagerPer10k: 0.05,
-  secretPerMonth: 0.4,
+  /** Custom events; each 64 KB chunk of an entry counts as one event. */
+  eventBridgePerMillion: 1.0,
+  secretsManagerPer10kCalls: 0.05,
+  secretsManagerPerSecretMonth: 0.4,
   logsIngestPerGb: 0.5,
 } as const;
 
-export const STACK = {
-  webhookMemoryMb: 1024,
-  otherMemoryMb: 512,
-  secretMaxAgeSeconds: 300,
-} as const;
-
-/** Assumptions for what the local benchmark cannot see; every one is printed with the model. */
+/** What the local run cannot see; each is printed with the line it feeds. */
 export const ASSUMED = {
-  /** One PutObject of ~10 KB from Lambda to S3 in-region (the bench archives in memory). */
+  /** One PutObject of ~10 KB from Lambda to S3 in-region (in-process the archive is a local directory). */
   s3PutMs: 20,
-  /** Lambda's START/END/REPORT lines per invocation, and one API Gateway JSON access-log line. */
+  /** Lambda's START, END and REPORT lines per invocation. */
   platformLogBytes: 300,
-  accessLogBytes: 350,
-  /** Terra answering a widget-session or userInfo call. */
-  terraCallMs: 300,
-  listMs: 15,
+  /** 1M deliveries spread over a month keep about one environment warm; each reads the secret every max-age. */
+  secretMaxAgeSeconds: 300,
+  warmEnvironments: 1,
+  /** The publisher (DynamoDB Streams → EventBridge): records per invocation, duration, memory. */
+  publisherBatch: 100,
+  publisherMs: 60,
+  publisherMemoryMb: 512,
 } as const;
 
-export interface CostInputs {
-  /** Per delivery, measured: write units (refused conditional writes included), read units. */
-  writeUnits: number;
-  readUnits: number;
-  /** Handler time per delivery measured at concurrency 1 on DynamoDB Local, archive excluded. */
+/** The per-delivery figures a capacity model needs, as measured at the mix (means: bills add up). */
+export interface MeasuredDelivery {
+  /** Handler time per delivery, in-process at concurrency 1 on DynamoDB Local, archive to a directory. */
   handlerMs: number;
-  logBytes: number;
-  /** Archive PUTs per delivery, counted (every delivery past the signature check, duplicates too). */
-  s3Puts: number;
-  bodyBytes: number;
-  /** Per connect step, measured: units of the callback's write, the auth webhook, the list. */
-  connect: { callback: Units; webhook: Units; list: Units };
-  coldStartMs: number;
-  /** Per delivery units measured on the proofs, to price what the fix would save. */
-  alternatives?: Array<{ label: string; writeUnits: number; readUnits: number }>;
-}
-
-interface Units {
+  /** Billed write units (refused conditional writes included) and read units. */
   writeUnits: number;
   readUnits: number;
+  /** DynamoDB requests (SDK retries included). */
+  roundTrips: number;
+  s3Puts: number;
+  archivedBytes: number;
+  /** What the handler logs. */
+  logBytes: number;
+  requestBytes: number;
+  /** Notifications the app gets (data events and status changes), and their 64 KB chunks. */
+  notifications: number;
+  notificationChunks: number;
 }
 
 export interface CostLine {
@@ -71,120 +76,135 @@ export interface CostLine {
 
 export interface CostModel {
   pricesAsOf: string;
+  pricesNote: string;
   prices: typeof PRICES;
   assumed: typeof ASSUMED;
-  webhook: { lines: CostLine[]; totalUsd: number; perDelivery: string; alternatives: CostLine[] };
-  connects: { lines: CostLine[]; totalUsd: number };
-  coldStarts: { basis: string; usdPer1000: number };
+  memoryMb: number;
+  architecture: string;
+  lines: CostLine[];
+  totalUsd: number;
+  /** Not per delivery: the secret itself, a month. */
+  fixedMonthlyUsd: CostLine[];
+  /** The init phase (billed since 2025-08-01) per 1,000 cold starts of the webhook, at its measured first response. */
+  coldStartsPer1000Usd: number | null;
 }
 
 const money = (usd: number) => round(usd, 4);
 
-export function costModel(input: CostInputs): CostModel {
+export function costPerMillion(input: {
+  perDelivery: MeasuredDelivery;
+  memoryMb: number;
+  architecture: string;
+  accessLogBytes: number;
+  coldStartMs?: number;
+}): CostModel {
   const n = 1_000_000;
-  const webhookGb = STACK.webhookMemoryMb / 1024;
-  const billedMs = Math.ceil(input.handlerMs + ASSUMED.s3PutMs);
-  const logGb = (n * (input.logBytes + ASSUMED.platformLogBytes + ASSUMED.accessLogBytes)) / 1024 ** 3;
-  const storedGb = (n * input.s3Puts * input.bodyBytes) / 1024 ** 3;
-  const secretCalls = (30 * 86_400) / STACK.secretMaxAgeSeconds;
-  const webhook: CostLine[] = [
-    { item: 'API Gateway HTTP API', basis: '1M requests (each < 512 KB)', usd: PRICES.apiGatewayPerMillion },
+  const d = input.perDelivery;
+  const gb = input.memoryMb / 1024;
+  const perGbSecond =
+    input.architecture === 'arm64' ? PRICES.lambdaArmPerGbSecond : PRICES.lambdaX86PerGbSecond;
+  const billedMs = Math.ceil(d.handlerMs + ASSUMED.s3PutMs);
+  const meters = Math.max(1, Math.ceil(d.requestBytes / PRICES.apiGatewayMeterBytes));
+  const storedGb = (n * d.archivedBytes) / 1024 ** 3;
+  const logGb = (n * (d.logBytes + ASSUMED.platformLogBytes + input.accessLogBytes)) / 1024 ** 3;
+  const secretCalls = ((30 * 86_400) / ASSUMED.secretMaxAgeSeconds) * ASSUMED.warmEnvironments;
+  const publisherInvocations = (n * d.notifications) / ASSUMED.publisherBatch;
+  const lines: CostLine[] = [
+    {
+      item: 'API Gateway HTTP API',
+      basis: `1M requests × ${meters} (${Math.round(d.requestBytes / 1024)} KB each, metered per 512 KB)`,
+      usd: meters * PRICES.apiGatewayHttpPerMillion,
+    },
     { item: 'Lambda requests', basis: '1M invocations', usd: PRICES.lambdaRequestsPerMillion },
     {
       item: 'Lambda duration',
-      basis: `${billedMs} ms × ${webhookGb} GB × 1M (${round(input.handlerMs, 1)} ms measured + ${ASSUMED.s3PutMs} ms S3 PUT assumed)`,
-      usd: n * (billedMs / 1000) * webhookGb * PRICES.lambdaArmPerGbSecond,
+      basis: `${billedMs} ms × ${gb} GB (${input.architecture}, the stack's ${input.memoryMb} MB) × 1M: ${round(d.handlerMs, 1)} ms measured + ${ASSUMED.s3PutMs} ms S3 PUT assumed`,
+      usd: n * (billedMs / 1000) * gb * perGbSecond,
     },
     {
-      item: 'DynamoDB writes',
-      basis: `${round(input.writeUnits, 2)} WRU per delivery, counted`,
-      usd: (input.writeUnits * n * PRICES.dynamoWritePerMillion) / 1_000_000,
+      item: 'DynamoDB write request units',
+      basis: `${round(d.writeUnits, 2)} WRU per delivery, counted (refused conditional writes included)`,
+      usd: (d.writeUnits * n * PRICES.dynamoWritePerMillion) / 1_000_000,
     },
     {
-      item: 'DynamoDB reads',
-      basis: `${round(input.readUnits, 2)} RRU per delivery, counted`,
-      usd: (input.readUnits * n * PRICES.dynamoReadPerMillion) / 1_000_000,
+      item: 'DynamoDB read request units',
+      basis: `${round(d.readUnits, 2)} RRU per delivery, counted`,
+      usd: (d.readUnits * n * PRICES.dynamoReadPerMillion) / 1_000_000,
     },
     {
       item: 'S3 PUT (raw archive)',
-      basis: `${round(input.s3Puts, 2)} PUT per delivery, counted (duplicates are archived too)`,
-      usd: ((n * input.s3Puts) / 1000) * PRICES.s3PutPerThousand,
+      basis: `${round(d.s3Puts, 2)} PUT per delivery, counted (redeliveries are archived too)`,
+      usd: ((n * d.s3Puts) / 1000) * PRICES.s3PutPerThousand,
     },
     {
       item: 'S3 storage',
-      basis: `${round(storedGb, 1)} GB for a month (Standard, before lifecycle)`,
+      basis: `${round(storedGb, 1)} GB for one month (Standard, before lifecycle rules)`,
       usd: storedGb * PRICES.s3StandardPerGbMonth,
     },
     {
-      item: 'Secrets Manager',
-      basis: `cached ${STACK.secretMaxAgeSeconds} s: ≤ ${secretCalls} calls per warm container-month; 1 container`,
-      usd: (secretCalls / 10_000) * PRICES.secretsManagerPer10k,
+      item: 'EventBridge PutEvents',
+      basis: `${round(d.notificationChunks, 3)} custom events (64 KB chunks) per delivery: processed data events and status changes; assumed one entry each`,
+      usd: (n * d.notificationChunks * PRICES.eventBridgePerMillion) / 1_000_000,
     },
     {
-      item: 'CloudWatch Logs',
-      basis: `${input.logBytes} B handler log (measured) + ${ASSUMED.platformLogBytes} B Lambda + ${ASSUMED.accessLogBytes} B access log per delivery`,
+      item: 'DynamoDB Streams reads by Lambda',
+      basis: 'GetRecords by an event source mapping: free',
+      usd: PRICES.dynamoStreamsReadsByLambda,
+    },
+    {
+      item: 'Publisher Lambda',
+      basis: `${Math.round(publisherInvocations)} invocations of ${ASSUMED.publisherBatch} stream records, ${ASSUMED.publisherMs} ms × ${ASSUMED.publisherMemoryMb} MB, assumed`,
+      usd:
+        (publisherInvocations * PRICES.lambdaRequestsPerMillion) / 1_000_000 +
+        publisherInvocations *
+          (ASSUMED.publisherMs / 1000) *
+          (ASSUMED.publisherMemoryMb / 1024) *
+          perGbSecond,
+    },
+    {
+      item: 'Secrets Manager API calls',
+      basis: `cached ${ASSUMED.secretMaxAgeSeconds} s: ${secretCalls} calls a month by ${ASSUMED.warmEnvironments} warm environment (1M a month, assumed)`,
+      usd: (secretCalls / 10_000) * PRICES.secretsManagerPer10kCalls,
+    },
+    {
+      item: 'CloudWatch Logs ingestion',
+      basis: `${d.logBytes} B handler log (measured) + ${ASSUMED.platformLogBytes} B Lambda lines (assumed) + ${input.accessLogBytes} B access log (the stack's format) per delivery`,
       usd: logGb * PRICES.logsIngestPerGb,
     },
   ].map((line) => ({ ...line, usd: money(line.usd) }));
-  const webhookTotal = webhook.reduce((sum, line) => sum + line.usd, 0);
-
-  const k = 10_000;
-  const small = STACK.otherMemoryMb / 1024;
-  const connectGbSeconds =
-    small * (ASSUMED.terraCallMs / 1000) + // POST /sessions: Terra's widget session
-    small * ((ASSUMED.terraCallMs + input.handlerMs) / 1000) + // callback: userInfo, then the record
-    webhookGb * ((input.handlerMs + ASSUMED.s3PutMs) / 1000) + // the auth webhook
-    small * (ASSUMED.listMs / 1000); // the frontend lists its connections
-  const { callback, webhook: auth, list } = input.connect;
-  const connectWrites = callback.writeUnits + auth.writeUnits + list.writeUnits;
-  const connectReads = callback.readUnits + auth.readUnits + list.readUnits;
-  const connects: CostLine[] = [
-    {
-      item: 'API Gateway HTTP API',
-      basis: '4 requests per connect: POST /sessions, callback, auth webhook, GET /connections',
-      usd: (4 * k * PRICES.apiGatewayPerMillion) / 1_000_000,
-    },
-    {
-      item: 'Lambda requests',
-      basis: '4 invocations per connect',
-      usd: (4 * k * PRICES.lambdaRequestsPerMillion) / 1_000_000,
-    },
-    {
-      item: 'Lambda duration',
-      basis: `${round(connectGbSeconds, 3)} GB-s per connect (Terra calls ${ASSUMED.terraCallMs} ms assumed)`,
-      usd: k * connectGbSeconds * PRICES.lambdaArmPerGbSecond,
-    },
-    {
-      item: 'DynamoDB',
-      basis: `${round(connectWrites, 2)} WRU + ${round(connectReads, 2)} RRU per connect, counted`,
-      usd:
-        (k * (connectWrites * PRICES.dynamoWritePerMillion + connectReads * PRICES.dynamoReadPerMillion)) /
-        1_000_000,
-    },
-    { item: 'S3 PUT', basis: 'the auth webhook archived', usd: (k / 1000) * PRICES.s3PutPerThousand },
-  ].map((line) => ({ ...line, usd: money(line.usd) }));
   return {
     pricesAsOf: PRICES_AS_OF,
+    pricesNote: PRICES_NOTE,
     prices: PRICES,
     assumed: ASSUMED,
-    webhook: {
-      lines: webhook,
-      totalUsd: money(webhookTotal),
-      perDelivery: `$${round((webhookTotal / n) * 1_000_000, 2)} per million`,
-      alternatives: (input.alternatives ?? []).map((alt) => ({
-        item: `DynamoDB with ${alt.label}`,
-        basis: `${round(alt.writeUnits, 2)} WRU + ${round(alt.readUnits, 2)} RRU per delivery, counted on the proof`,
-        usd: money(
-          (n *
-            (alt.writeUnits * PRICES.dynamoWritePerMillion + alt.readUnits * PRICES.dynamoReadPerMillion)) /
-            1_000_000,
-        ),
-      })),
-    },
-    connects: { lines: connects, totalUsd: money(connects.reduce((sum, line) => sum + line.usd, 0)) },
-    coldStarts: {
-      basis: `Lambda bills the init phase since 2025-08-01: ${round(input.coldStartMs, 0)} ms (webhook import, measured) × ${webhookGb} GB, per 1,000 cold starts`,
-      usdPer1000: money(1000 * (input.coldStartMs / 1000) * webhookGb * PRICES.lambdaArmPerGbSecond),
-    },
+    memoryMb: input.memoryMb,
+    architecture: input.architecture,
+    lines,
+    totalUsd: money(lines.reduce((sum, line) => sum + line.usd, 0)),
+    fixedMonthlyUsd: [
+      { item: 'Secrets Manager secret', basis: '1 secret', usd: PRICES.secretsManagerPerSecretMonth },
+    ],
+    coldStartsPer1000Usd:
+      input.coldStartMs !== undefined && Number.isFinite(input.coldStartMs)
+        ? money(1000 * (input.coldStartMs / 1000) * gb * perGbSecond)
+        : null,
   };
+}
+
+/** The length of one access-log line in the stack's format, its `$context` variables filled typically. */
+export function accessLogBytes(format: string | undefined): number {
+  if (!format) return 250;
+  const typical: Record<string, string> = {
+    requestId: 'AbCdEfGhIjKlMnO=',
+    routeKey: 'POST /webhooks/terra',
+    status: '200',
+    responseLatency: '31',
+    integrationErrorMessage: '-',
+    'authorizer.error': '-',
+    'identity.sourceIp': '203.0.113.42',
+    requestTime: '01/Dec/2026:09:50:51 +0000',
+  };
+  return Buffer.byteLength(
+    format.replace(/\$context\.([A-Za-z.]+)/g, (_, name: string) => typical[name] ?? '-'),
+  );
 }

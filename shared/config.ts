@@ -216,10 +216,19 @@ export const storeSection = section(
 );
 
 export const archiveSection = section(
-  { ARCHIVE_BUCKET: optional(nonEmpty), ARCHIVE_DIR: optional(nonEmpty) },
+  {
+    ARCHIVE_BUCKET: optional(nonEmpty),
+    ARCHIVE_DIR: optional(nonEmpty),
+    // The SDK's own variable for an S3-compatible endpoint (an emulator), honoured by every S3 path here.
+    AWS_ENDPOINT_URL_S3: optional(httpUrl),
+  },
   (env) =>
     env.ARCHIVE_BUCKET !== undefined
-      ? ({ kind: 's3', bucket: env.ARCHIVE_BUCKET } as const)
+      ? ({
+          kind: 's3',
+          bucket: env.ARCHIVE_BUCKET,
+          ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3 } : {}),
+        } as const)
       : ({ kind: 'dir', dir: env.ARCHIVE_DIR ?? '' } as const),
   (env, ctx) => {
     if ((env.ARCHIVE_BUCKET === undefined) === (env.ARCHIVE_DIR === undefined)) {

@@ -10,7 +10,12 @@ import type { WebhookDeps } from '#shared/webhooks/receive';
 import { storeWiring } from './store.ts';
 
 export function archiveOf(config: ArchiveConfig): Archive {
-  return config.kind === 's3' ? new S3Archive(config.bucket) : new DirectoryArchive(config.dir);
+  if (config.kind === 'dir') return new DirectoryArchive(config.dir);
+  // An S3-compatible endpoint is addressed path-style, as emulators expect.
+  return new S3Archive(
+    config.bucket,
+    config.endpoint ? { endpoint: config.endpoint, forcePathStyle: true } : {},
+  );
 }
 
 /** The webhook receiver's wiring: secret, archive, payload downloads, inbox and store. */
@@ -32,6 +37,7 @@ export function webhookDeps(env: Env): WebhookDeps {
         ? new S3Writer(archive.bucket, {
             region: store.doc.config.region,
             credentials: store.doc.config.credentials,
+            ...(archive.endpoint ? { endpoint: archive.endpoint } : {}),
           })
         : new DirectoryArchive(archive.dir),
     deliveries: new DeliveryStore(store.doc, store.config.inboxTable, store.connections, {

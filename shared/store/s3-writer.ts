@@ -43,7 +43,7 @@ export class S3Writer implements ArchiveWriter {
     private readonly aws: {
       region: () => Promise<string>;
       credentials: AwsCredentialIdentityProvider;
-      /** Tests: an S3 emulator, addressed path-style (`http://host:port`). */
+      /** An S3-compatible endpoint (AWS_ENDPOINT_URL_S3; an emulator), addressed path-style. */
       endpoint?: string;
     },
   ) {

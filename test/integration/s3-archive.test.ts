@@ -6,7 +6,9 @@ import { HttpRequest } from '@smithy/core/protocols';
 import S3rver from 's3rver';
 // As a consumer imports it, through the package's exports.
 import { fromS3, payloadOf } from 'terra-connect/consumer';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SECTIONS } from '#shared/config';
+import { archiveOf, webhookDeps } from '#shared/runtime/webhook';
 import { S3Archive } from '#shared/store/s3-archive';
 import { S3Writer, s3Signer } from '#shared/store/s3-writer';
 import { archiveKey, payloadKeyFor, userPrefixes } from '#shared/webhooks/archive';
@@ -135,6 +137,28 @@ describe("the webhook's S3 writer (the SDK's signer, no S3 client)", () => {
     await writer().put(key, Buffer.from('{}'));
     await writer().delete([key]);
     expect(await archive.get(key)).toBeUndefined();
+  });
+
+  it('is what the webhook is built with, and follows AWS_ENDPOINT_URL_S3 as the S3 client does', async () => {
+    const env = {
+      TERRA_SIGNING_SECRET: 'secret',
+      CONNECTIONS_TABLE: 'connections',
+      INBOX_TABLE: 'inbox',
+      ARCHIVE_BUCKET: BUCKET,
+      AWS_ENDPOINT_URL_S3: String(config?.endpoint),
+    };
+    // As in Lambda: credentials and region from the runtime's environment, through the SDK's chain.
+    vi.stubEnv('AWS_ACCESS_KEY_ID', 'S3RVER');
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'S3RVER');
+    vi.stubEnv('AWS_REGION', 'us-east-1');
+    const deps = webhookDeps(env);
+    expect(deps.archive).toBeInstanceOf(S3Writer);
+    const key = keyFor('user-w-3', 'trace-w-3');
+    await deps.archive.put(key, Buffer.from('{"via":"writer"}'));
+    // Everything else that reads the archive, built from the same section, finds it there.
+    const reader = archiveOf(SECTIONS.archive.read(env));
+    expect(Buffer.from((await reader.get(key)) ?? []).toString()).toBe('{"via":"writer"}');
+    vi.unstubAllEnvs();
   });
 
   // s3rver does not check SigV4 signatures, so the signer is held to AWS's own published example

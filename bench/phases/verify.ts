@@ -1,12 +1,13 @@
 import { verifyTerraWebhookSignature } from 'terra-api';
-import { signPayload, verifySignature } from '../shared/terra/signature.ts';
-import { quantile, round } from './stats.ts';
+import { signPayload, verifySignature } from '#shared/terra/signature';
+import { median, round } from '../support/stats.ts';
 
 /**
- * Issue 6 §3: our verifier against `terra-api`'s `verifyTerraWebhookSignature`, each from what it is
- * given in a handler: API Gateway hands the body over as a string; ours first turns it into the exact
- * bytes (as `rawBody` does, cost included), terra-api hashes the string. Both awaited, one signature,
- * one secret, a timestamp inside the tolerance. Rounds alternate between the two; the median counts.
+ * Signature verification (requirement 7): ours against `terra-api`'s `verifyTerraWebhookSignature`,
+ * each from what it is given in a handler: API Gateway hands the body over as a string; ours first
+ * turns it into the exact bytes (as `rawBody` does, cost included), terra-api hashes the string. Both
+ * awaited, one signature, one secret, a timestamp inside the tolerance. Rounds alternate between the
+ * two; the first round of each is warm-up; the median counts.
  */
 export interface VerifyRow {
   bodyBytes: number;
@@ -32,11 +33,10 @@ function body(bytes: number): string {
   const head = '{"type":"activity","user":{"user_id":"40f7b0e1-89e2-43ac-a5b8-1e29c8d47cad"},"data":[';
   const sample = '{"timestamp":"2026-07-01T07:04:11.000000+01:00","bpm":123},';
   const count = Math.max(0, Math.floor((bytes - head.length - 2) / sample.length));
-  const text = `${head}${sample.repeat(count).slice(0, -1)}]}`;
-  return text.padEnd(bytes, ' ');
+  return `${head}${sample.repeat(count).slice(0, -1)}]}`.padEnd(bytes, ' ');
 }
 
-export async function verifyBench(msPerRound: number, rounds = 5): Promise<VerifyRow[]> {
+export async function measureVerify(msPerRound: number, rounds = 5): Promise<VerifyRow[]> {
   const secret = 'bench-signing-secret';
   const rows: VerifyRow[] = [];
   for (const bodyBytes of [1024, 10 * 1024, 1024 * 1024]) {
@@ -59,7 +59,6 @@ export async function verifyBench(msPerRound: number, rounds = 5): Promise<Verif
     const a: number[] = [];
     const b: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      // Warm-up is the first round of each; alternating order keeps drift off one side.
       if (r % 2 === 0) {
         a.push(await opsPerSecond(ours, msPerRound));
         b.push(await opsPerSecond(theirs, msPerRound));
@@ -68,8 +67,8 @@ export async function verifyBench(msPerRound: number, rounds = 5): Promise<Verif
         a.push(await opsPerSecond(ours, msPerRound));
       }
     }
-    const oursOps = quantile(a.slice(1), 0.5);
-    const theirsOps = quantile(b.slice(1), 0.5);
+    const oursOps = median(a.slice(1));
+    const theirsOps = median(b.slice(1));
     rows.push({
       bodyBytes,
       oursOpsPerSec: Math.round(oursOps),
