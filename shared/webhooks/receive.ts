@@ -437,6 +437,8 @@ async function quarantine(
     ...(terraReference && TRACE_ID.test(terraReference) ? { terra_reference: terraReference } : {}),
   };
   about(facts, subject);
+  // Named by the app user alone (a cancelled login): `ops deliveries` and a deletion find it by it too.
+  if (subject === undefined && reference) facts.reference_id = reference;
   await deps.archive.put(facts.archive_key, delivery.body);
   await deps.deliveries.recordStale(facts);
   deps.log.warn('webhook', { event_id, outcome: 'stale', type: facts.type, signed_at: signedAt });

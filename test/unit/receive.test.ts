@@ -226,6 +226,8 @@ describe('the signature', () => {
     expect(h.deliveries.entries.get(TRACE)?.facts).toMatchObject({
       signed_at: signedAt,
       at: signedAt * 1000,
+      // Recorded as replayed, when: `ops deliveries` shows it.
+      replayed_at: new Date(NOW).toISOString(),
     });
     expect(h.connections.records.get(TERRA_USER_ID)).toMatchObject({ status: 'disconnected' });
   });
@@ -836,6 +838,25 @@ describe('deliveries that change nothing', () => {
     expect(h.deliveries.entries.size).toBe(0);
   });
 
+  it('keep nothing of one that names only an app user whose deletion finished', async () => {
+    const h = harness();
+    h.deliveries.deletedReferences.add(REFERENCE_ID);
+    const result = await h.receive(signed(authCancelled(), { traceId: TRACE }));
+    expect(result).toMatchObject({ status: 200, outcome: 'deleted_user' });
+    expect(h.archive.keys()).toEqual([]);
+    expect(h.deliveries.entries.size).toBe(0);
+  });
+
+  it('answer a copy of a processed delivery that arrives malformed as a duplicate, changing nothing', async () => {
+    const h = harness();
+    await h.receive(signed(deauth(), { traceId: TRACE }));
+    const before = structuredClone(h.deliveries.entries.get(TRACE));
+    const result = await h.receive(signed(undefined, { raw: '{"type":', traceId: TRACE }));
+    expect(result).toMatchObject({ status: 200, outcome: 'duplicate' });
+    expect(h.deliveries.entries.get(TRACE)).toStrictEqual(before);
+    expect(h.log.entries.at(-1)).toMatchObject({ attributes: { event_id: TRACE, outcome: 'duplicate' } });
+  });
+
   it('answer a second copy as a duplicate', async () => {
     const h = harness();
     await h.receive(signed(healthcheck(), { traceId: TRACE }));
@@ -994,6 +1015,15 @@ describe('s3_payload', () => {
     });
     expect(h.deliveries.entries.get(TRACE)).toStrictEqual(before);
     expect(before?.status).toBe('processed');
+  });
+
+  it('leaves a processed delivery processed when a late copy downloads a payload that is not JSON', async () => {
+    const results: Fetched[] = [ok(dataEvent('sleep')), { ok: true, body: Buffer.from('<Error/>') }];
+    const h = harness({ payloads: new ScriptedFetcher(() => results.shift() ?? results[0]!) });
+    await h.receive(signed(notification, { traceId: TRACE }));
+    const before = structuredClone(h.deliveries.entries.get(TRACE));
+    expect(await h.receive(signed(notification, { traceId: TRACE }))).toMatchObject({ outcome: 'duplicate' });
+    expect(h.deliveries.entries.get(TRACE)).toStrictEqual(before);
   });
 
   it('records a second permanent failure of the same delivery over the first, counting the attempt', async () => {
@@ -1174,6 +1204,35 @@ describe('stale deliveries', () => {
       archive_key: archivedAt('quarantine/_unattributed', TRACE, delivery),
     });
     expect(facts).not.toHaveProperty('user_id');
+  });
+
+  it('quarantine an informational event under the Terra user it carries', async () => {
+    const h = harness();
+    const delivery = signed(informational('rate_limit_hit'), { traceId: TRACE, t: OLD });
+    await h.receive(delivery);
+    expect(h.deliveries.entries.get(TRACE)?.facts).toMatchObject({
+      user_id: TERRA_USER_ID,
+      archive_key: archivedAt(`quarantine/${TERRA_USER_ID}`, TRACE, delivery),
+    });
+  });
+
+  it('quarantine a cancelled login under the app user it names', async () => {
+    const h = harness();
+    const delivery = signed(authCancelled(), { traceId: TRACE, t: OLD });
+    await h.receive(delivery);
+    expect(h.deliveries.entries.get(TRACE)?.facts).toMatchObject({
+      reference_id: REFERENCE_ID,
+      archive_key: archivedAt(`quarantine/_references/${encodeURIComponent(REFERENCE_ID)}`, TRACE, delivery),
+    });
+  });
+
+  it('keep nothing in quarantine of an app user whose deletion finished', async () => {
+    const h = harness();
+    h.deliveries.deletedReferences.add(REFERENCE_ID);
+    const result = await h.receive(signed(authCancelled(), { traceId: TRACE, t: OLD }));
+    expect(result).toMatchObject({ status: 401, outcome: 'stale' });
+    expect(h.archive.keys()).toEqual([]);
+    expect(h.deliveries.entries.size).toBe(0);
   });
 
   it('keep the ordering time and terra-reference a stale delivery carries', async () => {
