@@ -117,7 +117,9 @@ async function dataEvent(
     id: stableId('data', String(delivery.event_id)),
     event_id: String(delivery.event_id),
     type: String(delivery.type),
-    reference_id: str(delivery.reference_id) ?? owner ?? null,
+    // The record says whose data it is (the connection events decide it); the payload's own claim only
+    // stands in while no record names an app user.
+    reference_id: owner ?? str(delivery.reference_id) ?? null,
     user_id,
     provider: str(delivery.provider) ?? null,
     received_at: String(delivery.received_at),

@@ -56,7 +56,8 @@ export class DeliveryStore implements DeliveryLedger {
         ConsistentRead: true,
       }),
     );
-    return result.Item?.status === 'done';
+    // Running counts too: what arrives during the deletion could land after its last sweep.
+    return result.Item?.status === 'running' || result.Item?.status === 'done';
   }
 
   async claim(facts: DeliveryFacts): Promise<Claim> {

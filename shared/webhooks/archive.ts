@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { TERRA_USER_ID } from '#shared/ids';
+import { keySegment, TERRA_USER_ID } from '#shared/ids';
 
 /**
  * Raw-body archive: every delivery that passed the signature check is kept exactly as received, before
@@ -23,12 +23,12 @@ export type ArchiveWriter = Pick<Archive, 'put' | 'delete' | 'location'>;
 
 /** The prefixes a Terra user's payloads live under; a deletion removes exactly these. */
 export function userPrefixes(user_id: string): string[] {
-  return [`users/${user_id}/`, `quarantine/${user_id}/`];
+  return [`users/${keySegment(user_id)}/`, `quarantine/${keySegment(user_id)}/`];
 }
 
 /** Deliveries that name an app user but no Terra user (a cancelled login): deleted with that app user. */
 export function referencePrefix(reference_id: string): string {
-  return `references/${encodeURIComponent(reference_id)}/`;
+  return `references/${keySegment(reference_id)}/`;
 }
 
 /** Every prefix an app user's reference-only deliveries live under, quarantined ones included. */
@@ -69,11 +69,11 @@ export function archiveKey(options: {
   const unowned = options.reference_id ? referencePrefix(options.reference_id).slice(0, -1) : 'unattributed';
   const base =
     options.zone === 'quarantine'
-      ? `quarantine/${owner ?? (options.reference_id ? `_${unowned}` : '_unattributed')}`
+      ? `quarantine/${owner !== undefined ? keySegment(owner) : options.reference_id ? `_${unowned}` : '_unattributed'}`
       : owner !== undefined
-        ? `users/${owner}`
+        ? `users/${keySegment(owner)}`
         : unowned;
-  return `${base}/${day}/${encodeURIComponent(options.event_id)}.${options.sha256.slice(0, 16)}.json`;
+  return `${base}/${day}/${keySegment(options.event_id)}.${options.sha256.slice(0, 16)}.json`;
 }
 
 /** The key a downloaded `s3_payload` is archived under: next to its notification. */
@@ -130,6 +130,10 @@ export class DirectoryArchive implements Archive {
   }
 
   private pathOf(key: string): string {
+    // A key is literal, as in S3: a `.` or `..` segment would make the file system read another place.
+    if (key.split('/').some((segment) => segment === '.' || segment === '..')) {
+      throw new Error('archive keys have no . or .. segments');
+    }
     const path = resolve(join(this.root, key));
     if (!path.startsWith(this.root + sep)) throw new Error('archive key escapes the archive directory');
     return path;

@@ -65,7 +65,7 @@ export interface DeliveryLedger {
   recordFailed(facts: DeliveryFacts, outcome: string): Promise<'recorded' | 'duplicate'>;
   /** A validly signed delivery whose signature time is outside the window: kept, never applied. */
   recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'>;
-  /** The app user was deleted (its deletion finished): deliveries naming only it are not kept. */
+  /** The app user is being or was deleted: deliveries naming only it are not kept. */
   referenceDeleted(reference_id: string): Promise<boolean>;
 }
 

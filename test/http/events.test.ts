@@ -138,6 +138,26 @@ describe('data events', () => {
     });
   });
 
+  it("attribute a payload to the record's app user, whatever app user the payload itself names", async () => {
+    const user = new AppUser(stack);
+    const user_id = `claim-${randomUUID()}`;
+    expect(await deliver(stack, authSuccess({ user: terraUser({ user_id, reference_id: user.sub }) }))).toBe(
+      200,
+    );
+    expect(
+      await deliver(
+        stack,
+        dataEvent('sleep', { user: terraUser({ user_id, reference_id: 'someone-else' }) }),
+      ),
+    ).toBe(200);
+    await eventually(stack, () => {
+      const data = eventsFor(stack, { user_id, type: 'terra.data' }).filter(
+        (event) => event.detail.backfill === false,
+      );
+      expect(data.map((event) => event.detail.reference_id)).toEqual([user.sub]);
+    });
+  });
+
   it('give every copy of a delivery the same one event', async () => {
     const user_id = `dup-${randomUUID()}`;
     expect(await deliver(stack, authSuccess({ user: terraUser({ user_id }) }))).toBe(200);

@@ -14,6 +14,7 @@ import { receiveWebhook } from '#shared/webhooks/receive';
 import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import {
+  authCancelled,
   authSuccess,
   connectionError,
   dataEvent,
@@ -36,8 +37,28 @@ beforeAll(async () => {
   tables = await createTestTables();
 });
 
-type Kind = 'auth' | 'data' | 'anonymous_data' | 'error' | 'scopes' | 'deauth' | 'stale';
-const kindArb = fc.constantFrom<Kind>('auth', 'data', 'anonymous_data', 'error', 'scopes', 'deauth', 'stale');
+type Kind =
+  | 'auth'
+  | 'data'
+  | 'anonymous_data'
+  | 'error'
+  | 'scopes'
+  | 'deauth'
+  | 'stale'
+  | 'cancelled'
+  | 'stale_cancelled';
+const kindArb = fc.constantFrom<Kind>(
+  'auth',
+  'data',
+  'anonymous_data',
+  'error',
+  'scopes',
+  'deauth',
+  'stale',
+  // Deliveries that name only the app user: a login the person cancelled, fresh or late.
+  'cancelled',
+  'stale_cancelled',
+);
 
 function payloadOf(kind: Kind, user_id: string, reference_id: string): unknown {
   const user = terraUser({ user_id, reference_id });
@@ -55,6 +76,9 @@ function payloadOf(kind: Kind, user_id: string, reference_id: string): unknown {
       return permissionChange({ user });
     case 'deauth':
       return deauth({ user: terraUser({ user_id, reference_id: null }) });
+    case 'cancelled':
+    case 'stale_cancelled':
+      return authCancelled({ reference_id, flow_id: `flow-${user_id}` });
   }
 }
 
@@ -96,7 +120,8 @@ describe('deleting a user, property-based', () => {
               payloadOf(delivery.kind, user_ids[delivery.user] ?? '', reference_id),
             );
             const now = Math.floor(Date.now() / 1000);
-            const timestamp = delivery.kind === 'stale' ? now - 3600 : now;
+            const timestamp =
+              delivery.kind === 'stale' || delivery.kind === 'stale_cancelled' ? now - 3600 : now;
             return {
               body,
               headers: signedHeaders(body, { secret: SECRET, traceId: `t-${run}-${i}`, timestamp }),
@@ -147,7 +172,11 @@ describe('deleting a user, property-based', () => {
           expect(connections.filter((item) => item.sk !== 'connection')).toEqual([]);
           const deliveriesLeft = (
             (await tables.doc.send(new ScanCommand({ TableName: tables.inboxTable }))).Items ?? []
-          ).filter((item) => ids.has(String(item.user_id)));
+          ).filter(
+            (item) =>
+              ids.has(String(item.user_id)) ||
+              (item.reference_id === reference_id && !String(item.event_id).startsWith('deletion#')),
+          );
           expect(deliveriesLeft).toEqual([]);
           const files = readdirSync(archiveDir, { recursive: true, withFileTypes: true })
             .filter((entry) => entry.isFile())

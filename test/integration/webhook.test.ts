@@ -20,6 +20,7 @@ import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
 import { type OutageProxy, startOutageProxy } from '../helpers/outage-proxy.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import {
+  authCancelled,
   authSuccess,
   dataEvent,
   deauth,
@@ -531,6 +532,33 @@ describe('deleted users', () => {
       expect(await itemsOf(user_id)).toEqual([
         { user_id, sk: RECORD_SK, deleted_at: expect.any(String), expires_at: 4_000_000_000 },
       ]);
+    },
+  );
+
+  it.each(['running', 'done'])(
+    'keep nothing that names only an app user whose deletion is %s, fresh or stale',
+    async (status) => {
+      const reference_id = uniqueRef();
+      // The deletion's job, as the deletion saves it: a delivery arriving while it runs could land after
+      // its last sweep, so it is refused as soon as the job exists.
+      await tables.doc.send(
+        new PutCommand({
+          TableName: tables.inboxTable,
+          Item: { event_id: `deletion#${reference_id}`, reference_id, status, version: 1 },
+        }),
+      );
+      const fresh = await deliver(depsWith(), authCancelled({ reference_id }), {
+        traceId: `trace-${reference_id}`,
+      });
+      expect(fresh).toMatchObject({ status: 200, outcome: 'deleted_user' });
+      const stale = await deliver(depsWith(), authCancelled({ reference_id }), {
+        traceId: `trace-${reference_id}-stale`,
+        timestamp: Math.floor(clock.now / 1000) - 3600,
+      });
+      expect(stale).toMatchObject({ status: 401, outcome: 'stale' });
+      expect(archivedFiles()).toEqual([]);
+      expect(await inbox().get(`trace-${reference_id}`)).toBeUndefined();
+      expect(await inbox().get(`trace-${reference_id}-stale`)).toBeUndefined();
     },
   );
 });

@@ -80,6 +80,8 @@ describe('identity: no caller can reach records that are not its own', () => {
     ['control character', 'alice\u0007'],
     ['a newline', 'alice\nbob'],
     ['only spaces inside', 'a b'],
+    ['only a dot (a path segment: "here")', '.'],
+    ['only dots (a path segment: "up")', '..'],
   ])('refuses an identity with %s on every JWT route with 401', async (_name, sub) => {
     const intruder = new AppUser(stack, sub);
     for (const [method, path, body] of [
@@ -89,9 +91,35 @@ describe('identity: no caller can reach records that are not its own', () => {
       ['POST', '/sessions', {}],
       ['GET', '/providers', undefined],
       ['POST', '/sdk-token', {}],
+      ['DELETE', '/me', undefined],
+      ['GET', '/me/deletion', undefined],
     ] as const) {
       expect((await intruder.call(method, path, body)).status, `${method} ${path}`).toBe(401);
     }
+  });
+});
+
+describe('archive keys: no identifier is a path segment', () => {
+  it("a cancelled login naming another app user's identity as '..' or '.' lands under its own prefix, and a deletion touches nothing else", async () => {
+    const bystander = `bystander-${randomUUID()}`;
+    const cancelled = (reference_id: string) => ({
+      type: 'auth_cancelled',
+      status: 'error',
+      reference_id,
+      flow_id: randomUUID(),
+    });
+    expect(await deliver(cancelled(bystander))).toBe(200);
+    for (const reference_id of ['.', '..']) expect(await deliver(cancelled(reference_id))).toBe(200);
+    const references = join(stack.archiveDir, 'references');
+    // Each under a prefix of its own, dots encoded; nothing at the archive's root.
+    expect(readdirSync(references).sort()).toEqual(expect.arrayContaining(['%2E', '%2E%2E', bystander]));
+    expect(readdirSync(stack.archiveDir).filter((name) => /^\d{4}$/.test(name))).toEqual([]);
+    // The bystander's delivery is still there, and its payload is not served through a dot segment.
+    expect(filesUnder(join(references, bystander))).toHaveLength(1);
+    const escaped = await fetch(
+      `${stack.apiUrl}/dev/events/payload?key=${encodeURIComponent(`users/../references/${bystander}/x.json`)}`,
+    );
+    expect(escaped.status).toBe(404);
   });
 });
 
