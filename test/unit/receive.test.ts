@@ -103,6 +103,11 @@ function archivedAt(prefix: string, event_id: string, delivery: Delivery): strin
   return `${prefix}/${DAY}/${encodeURIComponent(event_id)}.${sha256(delivery.body).slice(0, 16)}.json`;
 }
 
+/** What the receiver answers Terra with a 200 for a delivery traced as TRACE. */
+function answered(outcome: string) {
+  return { status: 200, outcome, event_id: TRACE, body: { received: true, outcome, event_id: TRACE } };
+}
+
 /** The facts every delivery received at NOW, signed at T, carries. */
 function factsOf(delivery: Delivery, extra: Partial<DeliveryFacts> & { type: string; archive_key: string }) {
   return {
@@ -237,12 +242,7 @@ describe('event ids and references', () => {
   it('names the delivery by its trace id, trimmed', async () => {
     const h = harness();
     const result = await h.receive(signed(deauth(), { traceId: ` ${TRACE} ` }));
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'processed',
-      event_id: TRACE,
-      body: { received: true, outcome: 'processed', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('processed'));
   });
 
   it.each([
@@ -359,12 +359,7 @@ describe('connection events', () => {
     const record = structuredClone(h.connections.records.get(TERRA_USER_ID));
     h.clock.now += 1_000;
     const result = await h.receive(signed(authSuccess(), { traceId: TRACE }));
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'duplicate',
-      event_id: TRACE,
-      body: { received: true, outcome: 'duplicate', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('duplicate'));
     expect(h.deliveries.calls.filter((call) => call.startsWith('applyAndClose'))).toHaveLength(1);
     expect(h.connections.records.get(TERRA_USER_ID)).toEqual(record);
     expect(h.log.entries.at(-1)).toMatchObject({
@@ -543,12 +538,7 @@ describe('connection events', () => {
     const h = harness();
     h.connections.tombstones.add(TERRA_USER_ID);
     const result = await h.receive(signed(deauth(), { traceId: TRACE }));
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'deleted_user',
-      event_id: TRACE,
-      body: { received: true, outcome: 'deleted_user', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('deleted_user'));
     expect(h.archive.keys()).toEqual([]);
     expect(h.deliveries.calls).toEqual([]);
     expect(h.connections.calls).toEqual([`deleted:${TERRA_USER_ID}`]);
@@ -598,12 +588,7 @@ describe('data events', () => {
     const delivery = signed(dataEvent('sleep'), { traceId: TRACE });
     const result = await h.receive(delivery);
 
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'processed',
-      event_id: TRACE,
-      body: { received: true, outcome: 'processed', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('processed'));
     const iso = new Date(T * 1000).toISOString();
     expect(h.connections.calls.at(-1)).toBe(`touch:${TERRA_USER_ID}:${iso}`);
     expect(h.connections.records.get(TERRA_USER_ID)?.last_webhook_update).toBe(iso);
@@ -715,12 +700,7 @@ describe('large requests', () => {
     const payload = largeRequestSending();
     const delivery = signed(payload, { traceId: TRACE });
     const result = await h.receive(delivery);
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'processed',
-      event_id: TRACE,
-      body: { received: true, outcome: 'processed', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('processed'));
     const key = archivedAt(`users/${TERRA_USER_ID}`, TRACE, delivery);
     expect(h.deliveries.entries.get(TRACE)).toStrictEqual({
       facts: factsOf(delivery, {
@@ -785,12 +765,7 @@ describe('deliveries that change nothing', () => {
     const h = harness();
     const delivery = signed(healthcheck(), { traceId: TRACE });
     const result = await h.receive(delivery);
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'ignored',
-      event_id: TRACE,
-      body: { received: true, outcome: 'ignored', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('ignored'));
     const key = archivedAt('unattributed', TRACE, delivery);
     expect(h.archive.keys()).toEqual([key]);
     expect(h.deliveries.entries.get(TRACE)).toStrictEqual({
@@ -920,12 +895,7 @@ describe('s3_payload', () => {
     const delivery = signed(notification, { traceId: TRACE });
     const result = await h.receive(delivery);
 
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'processed',
-      event_id: TRACE,
-      body: { received: true, outcome: 'processed', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('processed'));
     expect(fetcher.urls).toEqual([notification.url]);
     const key = archivedAt(`users/${TERRA_USER_ID}`, TRACE, delivery);
     const payloadKey = key.replace(/\.json$/, '.payload.json');
@@ -979,12 +949,7 @@ describe('s3_payload', () => {
     const h = harness({ payloads: new ScriptedFetcher({ ok: false, retryable: false, reason: 'expired' }) });
     const delivery = signed(notification, { traceId: TRACE });
     const result = await h.receive(delivery);
-    expect(result).toStrictEqual({
-      status: 200,
-      outcome: 'payload_failed',
-      event_id: TRACE,
-      body: { received: true, outcome: 'payload_failed', event_id: TRACE },
-    });
+    expect(result).toStrictEqual(answered('payload_failed'));
     const key = archivedAt('unattributed', TRACE, delivery);
     expect(h.archive.keys()).toEqual([key]);
     expect(h.deliveries.entries.get(TRACE)).toStrictEqual({
@@ -1007,12 +972,7 @@ describe('s3_payload', () => {
     expect(await h.receive(signed(notification, { traceId: TRACE }))).toMatchObject({ outcome: 'processed' });
     const before = structuredClone(h.deliveries.entries.get(TRACE));
     const late = await h.receive(signed(notification, { traceId: TRACE, t: T + 60 }));
-    expect(late).toStrictEqual({
-      status: 200,
-      outcome: 'duplicate',
-      event_id: TRACE,
-      body: { received: true, outcome: 'duplicate', event_id: TRACE },
-    });
+    expect(late).toStrictEqual(answered('duplicate'));
     expect(h.deliveries.entries.get(TRACE)).toStrictEqual(before);
     expect(before?.status).toBe('processed');
   });
