@@ -11,6 +11,11 @@ export interface DynamoLocal {
   stop(): Promise<void>;
   /** SIGKILL, as a crash: for outage tests. */
   kill(): Promise<void>;
+  /**
+   * Settles only if the engine exits without `stop()` or `kill()` (a crash, an out-of-memory kill, a
+   * `kill` from another shell), with what it printed last: whoever runs it must not keep serving 500s.
+   */
+  died: Promise<Error>;
 }
 
 export async function freePort(): Promise<number> {
@@ -71,7 +76,17 @@ export async function startDynamoLocal(
   child.stderr?.on('data', (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
   });
+  let expected = false;
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const died = new Promise<Error>((report) =>
+    child.once('exit', (code, signal) => {
+      if (expected) return;
+      const how = signal ? `was killed (${signal})` : `exited with code ${code}`;
+      report(
+        new Error(`DynamoDB Local ${how}${output.trim() ? `; its last output:\n${output.trim()}` : ''}`),
+      );
+    }),
+  );
   let alive = true;
   // Its own process group outlives us unless told: whatever ends this process ends Java too.
   const onExit = () => killGroup(child, 'SIGKILL');
@@ -97,6 +112,7 @@ export async function startDynamoLocal(
       }
     }
   } catch (error) {
+    expected = true;
     killGroup(child, 'SIGKILL');
     throw error;
   } finally {
@@ -106,12 +122,15 @@ export async function startDynamoLocal(
   return {
     endpoint,
     port,
+    died,
     async kill() {
+      expected = true;
       if (!alive) return;
       killGroup(child, 'SIGKILL');
       await exited;
     },
     async stop() {
+      expected = true;
       if (!alive) return;
       killGroup(child, 'SIGTERM');
       const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 3_000);

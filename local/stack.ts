@@ -139,6 +139,8 @@ export interface LocalStack {
   /** The sandbox, when the stack plays Terra itself. */
   sandbox?: Sandbox;
   terraApiUrl: string;
+  /** Settles if a part the stack started (DynamoDB Local) dies under it; never when it is stopped. */
+  died: Promise<Error>;
   stop(): Promise<void>;
 }
 
@@ -168,6 +170,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     if (options.signal?.aborted) throw new Error('start-up was interrupted');
   };
 
+  // An engine the caller brought (`dynamoEndpoint`) is the caller's to watch.
+  let died = new Promise<Error>(() => undefined);
   try {
     checkAborted();
     let dynamoEndpoint = options.dynamoEndpoint;
@@ -178,6 +182,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       );
       stops.push(() => dynamo.stop());
       dynamoEndpoint = dynamo.endpoint;
+      died = dynamo.died;
       checkAborted();
     }
     const admin = localClient(dynamoEndpoint);
@@ -313,6 +318,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       deletions,
       terraApiUrl: terra.apiUrl,
       ...(sandbox ? { sandbox } : {}),
+      died,
       stop,
     };
   } catch (error) {

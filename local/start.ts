@@ -181,6 +181,14 @@ try {
     'Ctrl-C stops everything.',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
+  // Without its store every route would answer 500 while the console looks healthy: stop, and say why.
+  void stack.died.then((error) => {
+    if (stopping) return;
+    process.stderr.write(
+      `\nterra-connect stopped: ${error.message}\nWhat was committed is kept in ${stack?.dataDir}; run npm start again.\n`,
+    );
+    void stop(1);
+  });
 } catch (error) {
   if (!stopping) {
     const err = error as NodeJS.ErrnoException & { port?: number };

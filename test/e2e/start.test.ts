@@ -286,6 +286,30 @@ describe('npm start', () => {
     await within(run.exited, 20_000, 'stopping');
   }, 90_000);
 
+  it('stops with exit code 1 and says why when DynamoDB Local dies under it', async () => {
+    const [port, sandboxPort] = await twoFreePorts();
+    const dataDir = tempDir('terra-start-');
+    const run = launch(
+      process.execPath,
+      ['--import', 'tsx', 'local/start.ts'],
+      freshEnv({ PORT: String(port), SANDBOX_PORT: String(sandboxPort), TERRA_CONNECT_DATA_DIR: dataDir }),
+    );
+    await run.waitFor('Ctrl-C stops everything.', 60_000);
+    const tree = descendants(run.pid);
+    const [java] = tree.filter((proc) => proc.command === 'java');
+    expect(java, 'DynamoDB Local runs as a Java child of npm start').toBeDefined();
+    if (!java) return;
+
+    // What an out-of-memory kill, or a `kill -9` from another shell, does.
+    process.kill(java.pid, 'SIGKILL');
+    const { code } = await within(run.exited, 20_000, 'stopping after DynamoDB Local died');
+    expect(code).toBe(1);
+    expect(run.output()).toContain('terra-connect stopped: DynamoDB Local was killed (SIGKILL)');
+    expect(run.output()).toContain(`What was committed is kept in ${dataDir}`);
+    expect(stillRunning([run.pid, ...tree.map((proc) => proc.pid)])).toEqual([]);
+    await expect(fetch(`http://localhost:${port}/`)).rejects.toThrow();
+  }, 90_000);
+
   it('names the port that is in use, before starting anything', async () => {
     const [port, sandboxPort] = await twoFreePorts();
     const squatter: Server = createServer();
