@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import type { CallbackUrls, Provider, TerraPort, TerraUserInfo } from '#shared/connections/ports';
 import { DomainError } from '#shared/errors';
+import { type HttpAnswer, type HttpCall, nodeHttp } from './http.ts';
 import { scopesIfGiven } from './scopes.ts';
 import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
 
@@ -33,7 +34,8 @@ export interface TerraClientOptions {
   timeoutMs: number;
   maxAttempts: number;
   deadlineMs: number;
-  fetch?: typeof fetch;
+  /** Node's http/https unless a test brings its own. */
+  http?: HttpCall;
   /** First backoff step without Retry-After (full jitter, doubling): short on request paths, longer off them. */
   backoffBaseMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -157,12 +159,12 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
 }
 
 export class TerraClient implements TerraPort {
-  private readonly fetch: typeof fetch;
+  private readonly http: HttpCall;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
   constructor(private readonly options: TerraClientOptions) {
-    this.fetch = options.fetch ?? globalThis.fetch;
+    this.http = options.http ?? nodeHttp;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
   }
@@ -347,9 +349,9 @@ export class TerraClient implements TerraPort {
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
       const timeout = Math.min(this.options.timeoutMs, remaining);
-      let response: Response;
+      let response: HttpAnswer;
       try {
-        response = await this.fetch(options.url, {
+        response = await this.http(options.url, {
           method: options.method,
           headers: {
             'dev-id': devId,
@@ -379,9 +381,10 @@ export class TerraClient implements TerraPort {
         );
       }
 
-      const text = await response.text().catch(() => '');
-      if (response.ok || options.accept?.includes(response.status)) {
-        if (!response.ok) return { status: response.status, value: undefined };
+      const { text } = response;
+      const ok = response.status >= 200 && response.status < 300;
+      if (ok || options.accept?.includes(response.status)) {
+        if (!ok) return { status: response.status, value: undefined };
         let json: unknown;
         try {
           json = text === '' ? {} : JSON.parse(text);
@@ -410,7 +413,7 @@ export class TerraClient implements TerraPort {
         RETRY_STATUSES.has(response.status) && (options.idempotent || response.status === 429);
       if (
         retriable &&
-        (await this.backoff(attempt, deadline, retryAfterMs(response.headers.get('retry-after'))))
+        (await this.backoff(attempt, deadline, retryAfterMs(response.header('retry-after') ?? null)))
       ) {
         continue;
       }

@@ -15,6 +15,8 @@ interface Scripted {
   body?: unknown;
   headers?: Record<string, string>;
   delayMs?: number;
+  /** Send the headers and the start of the body, then nothing more. */
+  stallBody?: boolean;
 }
 
 let server: Server;
@@ -34,6 +36,10 @@ beforeAll(async () => {
       setTimeout(() => {
         if (response.destroyed) return;
         response.writeHead(next.status, { 'content-type': 'application/json', ...next.headers });
+        if (next.stallBody) {
+          response.write('{"token": "to');
+          return;
+        }
         response.end(typeof next.body === 'string' ? next.body : JSON.stringify(next.body ?? {}));
       }, next.delayMs ?? 0);
     });
@@ -142,6 +148,19 @@ describe('errors', () => {
     script = [{ status: 200, body: {}, delayMs: 2_000 }];
     const error = await failure(client({ timeoutMs: 100, maxAttempts: 1 }).generateAuthToken());
     expect(error).toMatchObject({ kind: 'upstream_timeout', code: 'terra_timeout' });
+  });
+
+  it('turns a body that stalls after the headers into a 504, not into a shape error', async () => {
+    script = [{ status: 200, stallBody: true }];
+    const error = await failure(client({ timeoutMs: 150, maxAttempts: 1 }).generateAuthToken());
+    expect(error).toMatchObject({ kind: 'upstream_timeout', code: 'terra_timeout' });
+  });
+
+  it('does not follow a redirect: our key goes to Terra only', async () => {
+    script = [{ status: 302, headers: { location: `${baseUrl}/elsewhere` } }];
+    const error = await failure(client({ maxAttempts: 1 }).generateAuthToken());
+    expect(error).toMatchObject({ kind: 'upstream_failed', code: 'terra_error', terraStatus: 302 });
+    expect(seen.map((request) => request.url)).toEqual(['/api/v2/auth/generateAuthToken']);
   });
 
   it('explains how to switch when the legacy widget endpoint answers 410', async () => {
