@@ -12,8 +12,9 @@ import { type Archive, eventIdOfKey, referencePrefixes, userPrefixes } from '#sh
  * dropped), then the deliveries and the archived payloads. Terra has no bulk delete, so the job works
  * against a deadline and resumes where it stopped. A delivery that read the record just before its
  * tombstone may still write for a few seconds (the webhook's own timeout), so the archive and the
- * deliveries are swept once more after a grace period; only then is the job done, which publishes
- * `terra.user_deleted`.
+ * deliveries are swept once more after a grace period. The person may still be connecting meanwhile,
+ * so the Terra users are then collected again, and any new one goes the same way; only when nothing new
+ * turns up is the job done, which publishes `terra.user_deleted`.
  */
 export type DeletionPhase = 'collect' | 'deauthorize' | 'tombstone' | 'sweep' | 'done';
 
@@ -94,18 +95,8 @@ export async function continueDeletion(
   };
 
   if (current.phase === 'collect') {
-    const [ours, terras] = await Promise.all([
-      deps.records.listByReference(current.reference_id),
-      deps.terra.getUsersByReference(current.reference_id),
-    ]);
-    const terminal = ours.filter((record) => isTerminal(record.status)).map((record) => record.user_id);
-    const user_ids = [
-      ...new Set([...ours.map((record) => record.user_id), ...terras.map((user) => user.user_id)]),
-    ].sort();
-    // Terra already deleted replaced, failed and disconnected users (and does not list them).
-    const known = new Set(terras.map((user) => user.user_id));
-    const gone = terminal.filter((user_id) => !known.has(user_id));
-    await save({ ...current, phase: 'deauthorize', user_ids, deauthorized: gone });
+    const found = await collect(deps, current.reference_id);
+    await save({ ...current, phase: 'deauthorize', user_ids: found.user_ids, deauthorized: found.gone });
   }
 
   while (current.phase === 'deauthorize') {
@@ -141,6 +132,20 @@ export async function continueDeletion(
       payloads: current.counts.payloads + swept.payloads,
     };
     if (deps.now() >= Date.parse(current.sweep_after ?? '')) {
+      // A login that finished, or a delivery that named the person, while this ran: another Terra user
+      // of theirs. It goes the same way (deauthorized, tombstoned, swept) before the job may say done.
+      const found = await collect(deps, current.reference_id);
+      const added = found.user_ids.filter((user_id) => !current.user_ids.includes(user_id));
+      if (added.length > 0) {
+        await save({
+          ...current,
+          phase: 'deauthorize',
+          user_ids: [...current.user_ids, ...added].sort(),
+          deauthorized: [...current.deauthorized, ...found.gone.filter((user_id) => added.includes(user_id))],
+          counts,
+        });
+        return continueDeletion(deps, current, deadline);
+      }
       await save({
         ...current,
         phase: 'done',
@@ -156,6 +161,24 @@ export async function continueDeletion(
     return current;
   }
   return current;
+}
+
+/** The app user's Terra users, here and at Terra; `gone`: those Terra no longer holds. */
+async function collect(
+  deps: DeletionDeps,
+  reference_id: string,
+): Promise<{ user_ids: string[]; gone: string[] }> {
+  const [ours, terras] = await Promise.all([
+    deps.records.listByReference(reference_id),
+    deps.terra.getUsersByReference(reference_id),
+  ]);
+  const terminal = ours.filter((record) => isTerminal(record.status)).map((record) => record.user_id);
+  const user_ids = [
+    ...new Set([...ours.map((record) => record.user_id), ...terras.map((user) => user.user_id)]),
+  ].sort();
+  // Terra already deleted replaced, failed and disconnected users (and does not list them).
+  const known = new Set(terras.map((user) => user.user_id));
+  return { user_ids, gone: terminal.filter((user_id) => !known.has(user_id)) };
 }
 
 /** Deletes every archived payload and delivery record of the app user's Terra users. */

@@ -193,3 +193,79 @@ describe('deleting a user, property-based', () => {
     );
   }, 180_000);
 });
+
+describe('deleting a user while the person is still connecting', () => {
+  it('deletes the Terra users that connected while it ran: a reconnect, a login, a data event for a new user', async () => {
+    run++;
+    const stamp = `${run}-${Date.now()}`;
+    const reference_id = `ref-mid-${stamp}`;
+    const first = `mid-a-${stamp}`;
+    const reconnected = `mid-b-${stamp}`;
+    const newcomer = `mid-c-${stamp}`;
+    const archiveDir = mkdtempSync(join(tmpdir(), 'terra-del-mid-'));
+    const webhook = receiverDeps(tables, { secret: SECRET, archiveDir });
+    const deliver = (payload: unknown, i: number) => {
+      const body = JSON.stringify(payload);
+      return receiveWebhook(webhook, {
+        headers: signedHeaders(body, { secret: SECRET, traceId: `mid-${stamp}-${i}` }),
+        body: Buffer.from(body),
+      });
+    };
+    const atTerra = new Set([first]);
+    const terra = fakeTerra(atTerra, reference_id);
+    expect(
+      (await deliver(authSuccess({ user: terraUser({ user_id: first, reference_id }) }), 0)).outcome,
+    ).toBe('processed');
+
+    let landed = false;
+    const deps: DeletionDeps = {
+      // The person logs in again while their first Terra user is being deauthenticated: Terra now holds
+      // a second user, whose auth and data land here, and a third whose data comes first.
+      terra: {
+        ...terra,
+        async deauthenticateUser(user_id) {
+          const done = await terra.deauthenticateUser(user_id);
+          if (!landed) {
+            landed = true;
+            atTerra.add(reconnected);
+            atTerra.add(newcomer);
+            const user = terraUser({ user_id: reconnected, reference_id });
+            expect((await deliver(authSuccess({ user }), 1)).outcome).toBe('processed');
+            expect((await deliver(dataEvent('activity', { user }), 2)).outcome).toBe('processed');
+            const newUser = terraUser({ user_id: newcomer, reference_id });
+            expect((await deliver(dataEvent('sleep', { user: newUser }), 3)).outcome).toBe('processed');
+          }
+          return done;
+        },
+      },
+      records: new ConnectionStore(tables.doc, tables.connectionsTable),
+      jobs: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
+      archive: new DirectoryArchive(archiveDir),
+      graceMs: GRACE_MS,
+      now: Date.now,
+      log: logger,
+    };
+    let job = await startDeletion(deps, reference_id);
+    while (job.status !== 'done') {
+      job = await continueDeletion(deps, job, Date.now() + 5_000);
+      if (job.status !== 'done') await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    expect(landed).toBe(true);
+    expect(job.user_ids).toEqual([first, reconnected, newcomer].sort());
+    expect([...atTerra]).toEqual([]);
+    const ids = new Set([first, reconnected, newcomer]);
+    const items = (
+      (await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable, ConsistentRead: true })))
+        .Items ?? []
+    ).filter((item) => ids.has(String(item.user_id)));
+    expect(items.map((item) => [item.user_id, item.deleted_at !== undefined, item.status])).toEqual(
+      expect.arrayContaining([...ids].map((user_id) => [user_id, true, undefined])),
+    );
+    expect(items).toHaveLength(3);
+    const files = readdirSync(archiveDir, { recursive: true, withFileTypes: true }).filter((entry) =>
+      entry.isFile(),
+    );
+    expect(files.map((entry) => entry.name)).toEqual([]);
+  });
+});
