@@ -1,7 +1,7 @@
 import type { DataRequest, RequestFacts } from '#shared/backfill/model';
 import type { ConnectionRecord } from '#shared/connections/model';
 import type { Log } from '#shared/log';
-import type { Archive } from '#shared/webhooks/archive';
+import { type Archive, bodyHashOfKey } from '#shared/webhooks/archive';
 import {
   type BusEvent,
   type DataDetail,
@@ -114,7 +114,9 @@ async function dataEvent(
   const owner = stored.state === 'live' ? stored.record.reference_id : undefined;
   const key = str(delivery.payload_key) ?? String(delivery.archive_key);
   const detail: DataDetail = {
-    id: stableId('data', String(delivery.event_id)),
+    // The user and the body Terra signed, not the trace id: the trace id is not signed, so a copy of a
+    // signed delivery resent under another one must still be the same event to a consumer.
+    id: stableId('data', user_id, bodyHashOfKey(String(delivery.archive_key)) ?? String(delivery.event_id)),
     event_id: String(delivery.event_id),
     type: String(delivery.type),
     // The record says whose data it is (the connection events decide it); the payload's own claim only

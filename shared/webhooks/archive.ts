@@ -48,6 +48,11 @@ export function eventIdOfKey(key: string): string | undefined {
   }
 }
 
+/** The body hash (16 hex digits) an archive key was written with (see `archiveKey`). */
+export function bodyHashOfKey(key: string): string | undefined {
+  return /\.([0-9a-f]{16})(\.payload)?\.json$/.exec(key)?.[1];
+}
+
 /**
  * `users/<user_id>/<yyyy>/<mm>/<dd>/<event id>.<body hash>.json`; deliveries without a (well-formed)
  * user go under `references/<reference_id>/` when they name an app user, else `unattributed/`; validly

@@ -172,6 +172,28 @@ describe('data events', () => {
     });
   });
 
+  it('give a signed delivery resent under other trace ids (they are not signed) one event id', async () => {
+    const user_id = `replay-${randomUUID()}`;
+    expect(await deliver(stack, authSuccess({ user: terraUser({ user_id }) }))).toBe(200);
+    const body = JSON.stringify(dataEvent('activity', { user: terraUser({ user_id }) }));
+    // One signature, as captured once, sent again with a trace id of the sender's choosing.
+    const captured = signedHeaders(body, { secret: stack.signingSecret, traceId: 'first' });
+    const traceIds = [randomUUID(), randomUUID(), randomUUID()];
+    for (const traceId of traceIds) {
+      const response = await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: { ...captured, 'x-terra-trace-id': traceId },
+        body,
+      });
+      expect(response.status).toBe(200);
+    }
+    await eventually(stack, () => {
+      const events = eventsFor(stack, { user_id, type: 'terra.data' });
+      expect(events.map((event) => event.detail.event_id).sort()).toEqual([...traceIds].sort());
+      expect(new Set(events.map((event) => event.detail.id)).size).toBe(1);
+    });
+  });
+
   it('arrive downloaded when Terra sends a large payload as an s3_payload, archived next to its notification', async () => {
     sandbox().settings({ s3PayloadThresholdBytes: 20_000 });
     try {
