@@ -126,6 +126,9 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     if (value !== undefined) Object.assign(command, { [option]: value });
   }
   if (!base.help) {
+    // An empty id (`replay ''`, an unset shell variable) is a mistake of the caller, not a lookup.
+    if (rest.some((argument) => argument.trim() === ''))
+      throw new UsageError(`${name} got an empty argument; usage: ${spec.usage}`);
     if (rest.length < spec.positionals.min)
       throw new UsageError(`${name} is missing an argument; usage: ${spec.usage}`);
     if (rest.length > spec.positionals.max) {

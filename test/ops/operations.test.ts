@@ -200,6 +200,8 @@ describe('the command line', () => {
     });
     expect(() => parseInvocation(['deliveries', '--body'])).toThrow(UsageError);
     expect(() => parseInvocation(['delivery', 'a', 'b'])).toThrow(UsageError);
+    for (const command of ['replay', 'delivery', 'connection', 'delete-user'])
+      expect(() => parseInvocation([command, ' '])).toThrow(/got an empty argument/);
     expect(() => parseInvocation(['deliveries', '--status'])).toThrow(UsageError);
     expect(() => parseInvocation(['deliveries', '--stack', ''])).toThrow(UsageError);
   });
