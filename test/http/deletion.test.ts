@@ -143,6 +143,30 @@ describe('DELETE /me', () => {
     );
   });
 
+  it('deletes a wearable the person connects while the deletion runs, at Terra and here', async () => {
+    const user = new AppUser(stack);
+    const garmin = await connectAtSandbox(stack, user.sub, 'GARMIN');
+    await settle(stack);
+    expect((await user.call('DELETE', '/me')).status).toBe(202);
+    // Another tab, a moment later: a second login completes at Terra and its webhooks land here.
+    const oura = await connectAtSandbox(stack, user.sub, 'OURA');
+    await fireAtSandbox(stack, oura, 'activity');
+    await finished(user);
+    await settle(stack);
+
+    expect((await user.call('GET', '/me/deletion')).body).toMatchObject({ status: 'done', connections: 2 });
+    expect(await user.connections()).toEqual([]);
+    expect(stack.sandbox?.users().filter((terra) => terra.reference_id === user.sub)).toEqual([]);
+    const left = await leftOf([garmin, oura], user.sub);
+    expect(left.other).toEqual([]);
+    expect(left.deliveries).toEqual([]);
+    expect(left.files).toEqual([]);
+    const announced = eventsFor(stack, { reference_id: user.sub, type: 'terra.user_deleted' });
+    expect([...((announced[0]?.detail.user_ids as string[] | undefined) ?? [])].sort()).toEqual(
+      [garmin, oura].sort(),
+    );
+  });
+
   it('answers 204 when it finishes inside the request: an app user with nothing connected', async () => {
     const user = new AppUser(stack);
     expect((await user.call('DELETE', '/me')).status).toBe(204);
