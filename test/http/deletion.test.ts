@@ -143,7 +143,7 @@ describe('DELETE /me', () => {
     );
   });
 
-  it('deletes a wearable the person connects while the deletion runs, at Terra and here', async () => {
+  it('deletes what the person connects while the deletion runs (a login at Terra, a connection started here), at Terra and here', async () => {
     const user = new AppUser(stack);
     const garmin = await connectAtSandbox(stack, user.sub, 'GARMIN');
     await settle(stack);
@@ -151,19 +151,23 @@ describe('DELETE /me', () => {
     // Another tab, a moment later: a second login completes at Terra and its webhooks land here.
     const oura = await connectAtSandbox(stack, user.sub, 'OURA');
     await fireAtSandbox(stack, oura, 'activity');
+    // And a connection started through this API, left pending.
+    const started = await user.call('POST', '/connections', { provider: 'WHOOP' });
+    expect(started.status).toBe(201);
+    const pending = String(started.body.user_id);
     await finished(user);
     await settle(stack);
 
-    expect((await user.call('GET', '/me/deletion')).body).toMatchObject({ status: 'done', connections: 2 });
+    expect((await user.call('GET', '/me/deletion')).body).toMatchObject({ status: 'done', connections: 3 });
     expect(await user.connections()).toEqual([]);
     expect(stack.sandbox?.users().filter((terra) => terra.reference_id === user.sub)).toEqual([]);
-    const left = await leftOf([garmin, oura], user.sub);
+    const left = await leftOf([garmin, oura, pending], user.sub);
     expect(left.other).toEqual([]);
     expect(left.deliveries).toEqual([]);
     expect(left.files).toEqual([]);
     const announced = eventsFor(stack, { reference_id: user.sub, type: 'terra.user_deleted' });
     expect([...((announced[0]?.detail.user_ids as string[] | undefined) ?? [])].sort()).toEqual(
-      [garmin, oura].sort(),
+      [garmin, oura, pending].sort(),
     );
   });
 
