@@ -6,7 +6,12 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TerraPort } from '#shared/connections/ports';
 import { logger } from '#shared/log';
-import { continueDeletion, type DeletionDeps, startDeletion } from '#shared/privacy/deletion';
+import {
+  continueDeletion,
+  type DeletionDeps,
+  type DeletionJob,
+  startDeletion,
+} from '#shared/privacy/deletion';
 import { ConnectionStore } from '#shared/store/connections';
 import { DeletionStore } from '#shared/store/deletions';
 import { DirectoryArchive } from '#shared/webhooks/archive';
@@ -99,6 +104,29 @@ function fakeTerra(
   };
 }
 
+/** The deletion wired to the run's tables and a directory archive, with a short grace. */
+function deletionDeps(terra: DeletionDeps['terra'], archiveDir: string): DeletionDeps {
+  return {
+    terra,
+    records: new ConnectionStore(tables.doc, tables.connectionsTable),
+    jobs: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
+    archive: new DirectoryArchive(archiveDir),
+    graceMs: GRACE_MS,
+    now: Date.now,
+    log: logger,
+  };
+}
+
+/** Starts a deletion and continues it, as the worker would, until it is done. */
+async function deleteToTheEnd(deps: DeletionDeps, reference_id: string): Promise<DeletionJob> {
+  let job = await startDeletion(deps, reference_id);
+  while (job.status !== 'done') {
+    job = await continueDeletion(deps, job, Date.now() + 5_000);
+    if (job.status !== 'done') await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return job;
+}
+
 let run = 0;
 
 describe('deleting a user, property-based', () => {
@@ -136,24 +164,9 @@ describe('deleting a user, property-based', () => {
 
           const cut = split % (sent.length + 1);
           for (let i = 0; i < cut; i++) await send(i);
-          const terra = fakeTerra(new Set(user_ids), reference_id);
-          const deps: DeletionDeps = {
-            terra,
-            records: new ConnectionStore(tables.doc, tables.connectionsTable),
-            jobs: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
-            archive: new DirectoryArchive(archiveDir),
-            graceMs: GRACE_MS,
-            now: Date.now,
-            log: logger,
-          };
+          const deps = deletionDeps(fakeTerra(new Set(user_ids), reference_id), archiveDir);
           // The deletion, racing the deliveries after the cut.
-          const deletion = (async () => {
-            let job = await startDeletion(deps, reference_id);
-            while (job.status !== 'done') {
-              job = await continueDeletion(deps, job, Date.now() + 5_000);
-              if (job.status !== 'done') await new Promise((resolve) => setTimeout(resolve, 50));
-            }
-          })();
+          const deletion = deleteToTheEnd(deps, reference_id);
           await Promise.all([
             deletion,
             ...Array.from({ length: Math.min(racing, sent.length - cut) }, (_, i) => send(cut + i)),
@@ -218,10 +231,10 @@ describe('deleting a user while the person is still connecting', () => {
     ).toBe('processed');
 
     let landed = false;
-    const deps: DeletionDeps = {
-      // The person logs in again while their first Terra user is being deauthenticated: Terra now holds
-      // a second user, whose auth and data land here, and a third whose data comes first.
-      terra: {
+    // The person logs in again while their first Terra user is being deauthenticated: Terra now holds a
+    // second user, whose auth and data land here, and a third whose data comes first.
+    const deps = deletionDeps(
+      {
         ...terra,
         async deauthenticateUser(user_id) {
           const done = await terra.deauthenticateUser(user_id);
@@ -238,18 +251,9 @@ describe('deleting a user while the person is still connecting', () => {
           return done;
         },
       },
-      records: new ConnectionStore(tables.doc, tables.connectionsTable),
-      jobs: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
-      archive: new DirectoryArchive(archiveDir),
-      graceMs: GRACE_MS,
-      now: Date.now,
-      log: logger,
-    };
-    let job = await startDeletion(deps, reference_id);
-    while (job.status !== 'done') {
-      job = await continueDeletion(deps, job, Date.now() + 5_000);
-      if (job.status !== 'done') await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+      archiveDir,
+    );
+    const job = await deleteToTheEnd(deps, reference_id);
 
     expect(landed).toBe(true);
     expect(job.user_ids).toEqual([first, reconnected, newcomer].sort());
