@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { track } from './children.ts';
+import type { LocalAws } from './lambda-env.ts';
 
 /**
  * Local stand-ins for the AWS services the functions call besides DynamoDB, so that a cold start
@@ -310,3 +311,47 @@ export async function startEventDelivery() {
 }
 
 export type EventDeliveryStandIn = Awaited<ReturnType<typeof startEventDelivery>>;
+
+const BENCH_SECRET_ARN =
+  'arn:aws:secretsmanager:us-east-1:123456789012:secret:TerraConnect-TerraSecret-AbCdEf';
+
+/**
+ * Every AWS stand-in a function meets in a phase: the secret's sources (holding these credentials), S3,
+ * EventBridge and SQS; `localAws` gives `deployedEnv` what it needs for a run's tables and Terra.
+ */
+export async function startAwsStandIns(options: {
+  secretSource: string;
+  credentials: { dev_id: string; api_key: string; signing_secret: string };
+  keepObjects: boolean;
+}) {
+  const secretArn = BENCH_SECRET_ARN;
+  const secret = await startSecretSources(options.secretSource, {
+    arn: secretArn,
+    value: JSON.stringify(options.credentials),
+  });
+  const s3 = await startS3({ keep: options.keepObjects });
+  const delivery = await startEventDelivery();
+  return {
+    secretArn,
+    secret,
+    s3,
+    delivery,
+    localAws(dynamoEndpoint: string, tables: LocalAws['tables'], terra: LocalAws['terra']): LocalAws {
+      return {
+        dynamoEndpoint,
+        tables,
+        secretArn,
+        endpoints: { ...secret.env, ...s3.env, ...delivery.env },
+        bucket: s3.bucket,
+        busName: delivery.busName,
+        queueUrl: delivery.queueUrl,
+        terra,
+      };
+    },
+    async stop() {
+      await delivery.stop();
+      await s3.stop();
+      await secret.stop();
+    },
+  };
+}

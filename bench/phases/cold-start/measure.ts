@@ -23,7 +23,7 @@ import { deployedEnv, lambdaRuntimeEnv } from '../../support/lambda-env.ts';
 import type { NodeBinary } from '../../support/node22.ts';
 import { PROJECT_ROOT, workDir } from '../../support/paths.ts';
 import type { StackFacts, StackFunction } from '../../support/stack.ts';
-import { startEventDelivery, startS3, startSecretSources } from '../../support/stand-ins.ts';
+import { startAwsStandIns } from '../../support/stand-ins.ts';
 import { median, round, type Spread, spread } from '../../support/stats.ts';
 import type { ColdInput, ColdOutput } from './child.ts';
 import { COMING, type Fixture, REQUESTS, type RealisticRequest } from './requests.ts';
@@ -252,13 +252,12 @@ export async function measureColdStart(options: {
     const devId = 'bench-dev-id';
     const apiKey = 'bench-api-key';
     const signingSecret = 'bench-signing-secret';
-    const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:TerraConnect-TerraSecret-AbCdEf';
-    const secret = await startSecretSources(options.secretSource, {
-      arn: secretArn,
-      value: JSON.stringify({ dev_id: devId, api_key: apiKey, signing_secret: signingSecret }),
+    const aws = await startAwsStandIns({
+      secretSource: options.secretSource,
+      credentials: { dev_id: devId, api_key: apiKey, signing_secret: signingSecret },
+      keepObjects: true,
     });
-    const s3 = await startS3({ keep: true });
-    const delivery = await startEventDelivery();
+    const { secret, s3, delivery } = aws;
     // No webhook URL and no retries: the deliveries the sandbox makes on connect go nowhere, at once.
     const sandbox = await startSandbox({
       port: 0,
@@ -323,16 +322,13 @@ export async function measureColdStart(options: {
       ];
       for (const { fn, request, bundle } of chosen) {
         const tables = await freshTables(dynamo.endpoint, `cold-${fn.entry}`);
-        const { env, unresolved } = deployedEnv(fn, {
-          dynamoEndpoint: dynamo.endpoint,
-          tables,
-          secretArn,
-          endpoints: { ...secret.env, ...s3.env, ...delivery.env },
-          bucket: s3.bucket,
-          busName: delivery.busName,
-          queueUrl: delivery.queueUrl,
-          terra: { apiUrl: sandbox.apiUrl, widgetSessionUrl: `${sandbox.url}/api/widget/session` },
-        });
+        const { env, unresolved } = deployedEnv(
+          fn,
+          aws.localAws(dynamo.endpoint, tables, {
+            apiUrl: sandbox.apiUrl,
+            widgetSessionUrl: `${sandbox.url}/api/widget/session`,
+          }),
+        );
         if (unresolved.length) {
           skipped.push({
             entry: fn.entry,
@@ -495,9 +491,7 @@ export async function measureColdStart(options: {
     } finally {
       doc.destroy();
       await stopSandbox();
-      await delivery.stop();
-      await s3.stop();
-      await secret.stop();
+      await aws.stop();
     }
   });
   return { result, bundles };

@@ -8,7 +8,7 @@ import { deployedEnv } from '../../support/lambda-env.ts';
 import type { NodeBinary } from '../../support/node22.ts';
 import { PROJECT_ROOT, workDir } from '../../support/paths.ts';
 import type { StackFunction } from '../../support/stack.ts';
-import { startEventDelivery, startS3, startSecretSources } from '../../support/stand-ins.ts';
+import { startAwsStandIns } from '../../support/stand-ins.ts';
 import { round } from '../../support/stats.ts';
 import type { MemoryMessage, MemorySample, SignedDelivery } from './worker.ts';
 
@@ -157,29 +157,21 @@ export async function measureMemory(options: {
 
   return withDynamo(async (dynamo) => {
     const tables = await freshTables(dynamo.endpoint, 'memory');
-    const secretArn = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:TerraConnect-TerraSecret-AbCdEf';
-    const secret = await startSecretSources(options.secretSource, {
-      arn: secretArn,
-      value: JSON.stringify({ dev_id: 'bench', api_key: 'bench', signing_secret: SECRET }),
+    const aws = await startAwsStandIns({
+      secretSource: options.secretSource,
+      credentials: { dev_id: 'bench', api_key: 'bench', signing_secret: SECRET },
+      keepObjects: false,
     });
-    const s3 = await startS3({ keep: false });
-    s3Puts = s3.puts;
-    const delivery = await startEventDelivery();
+    s3Puts = aws.s3.puts;
     try {
       const envFor = (tables: { connectionsTable: string; inboxTable: string }) => {
-        const { env, unresolved } = deployedEnv(options.webhook, {
-          dynamoEndpoint: dynamo.endpoint,
-          tables,
-          secretArn,
-          endpoints: { ...secret.env, ...s3.env, ...delivery.env },
-          bucket: s3.bucket,
-          busName: delivery.busName,
-          queueUrl: delivery.queueUrl,
-          terra: {
+        const { env, unresolved } = deployedEnv(
+          options.webhook,
+          aws.localAws(dynamo.endpoint, tables, {
             apiUrl: 'http://127.0.0.1:9/api/v2',
             widgetSessionUrl: 'http://127.0.0.1:9/api/widget/session',
-          },
-        });
+          }),
+        );
         if (unresolved.length) throw new Error(`no local value for ${unresolved.join(', ')}`);
         return env;
       };
@@ -197,9 +189,7 @@ export async function measureMemory(options: {
         throw new Error(`the webhook does not answer 200 even archiving to a directory: ${fallback.why}`);
       return { ...fallback.result, archive: `a directory, since as deployed it ${asDeployed.why}` };
     } finally {
-      await delivery.stop();
-      await s3.stop();
-      await secret.stop();
+      await aws.stop();
     }
   });
 }
