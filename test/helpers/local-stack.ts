@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, inject } from 'vitest';
+import type { Sandbox } from '#local/sandbox/sandbox';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack';
 import type { BackfillSummary } from '#shared/backfill/model';
 
@@ -101,4 +102,10 @@ export async function followCallback(callbackUrl: string): Promise<URL> {
   const response = await fetch(callbackUrl, { redirect: 'manual' });
   expect(response.status).toBe(302);
   return new URL(response.headers.get('location') ?? '');
+}
+
+/** The stack's sandbox, the Terra of these tests; a stack talking to a real Terra has none. */
+export function sandboxOf(stack: LocalStack): Sandbox {
+  if (!stack.sandbox) throw new Error('the sandbox is not running');
+  return stack.sandbox;
 }

@@ -5,6 +5,7 @@ import {
   decideAtLogin,
   followCallback,
   pickInWidget,
+  sandboxOf,
   startTestStack,
 } from '../helpers/local-stack.ts';
 
@@ -18,10 +19,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const sandbox = () => {
-  if (!stack.sandbox) throw new Error('the sandbox is not running');
-  return stack.sandbox;
-};
+const sandbox = () => sandboxOf(stack);
 
 async function connectThroughWidget(user: AppUser, provider: string, account: string) {
   const session = await user.call('POST', '/sessions', { providers: [provider] });

@@ -6,7 +6,7 @@ import { localClient } from '#local/dynamodb';
 import { startLocalPipeline } from '#local/pipeline';
 import type { LocalStack } from '#local/stack';
 import { connectAtSandbox, eventsFor, eventually, fireAtSandbox, settle } from '../helpers/events.ts';
-import { AppUser, startTestStack } from '../helpers/local-stack.ts';
+import { AppUser, sandboxOf, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import { authSuccess, dataEvent, terraUser } from '../helpers/terra-fixtures.ts';
 
@@ -24,10 +24,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const sandbox = () => {
-  if (!stack.sandbox) throw new Error('the sandbox is not running');
-  return stack.sandbox;
-};
+const sandbox = () => sandboxOf(stack);
 
 async function deliver(target: LocalStack, payload: unknown, traceId: string = randomUUID()) {
   const body = JSON.stringify(payload);

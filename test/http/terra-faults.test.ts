@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
-import { AppUser, decideAtLogin, followCallback, startTestStack } from '../helpers/local-stack.ts';
+import { AppUser, decideAtLogin, followCallback, sandboxOf, startTestStack } from '../helpers/local-stack.ts';
 
 /**
  * Terra misbehaving, through the sandbox's fault settings: our answers stay clear (502 with Terra's
@@ -30,10 +30,7 @@ afterEach(() => {
   stack.sandbox?.settings({ fault: undefined });
 });
 
-const sandbox = () => {
-  if (!stack.sandbox) throw new Error('the sandbox is not running');
-  return stack.sandbox;
-};
+const sandbox = () => sandboxOf(stack);
 
 async function timed<T>(run: () => Promise<T>): Promise<{ result: T; ms: number }> {
   const started = Date.now();

@@ -6,7 +6,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
 import { createDocumentClient } from '#shared/store/client';
-import { AppUser, decideAtLogin, followCallback, startTestStack } from '../helpers/local-stack.ts';
+import { AppUser, decideAtLogin, followCallback, sandboxOf, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import { authSuccess, dataEvent, deauth, terraUser } from '../helpers/terra-fixtures.ts';
 
@@ -24,10 +24,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const sandbox = () => {
-  if (!stack.sandbox) throw new Error('the sandbox is not running');
-  return stack.sandbox;
-};
+const sandbox = () => sandboxOf(stack);
 
 async function deliver(payload: unknown, options: { timestamp?: number; raw?: Buffer } = {}) {
   const body = options.raw ?? Buffer.from(JSON.stringify(payload));
