@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { keySegment, TERRA_USER_ID } from '#shared/ids';
 
@@ -99,11 +99,19 @@ export class DirectoryArchive implements Archive {
 
   async put(key: string, body: Uint8Array): Promise<void> {
     const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
     // Write then rename, so a reader never sees half a payload; concurrent copies each use their own file.
     const partial = `${path}.${randomUUID()}.partial`;
-    await writeFile(partial, body);
-    await rename(partial, path);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await mkdir(dirname(path), { recursive: true });
+        await writeFile(partial, body);
+        await rename(partial, path);
+        return;
+      } catch (error) {
+        // A delete pruned the emptied folder between our mkdir and our write: make it again, once.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 1) throw error;
+      }
+    }
   }
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -131,7 +139,23 @@ export class DirectoryArchive implements Archive {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((key) => rm(this.pathOf(key), { force: true })));
+    const paths = keys.map((key) => this.pathOf(key));
+    await Promise.all(paths.map((path) => rm(path, { force: true })));
+    // S3 has no folders; here a deleted user's folders (named by their Terra user id) go with the files.
+    const folders = new Set(paths.map((path) => dirname(path)));
+    for (const folder of [...folders].sort((a, b) => b.length - a.length)) await this.pruneUp(folder);
+  }
+
+  /** Removes `folder` and its parents while they are empty, never the archive's root. */
+  private async pruneUp(folder: string): Promise<void> {
+    for (let current = folder; current.startsWith(this.root + sep); current = dirname(current)) {
+      try {
+        await rmdir(current);
+      } catch (error) {
+        // Gone already (another delete pruned it): look at its parent. Not empty: neither are its parents.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return;
+      }
+    }
   }
 
   private pathOf(key: string): string {

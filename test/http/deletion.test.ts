@@ -130,6 +130,9 @@ describe('DELETE /me', () => {
     expect(left.other).toEqual([]);
     expect(left.deliveries).toEqual([]);
     expect(left.files).toEqual([]);
+    // Not even the folders named after the Terra users (local mode's archive is a directory).
+    for (const user_id of [garmin, oura])
+      expect(existsSync(join(stack.archiveDir, 'users', user_id))).toBe(false);
     // Only tombstones: the Terra user id and a time, nothing else.
     expect(left.tombstones.map((item) => Object.keys(item).sort())).toEqual([
       ['deleted_at', 'expires_at', 'sk', 'user_id'],
