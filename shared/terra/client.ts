@@ -1,7 +1,7 @@
 import * as z from 'zod/mini';
 import type { CallbackUrls, Provider, TerraPort, TerraUserInfo } from '#shared/connections/ports';
 import { DomainError } from '#shared/errors';
-import { type HttpAnswer, type HttpCall, nodeHttp } from './http.ts';
+import { type HttpAnswer, nodeHttp } from './http.ts';
 import { scopesIfGiven } from './scopes.ts';
 import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
 
@@ -34,8 +34,6 @@ export interface TerraClientOptions {
   timeoutMs: number;
   maxAttempts: number;
   deadlineMs: number;
-  /** Node's http/https unless a test brings its own. */
-  http?: HttpCall;
   /** First backoff step without Retry-After (full jitter, doubling): short on request paths, longer off them. */
   backoffBaseMs?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -159,12 +157,10 @@ export function retryAfterMs(value: string | null, now = Date.now()): number | u
 }
 
 export class TerraClient implements TerraPort {
-  private readonly http: HttpCall;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly random: () => number;
 
   constructor(private readonly options: TerraClientOptions) {
-    this.http = options.http ?? nodeHttp;
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
     this.random = options.random ?? Math.random;
   }
@@ -351,7 +347,7 @@ export class TerraClient implements TerraPort {
       const timeout = Math.min(this.options.timeoutMs, remaining);
       let response: HttpAnswer;
       try {
-        response = await this.http(options.url, {
+        response = await nodeHttp(options.url, {
           method: options.method,
           headers: {
             'dev-id': devId,
