@@ -10,7 +10,7 @@ import {
   type RequestFacts,
   requestStatus,
 } from '#shared/backfill/model';
-import { isConditionFailure, jitter } from './conditions.ts';
+import { isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
 import { RECORD_SK } from './tables.ts';
 
 /**
@@ -34,8 +34,6 @@ export function toPlan(item: Record<string, unknown>): BackfillPlan {
   const { sk: _sk, ...plan } = item as unknown as BackfillPlan & { sk: string };
   return { ...plan, requested: [...(plan.requested ?? [])] };
 }
-
-const MAX_ATTEMPTS = 8;
 
 export class BackfillStore {
   constructor(

@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -15,7 +14,7 @@ import type { ConnectionEvent, ConnectionRecord } from '#shared/connections/mode
 import type { ConnectionRepository } from '#shared/connections/ports';
 import { applyEvent, sameRecord } from '#shared/connections/transitions';
 import { isBackfillSk, PLAN_SK, toPlan, toRequest } from './backfill.ts';
-import { isConditionFailure, jitter } from './conditions.ts';
+import { batchGetAll, isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
 import { CONNECTIONS_KEYS, RECORD_SK } from './tables.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -41,8 +40,6 @@ export type Touch =
   | { state: 'touched' | 'unchanged'; record: ConnectionRecord }
   | { state: 'deleted' }
   | { state: 'missing' };
-
-const MAX_ATTEMPTS = 8;
 
 function isTombstone(item: Record<string, unknown>): boolean {
   return item.status === undefined && item.deleted_at !== undefined;
@@ -141,7 +138,7 @@ export class ConnectionStore implements ConnectionRepository {
       plans: [] as BackfillPlan[],
       requests: [] as DataRequest[],
     };
-    for (const item of await this.batchGet(keys)) {
+    for (const item of await batchGetAll(this.doc, this.table, keys)) {
       if (item.reference_id !== reference_id) continue;
       if (item.sk === PLAN_SK) owned.plans.push(toPlan(item));
       else if (isBackfillSk(String(item.sk))) owned.requests.push(toRequest(item));
@@ -251,7 +248,7 @@ export class ConnectionStore implements ConnectionRepository {
       const stored = toStored(result.Attributes);
       return stored.state === 'live' ? { state: 'touched', record: stored.record } : stored;
     } catch (error) {
-      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionFailure(error)) throw error;
       const item = (error as Error & { Item?: Record<string, unknown> }).Item;
       const stored =
         item === undefined
@@ -259,25 +256,6 @@ export class ConnectionStore implements ConnectionRepository {
           : toStored(unmarshall(item as Parameters<typeof unmarshall>[0]));
       return stored.state === 'live' ? { state: 'unchanged', record: stored.record } : stored;
     }
-  }
-
-  private async batchGet(keys: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
-    const items: Array<Record<string, unknown>> = [];
-    for (let start = 0; start < keys.length; start += 100) {
-      let pending: Array<Record<string, unknown>> = keys.slice(start, start + 100);
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        const result = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        items.push(...(result.Responses?.[this.table] ?? []));
-        pending = (result.UnprocessedKeys?.[this.table]?.Keys ?? []) as Array<Record<string, unknown>>;
-        if (pending.length > 0) {
-          if (attempt >= MAX_ATTEMPTS) throw new Error('DynamoDB left keys unprocessed after retries');
-          await jitter(attempt);
-        }
-      }
-    }
-    return items;
   }
 
   private async write(items: TransactItem[]): Promise<void> {

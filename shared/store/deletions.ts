@@ -22,20 +22,7 @@ export class DeletionStore implements DeletionStorePort {
   ) {}
 
   async job(reference_id: string): Promise<DeletionJob | undefined> {
-    const result = await this.doc.send(
-      new GetCommand({
-        TableName: this.tables.inboxTable,
-        Key: { event_id: deletionKey(reference_id) },
-        ConsistentRead: true,
-      }),
-    );
-    if (!result.Item) return undefined;
-    const {
-      event_id: _id,
-      expires_at: _ttl,
-      ...job
-    } = result.Item as DeletionJob & { event_id: string; expires_at: number };
-    return job;
+    return readDeletionJob(this.doc, this.tables.inboxTable, reference_id);
   }
 
   async save(job: DeletionJob): Promise<boolean> {
@@ -112,4 +99,26 @@ export class DeletionStore implements DeletionStorePort {
   private expiresAt(): number {
     return Math.floor(this.options.now() / 1000) + this.options.tombstoneDays * 86_400;
   }
+}
+
+/** An app user's deletion job as stored (one item in the inbox table), read strongly consistent. */
+export async function readDeletionJob(
+  doc: DynamoDBDocumentClient,
+  inboxTable: string,
+  reference_id: string,
+): Promise<DeletionJob | undefined> {
+  const result = await doc.send(
+    new GetCommand({
+      TableName: inboxTable,
+      Key: { event_id: deletionKey(reference_id) },
+      ConsistentRead: true,
+    }),
+  );
+  if (!result.Item) return undefined;
+  const {
+    event_id: _id,
+    expires_at: _ttl,
+    ...job
+  } = result.Item as DeletionJob & { event_id: string; expires_at: number };
+  return job;
 }

@@ -3,8 +3,10 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ConnectionEvent } from '#shared/connections/model';
 import type { Claim, DeliveryFacts, DeliveryLedger, DeliveryStatus } from '#shared/webhooks/ports';
+import { isConditionFailure } from './conditions.ts';
 import type { ConnectionStore } from './connections.ts';
-import { deletionKey, INBOX_KEYS } from './tables.ts';
+import { readDeletionJob } from './deletions.ts';
+import { INBOX_KEYS } from './tables.ts';
 
 /**
  * The webhook inbox: one item per delivery id (docs/architecture.md, "Data model"). A delivery that
@@ -49,15 +51,9 @@ export class DeliveryStore implements DeliveryLedger {
   }
 
   async referenceDeleted(reference_id: string): Promise<boolean> {
-    const result = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { event_id: deletionKey(reference_id) },
-        ConsistentRead: true,
-      }),
-    );
+    const job = await readDeletionJob(this.doc, this.table, reference_id);
     // Running counts too: what arrives during the deletion could land after its last sweep.
-    return result.Item?.status === 'running' || result.Item?.status === 'done';
+    return job?.status === 'running' || job?.status === 'done';
   }
 
   async claim(facts: DeliveryFacts): Promise<Claim> {
@@ -92,7 +88,7 @@ export class DeliveryStore implements DeliveryLedger {
       );
       return { kind: 'claimed', token };
     } catch (error) {
-      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionFailure(error)) throw error;
       const raw = (error as Error & { Item?: Parameters<typeof unmarshall>[0] }).Item;
       const existing = raw ? (unmarshall(raw) as StoredDelivery) : await this.get(facts.event_id);
       if (existing === undefined || existing.status === 'received') return { kind: 'in_progress' };
@@ -142,7 +138,7 @@ export class DeliveryStore implements DeliveryLedger {
         }),
       );
     } catch (error) {
-      if (!(error instanceof Error) || error.name !== 'ConditionalCheckFailedException') throw error;
+      if (!isConditionFailure(error)) throw error;
     }
   }
 
@@ -188,7 +184,7 @@ export class DeliveryStore implements DeliveryLedger {
       );
       return 'recorded';
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'duplicate';
+      if (isConditionFailure(error)) return 'duplicate';
       throw error;
     }
   }
@@ -228,7 +224,7 @@ export class DeliveryStore implements DeliveryLedger {
       );
       return 'recorded';
     } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'duplicate';
+      if (isConditionFailure(error)) return 'duplicate';
       throw error;
     }
   }

@@ -4,12 +4,7 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  QueryCommand,
-  ScanCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { toItemChange } from '#shared/aws/streams';
 import type { ConnectionRecord } from '#shared/connections/model';
 import type { ItemChange } from '#shared/events/outbox';
@@ -22,7 +17,7 @@ import type {
   OperationsReader,
   StreamBatch,
 } from '#shared/operations/ports';
-import { jitter } from './conditions.ts';
+import { batchGetAll } from './conditions.ts';
 import { keysByReference } from './connections.ts';
 import { CONNECTIONS_KEYS, INBOX_KEYS, RECORD_SK } from './tables.ts';
 
@@ -32,9 +27,6 @@ import { CONNECTIONS_KEYS, INBOX_KEYS, RECORD_SK } from './tables.ts';
  * Terra user (tombstones told apart) and by app user. Nothing here writes.
  */
 type Item = Record<string, unknown>;
-
-const BATCH_GET = 100;
-const MAX_ATTEMPTS = 8;
 
 /** A stored delivery → what the operations see: the lease token (a concurrency secret) stays behind. */
 function toDelivery(item: Item): DeliveryRecord {
@@ -97,7 +89,8 @@ export class OperationsStore implements OperationsReader {
 
   async deliveries(event_ids: readonly string[], onProgress?: OnProgress): Promise<DeliveryRecord[]> {
     const wanted = [...new Set(event_ids)].filter((event_id) => !isReserved(event_id));
-    const items = await this.batchGet(
+    const items = await batchGetAll(
+      this.doc,
       this.tables.inboxTable,
       wanted.map((event_id) => ({ [INBOX_KEYS.partitionKey]: event_id })),
       onProgress,
@@ -141,7 +134,8 @@ export class OperationsStore implements OperationsReader {
 
   async connectionStates(user_ids: readonly string[]): Promise<Map<string, ConnectionState>> {
     const wanted = [...new Set(user_ids)];
-    const items = await this.batchGet(
+    const items = await batchGetAll(
+      this.doc,
       this.tables.connectionsTable,
       wanted.map((user_id) => ({
         [CONNECTIONS_KEYS.partitionKey]: user_id,
@@ -155,26 +149,6 @@ export class OperationsStore implements OperationsReader {
   async userIdsByReference(reference_id: string): Promise<string[]> {
     const keys = await keysByReference(this.doc, this.tables.connectionsTable, reference_id);
     return [...new Set(keys.filter(({ sk }) => sk === RECORD_SK).map(({ user_id }) => user_id))].sort();
-  }
-
-  private async batchGet(table: string, keys: Item[], onProgress?: OnProgress): Promise<Item[]> {
-    const items: Item[] = [];
-    for (let start = 0; start < keys.length; start += BATCH_GET) {
-      let pending: Item[] = keys.slice(start, start + BATCH_GET);
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        const result = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        items.push(...((result.Responses?.[table] ?? []) as Item[]));
-        pending = (result.UnprocessedKeys?.[table]?.Keys ?? []) as Item[];
-        if (pending.length > 0) {
-          if (attempt >= MAX_ATTEMPTS) throw new Error('DynamoDB left keys unprocessed after retries');
-          await jitter(attempt);
-        }
-      }
-      onProgress?.(Math.min(keys.length, start + BATCH_GET), keys.length);
-    }
-    return items;
   }
 }
 

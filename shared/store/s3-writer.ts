@@ -37,6 +37,8 @@ export class S3WriteError extends Error {
 
 export class S3Writer implements ArchiveWriter {
   private readonly handler: NodeHttpHandler;
+  /** One signer per region, kept: it caches its signing key for the day, so a warm PUT derives none. */
+  private signer?: { region: string; signer: SignatureV4 };
 
   constructor(
     private readonly bucket: string,
@@ -81,7 +83,9 @@ export class S3Writer implements ArchiveWriter {
           port: undefined,
           path,
         };
-    const signer = s3Signer(region, this.aws.credentials);
+    if (this.signer?.region !== region)
+      this.signer = { region, signer: s3Signer(region, this.aws.credentials) };
+    const { signer } = this.signer;
     for (let attempt = 1; ; attempt++) {
       const request = new HttpRequest({
         method,
