@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DirectoryArchive } from '#shared/webhooks/archive';
 import type { ArchivePointer, DataDetail } from './bus-events.ts';
 
 /**
@@ -34,15 +33,7 @@ export function fromS3(client: S3Client = new S3Client({})): ArchiveReader {
   };
 }
 
-/** The archive in a directory (local mode): `bucket` is the directory. */
+/** The archive in a directory (local mode): `bucket` is the directory, read as local mode writes it. */
 export function fromDirectory(): ArchiveReader {
-  return async ({ bucket, key }) => {
-    const root = resolve(bucket);
-    const path = resolve(join(root, key));
-    if (!path.startsWith(root + sep)) throw new Error('archive key escapes the archive directory');
-    return readFile(path).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
-  };
+  return ({ bucket, key }) => new DirectoryArchive(bucket).get(key);
 }

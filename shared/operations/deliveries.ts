@@ -171,7 +171,8 @@ export async function deliveryDetail(
   if (delivery.archive_key) known.set(delivery.archive_key, 'body');
   if (delivery.payload_key) known.set(delivery.payload_key, 'payload');
   const prefixes = new Set([...known.keys()].map(dirOf));
-  if (delivery.user_id) prefixes.add(`quarantine/${delivery.user_id}/`);
+  // A replayed stale copy sits in the user's quarantine (the archive's own layout, encoding included).
+  if (delivery.user_id) for (const prefix of userPrefixes(delivery.user_id)) prefixes.add(prefix);
   for (const key of (await Promise.all([...prefixes].map((prefix) => deps.archive.list(prefix)))).flat()) {
     if (!known.has(key) && eventIdOfKey(key) === event_id) known.set(key, 'copy');
   }

@@ -123,7 +123,7 @@ export async function continueDeletion(
     });
   }
 
-  while (current.phase === 'sweep') {
+  if (current.phase === 'sweep') {
     if (out()) return current;
     const swept = await sweep(deps, current);
     const counts = {
@@ -158,7 +158,6 @@ export async function continueDeletion(
     }
     await save({ ...current, counts });
     // Not yet past the grace: the caller comes back after `sweep_after` for the last sweep.
-    return current;
   }
   return current;
 }

@@ -75,25 +75,30 @@ export class DeletionStore implements DeletionStorePort {
   }
 
   async deleteDeliveries(event_ids: readonly string[]): Promise<number> {
-    await this.deleteKeys(
+    return this.deleteKeys(
       this.tables.inboxTable,
       event_ids.map((event_id) => ({ event_id })),
     );
-    return event_ids.length;
   }
 
   /**
    * One DeleteItem per key, a few at a time: a deletion is allowed deletes and nothing else, and
-   * BatchWriteItem's permission would allow puts as well.
+   * BatchWriteItem's permission would allow puts as well. Answers how many of the keys held an item
+   * (the old item comes back at no extra cost).
    */
-  private async deleteKeys(table: string, keys: Array<Record<string, unknown>>): Promise<void> {
+  private async deleteKeys(table: string, keys: Array<Record<string, unknown>>): Promise<number> {
     const queue = [...keys];
+    let deleted = 0;
     const worker = async () => {
       for (let Key = queue.shift(); Key; Key = queue.shift()) {
-        await this.doc.send(new DeleteCommand({ TableName: table, Key }));
+        const result = await this.doc.send(
+          new DeleteCommand({ TableName: table, Key, ReturnValues: 'ALL_OLD' }),
+        );
+        if (result.Attributes) deleted++;
       }
     };
     await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
+    return deleted;
   }
 
   private expiresAt(): number {

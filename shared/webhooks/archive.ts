@@ -74,7 +74,7 @@ export function archiveKey(options: {
   const unowned = options.reference_id ? referencePrefix(options.reference_id).slice(0, -1) : 'unattributed';
   const base =
     options.zone === 'quarantine'
-      ? `quarantine/${owner !== undefined ? keySegment(owner) : options.reference_id ? `_${unowned}` : '_unattributed'}`
+      ? `quarantine/${owner !== undefined ? keySegment(owner) : `_${unowned}`}`
       : owner !== undefined
         ? `users/${keySegment(owner)}`
         : unowned;
