@@ -1,6 +1,6 @@
-import { get } from 'node:http';
 import * as z from 'zod/mini';
 import type { SecretSource } from '#shared/config';
+import { nodeHttp } from './http.ts';
 
 /**
  * Terra's credentials: in AWS one Secrets Manager secret (JSON, see README "Deploy"), read through AWS's
@@ -56,11 +56,19 @@ export function extensionCredentials(
   const now = options.now ?? Date.now;
   let cached: { at: number; value: Promise<TerraCredentials> } | undefined;
   const read = async (): Promise<TerraCredentials> => {
-    const { status, body } = await getLocal(
-      source.port,
-      `/secretsmanager/get?secretId=${encodeURIComponent(source.arn)}`,
-      { 'X-Aws-Parameters-Secrets-Token': source.token },
-    );
+    // Node's http, not fetch: undici would load for this one loopback call (decision 0019).
+    const { status, text: body } = await nodeHttp(
+      `http://localhost:${source.port}/secretsmanager/get?secretId=${encodeURIComponent(source.arn)}`,
+      {
+        method: 'GET',
+        headers: { 'X-Aws-Parameters-Secrets-Token': source.token },
+        signal: AbortSignal.timeout(2_000),
+      },
+    ).catch((error: unknown) => {
+      const timedOut =
+        error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+      throw timedOut ? new SecretError('The secrets extension did not answer in time.') : error;
+    });
     if (status !== 200) throw new SecretError(`The secrets extension answered ${status}.`);
     let value: unknown;
     try {
@@ -80,31 +88,6 @@ export function extensionCredentials(
     });
     return value;
   };
-}
-
-/**
- * One GET to the extension on loopback with `node:http`: the first `fetch` in a process loads undici,
- * about 6 ms of a cold start that the secret read would otherwise pay (README, "Benchmarks").
- */
-function getLocal(
-  port: number,
-  path: string,
-  headers: Record<string, string>,
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const request = get({ host: 'localhost', port, path, headers, timeout: 2_000 }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      response.on('error', reject);
-    });
-    request.on('timeout', () =>
-      request.destroy(new SecretError('The secrets extension did not answer in time.')),
-    );
-    request.on('error', reject);
-  });
 }
 
 export function fixedCredentials(credentials: TerraCredentials): CredentialSource {

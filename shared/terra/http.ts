@@ -7,7 +7,7 @@ export interface HttpAnswer {
   text: string;
 }
 
-export interface HttpInit {
+interface HttpInit {
   method: string;
   headers: Record<string, string>;
   body?: string;
@@ -15,12 +15,12 @@ export interface HttpInit {
   signal: AbortSignal;
 }
 
-export type HttpCall = (url: string, init: HttpInit) => Promise<HttpAnswer>;
+type HttpCall = (url: string, init: HttpInit) => Promise<HttpAnswer>;
 
 /**
- * Terra's HTTP through Node's own `http`/`https` modules rather than `fetch`: a process's first `fetch`
- * loads undici, which a cold start pays on the first call to Terra (about 20 ms on Node 22; decision
- * 0019). Keep-alive comes from Node's global agents; redirects are not followed (Terra's API sends none,
+ * Terra's HTTP (and the secrets extension's, on loopback) through Node's own `http`/`https` modules
+ * rather than `fetch`: a process's first `fetch` loads undici, which a cold start pays on the first call
+ * (about 20 ms on Node 22; decision 0019). Keep-alive comes from Node's global agents; redirects are not followed (Terra's API sends none,
  * and a redirect away from it is not one to follow with our key).
  */
 export const nodeHttp: HttpCall = (url, init) =>

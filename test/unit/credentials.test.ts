@@ -52,6 +52,21 @@ describe('the Terra secret', () => {
     }
   });
 
+  it('gives up on an extension that does not answer within 2 s, with a SecretError', async () => {
+    const hanging = createServer(() => undefined);
+    await new Promise<void>((done) => hanging.listen(0, '127.0.0.1', () => done()));
+    const port = (hanging.address() as { port: number }).port;
+    try {
+      const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port, token: 'tok' });
+      const error = await read().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(SecretError);
+      expect((error as Error).message).toBe('The secrets extension did not answer in time.');
+    } finally {
+      hanging.closeAllConnections();
+      await new Promise((done) => hanging.close(done));
+    }
+  }, 10_000);
+
   it('is cached for its max age: one call to the extension for many reads, a new one after it', async () => {
     const ext = await extension(() => ({
       status: 200,
