@@ -26,7 +26,8 @@ export function bundleSizes(outDir = 'cdk.out', stack = 'TerraConnect'): BundleS
     if (resource.Type !== 'AWS::Lambda::Function') continue;
     const path = resource.Metadata?.['aws:cdk:path'] ?? '';
     const asset = resource.Metadata?.['aws:asset:path'];
-    const name = path.split('/')[1] ?? path;
+    // `<stack>/[<construct>/]<function>/Function/Resource`: the function's own id, wherever it sits.
+    const name = path.split('/').at(-3) ?? path;
     if (!asset) continue;
     const dir = join(outDir, asset);
     const file = readdirSync(dir).find((entry) => entry.endsWith('.mjs'));

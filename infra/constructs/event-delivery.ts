@@ -93,7 +93,7 @@ export class EventDelivery extends Construct {
     );
     this.bus.grantPutEventsTo(this.publisher);
     this.deadLetters.grantSendMessages(this.publisher);
-    storage.grantRecordReads(this.publisher);
+    // The records' owner and the data requests: reads and conditional writes on the connections table.
     storage.grantRequestTracking(this.publisher);
     storage.grantArchiveRead(this.publisher);
 

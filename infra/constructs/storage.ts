@@ -162,13 +162,6 @@ export class Storage extends Construct {
     );
   }
 
-  /** Reads records by key: who owns a payload, and whether its user was deleted. */
-  grantRecordReads(grantee: IGrantable): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.connections.tableArn] }),
-    );
-  }
-
   /** Backfill plans and data requests: conditional writes beside the records, only while the record lives. */
   grantRequestTracking(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
