@@ -26,7 +26,7 @@ import type { StackFacts, StackFunction } from '../../support/stack.ts';
 import { startAwsStandIns } from '../../support/stand-ins.ts';
 import { median, round, type Spread, spread } from '../../support/stats.ts';
 import type { ColdInput, ColdOutput } from './child.ts';
-import { COMING, type Fixture, REQUESTS, type RealisticRequest } from './requests.ts';
+import { type Fixture, REQUESTS, type RealisticRequest } from './requests.ts';
 
 /**
  * Cold start to the first response (requirement 2): for every function the stack deploys, a fresh
@@ -87,8 +87,6 @@ export const handler = async (event) => {
   return { statusCode: 200 };
 };
 `;
-
-const NON_HTTP = ['reconcile', 'publisher', 'backfill', ...COMING];
 
 /** The id suffix of a function measured with its archive in a directory instead of S3. */
 export const DIR_VARIANT = '@dir';
@@ -204,9 +202,7 @@ export async function measureColdStart(options: {
 
   // Every entry the stack deploys, every route, and the workers on their way.
   const deployed = new Map(stack.functions.map((fn) => [fn.entry, fn]));
-  const entries = [
-    ...new Set([...ROUTES.map((r) => r.entry), ...stack.functions.map((f) => f.entry), ...NON_HTTP]),
-  ];
+  const entries = [...new Set([...ROUTES.map((r) => r.entry), ...stack.functions.map((f) => f.entry)])];
   const skipped: ColdStartResult['skipped'] = [];
   const chosen: Array<{ fn: StackFunction; request: RealisticRequest; bundle: Bundle }> = [];
   log(`Bundling ${entries.length} entries with the stack's options …`);

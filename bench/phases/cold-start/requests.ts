@@ -338,9 +338,3 @@ export const REQUESTS: Record<string, RealisticRequest> = {
     },
   },
 };
-
-/**
- * Functions the stack is about to deploy that have no entry file yet; listed so the run says so.
- * When one lands, add its realistic request above (a DynamoDB Streams batch, an SQS message, …).
- */
-export const COMING = ['delete-user'];
