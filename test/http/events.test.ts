@@ -291,6 +291,8 @@ describe('the outbox', () => {
       const restarted = await startLocalPipeline({ admin, env: own.env, dataDir: own.dataDir });
       try {
         for (let i = 0; i < 40 && restarted.feed().length === 0; i++) await restarted.settled();
+        // A few rounds more: a second copy of anything would have had time to arrive.
+        for (let i = 0; i < 3; i++) await restarted.settled();
         const types = restarted.feed().map((entry) => entry.envelope['detail-type']);
         // The auth's event went out before the stop: from the checkpoint on, only what was missed.
         expect(types).toEqual(['terra.data']);
@@ -338,15 +340,23 @@ describe('EVENT_TARGET_URL', () => {
   });
 
   it("POSTs each event as EventBridge's envelope, retrying a target that fails, without holding up the feed", async () => {
-    refuse = 2;
+    // Three refusals: the target gets the event only after backoffs of 0.5, 1 and 2 s.
+    refuse = 3;
     const user_id = `target-${randomUUID()}`;
     expect(
       await deliver(target, authSuccess({ user: terraUser({ user_id, reference_id: 'team-app-user' }) })),
     ).toBe(200);
+    const forUser = (entry: Record<string, unknown>) =>
+      (entry.detail as Record<string, unknown>)?.user_id === user_id;
+    // The feed has it while the target is still refusing: a failing target holds nothing up. (Polled
+    // directly: the helpers' settling waits for the target too.)
+    for (let i = 0; i < 60 && eventsFor(target, { user_id, type: 'terra.connection' }).length === 0; i++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(eventsFor(target, { user_id, type: 'terra.connection' })).toHaveLength(1);
+    expect(refuse).toBeGreaterThan(0);
+    expect(received.some(forUser)).toBe(false);
     await eventually(target, () => {
-      const envelope = received.find(
-        (entry) => (entry.detail as Record<string, unknown>)?.user_id === user_id,
-      );
+      const envelope = received.find(forUser);
       expect(envelope).toMatchObject({
         version: '0',
         id: expect.any(String),

@@ -164,7 +164,8 @@ describe('deleting a user, property-based', () => {
 
           const cut = split % (sent.length + 1);
           for (let i = 0; i < cut; i++) await send(i);
-          const deps = deletionDeps(fakeTerra(new Set(user_ids), reference_id), archiveDir);
+          const atTerra = new Set(user_ids);
+          const deps = deletionDeps(fakeTerra(atTerra, reference_id), archiveDir);
           // The deletion, racing the deliveries after the cut.
           const deletion = deleteToTheEnd(deps, reference_id);
           await Promise.all([
@@ -175,14 +176,22 @@ describe('deleting a user, property-based', () => {
           for (let i = cut + racing; i < sent.length; i++) await send(i);
           for (const copy of lateCopies) await send(copy);
 
+          // Terra holds neither Terra user any more: the deletion deauthenticated both.
+          expect([...atTerra]).toEqual([]);
           const ids = new Set(user_ids);
           const connections = (
-            (await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable }))).Items ?? []
+            (
+              await tables.doc.send(
+                new ScanCommand({ TableName: tables.connectionsTable, ConsistentRead: true }),
+              )
+            ).Items ?? []
           ).filter((item) => ids.has(String(item.user_id)));
+          // Exactly one item per Terra user, and it is a tombstone: no record, no backfill item left.
           expect(
-            connections.every((item) => item.deleted_at !== undefined && item.status === undefined),
-          ).toBe(true);
-          expect(connections.filter((item) => item.sk !== 'connection')).toEqual([]);
+            connections
+              .map((item) => [item.user_id, item.sk, item.deleted_at !== undefined, item.status])
+              .sort(),
+          ).toEqual([...user_ids].sort().map((user_id) => [user_id, 'connection', true, undefined]));
           const deliveriesLeft = (
             (await tables.doc.send(new ScanCommand({ TableName: tables.inboxTable }))).Items ?? []
           ).filter(
