@@ -190,8 +190,6 @@ export const webhookSection = section(
     TERRA_SIGNING_SECRET: optional(nonEmpty),
     TERRA_SIGNING_SECRET_PREVIOUS: optional(nonEmpty),
     WEBHOOK_TOLERANCE_SECONDS: int(DEFAULTS.WEBHOOK_TOLERANCE_SECONDS, 1, 3600),
-    INBOX_LEASE_SECONDS: int(DEFAULTS.INBOX_LEASE_SECONDS, 1, 900),
-    INBOX_TTL_DAYS: int(DEFAULTS.INBOX_TTL_DAYS, 1, 3650),
   },
   (env) => ({
     // Two secrets let a team rotate: add the new one, let Terra switch, then drop the old.
@@ -200,10 +198,17 @@ export const webhookSection = section(
     ),
     secret: secretSource(env),
     toleranceSeconds: env.WEBHOOK_TOLERANCE_SECONDS,
-    leaseSeconds: env.INBOX_LEASE_SECONDS,
-    inboxTtlDays: env.INBOX_TTL_DAYS,
   }),
   requiredWithoutSecret('TERRA_SIGNING_SECRET'),
+);
+
+/** The delivery ledger: how long a copy holds its lease, how long a delivery record is kept. */
+export const inboxSection = section(
+  {
+    INBOX_LEASE_SECONDS: int(DEFAULTS.INBOX_LEASE_SECONDS, 1, 900),
+    INBOX_TTL_DAYS: int(DEFAULTS.INBOX_TTL_DAYS, 1, 3650),
+  },
+  (env) => ({ leaseSeconds: env.INBOX_LEASE_SECONDS, ttlDays: env.INBOX_TTL_DAYS }),
 );
 
 export const storeSection = section(
@@ -417,6 +422,7 @@ export const deletionSection = section(
 
 export const SECTIONS = {
   webhook: webhookSection,
+  inbox: inboxSection,
   store: storeSection,
   archive: archiveSection,
   payload: payloadSection,

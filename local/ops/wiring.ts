@@ -22,11 +22,6 @@ import { requireOf, type Target } from './target.ts';
  * The operations' dependencies, built from the target's settings with the backend's own wiring
  * (shared/runtime) and stores (shared/store): the CLI adds no second way to reach a table.
  */
-function int(value: string | undefined, fallback: number): number {
-  const parsed = Number(value);
-  return value !== undefined && Number.isInteger(parsed) && parsed > 0 ? parsed : fallback;
-}
-
 function directorySize(root: string) {
   const base = resolve(root);
   return async (key: string): Promise<number | undefined> => {
@@ -71,8 +66,7 @@ export function storesOf(target: Target): Stores {
       toleranceSeconds: DEFAULTS.WEBHOOK_TOLERANCE_SECONDS,
       archive,
       deliveries: new DeliveryStore(doc, config.inboxTable, connections, {
-        leaseSeconds: int(target.env.INBOX_LEASE_SECONDS, DEFAULTS.INBOX_LEASE_SECONDS),
-        ttlDays: int(target.env.INBOX_TTL_DAYS, DEFAULTS.INBOX_TTL_DAYS),
+        ...SECTIONS.inbox.read(target.env),
         now: Date.now,
       }),
       connections,

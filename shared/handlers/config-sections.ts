@@ -8,7 +8,7 @@ import type { SECTIONS } from '#shared/config';
 export type SectionName = keyof typeof SECTIONS;
 
 export const FUNCTION_CONFIG = {
-  'terra-webhook': ['webhook', 'store', 'archive', 'payload'],
+  'terra-webhook': ['webhook', 'inbox', 'store', 'archive', 'payload'],
   'create-session': ['identity', 'terra', 'providers', 'connect'],
   'create-connection': ['identity', 'terra', 'providers', 'connect', 'store'],
   'list-connections': ['identity', 'terra', 'providers', 'connect', 'store'],

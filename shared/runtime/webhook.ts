@@ -41,8 +41,7 @@ export function webhookDeps(env: Env): WebhookDeps {
           })
         : new DirectoryArchive(archive.dir),
     deliveries: new DeliveryStore(store.doc, store.config.inboxTable, store.connections, {
-      leaseSeconds: webhook.leaseSeconds,
-      ttlDays: webhook.inboxTtlDays,
+      ...SECTIONS.inbox.read(env),
       now: Date.now,
     }),
     connections: store.connections,

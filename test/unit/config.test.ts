@@ -48,19 +48,18 @@ describe('webhookConfig', () => {
       signingSecrets: ['whsec_current'],
       secret: undefined,
       toleranceSeconds: 300,
-      leaseSeconds: 15,
-      inboxTtlDays: 30,
     });
+    expect(SECTIONS.inbox.read({})).toEqual({ leaseSeconds: 15, ttlDays: 30 });
   });
 
   it('reads numeric settings from their strings', () => {
-    const config = webhookConfig({
-      ...WEBHOOK_ENV,
-      WEBHOOK_TOLERANCE_SECONDS: '120',
-      INBOX_LEASE_SECONDS: '20',
-      INBOX_TTL_DAYS: '7',
+    expect(webhookConfig({ ...WEBHOOK_ENV, WEBHOOK_TOLERANCE_SECONDS: '120' })).toMatchObject({
+      toleranceSeconds: 120,
     });
-    expect(config).toMatchObject({ toleranceSeconds: 120, leaseSeconds: 20, inboxTtlDays: 7 });
+    expect(SECTIONS.inbox.read({ INBOX_LEASE_SECONDS: '20', INBOX_TTL_DAYS: '7' })).toEqual({
+      leaseSeconds: 20,
+      ttlDays: 7,
+    });
   });
 
   it.each(['abc', '0', '99999', '-5', '1.5'])(
@@ -78,9 +77,7 @@ describe('webhookConfig', () => {
     ['INBOX_TTL_DAYS', '0'],
     ['INBOX_TTL_DAYS', 'forever'],
   ])('rejects %s=%s, naming the variable', (name, value) => {
-    expect(configError(() => webhookConfig({ ...WEBHOOK_ENV, [name]: value })).message).toContain(
-      `${name} is invalid`,
-    );
+    expect(configError(() => SECTIONS.inbox.read({ [name]: value })).message).toContain(`${name} is invalid`);
   });
 
   it('does not need the store or archive settings', () => {
