@@ -1,12 +1,39 @@
+import type { SQSEvent } from 'aws-lambda';
 import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import type { Env } from '#shared/config';
-import { logger } from '#shared/log';
-import { continueQueued } from '#shared/privacy/worker';
-import { deletionDeps } from '#shared/runtime/deletion';
+import { deletionWorkerHandler } from '#shared/handlers/deletion-worker';
+
+/** As long as the worker's Lambda timeout (5 min): the deadline the handler works against. */
+const WORKER_TIMEOUT_MS = 300_000;
+
+/** One SQS message, as the deletion queue delivers it to the worker. */
+function sqsEventOf(job: { reference_id: string; deletion_id: string }): SQSEvent {
+  return {
+    Records: [
+      {
+        messageId: `${job.deletion_id}-${Date.now()}`,
+        receiptHandle: 'local',
+        body: JSON.stringify(job),
+        attributes: {
+          ApproximateReceiveCount: '1',
+          SentTimestamp: String(Date.now()),
+          SenderId: 'local',
+          ApproximateFirstReceiveTimestamp: String(Date.now()),
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:local:000000000000:deletions',
+        awsRegion: 'local',
+      },
+    ],
+  };
+}
 
 /**
  * Local mode's deletion queue: where AWS sends a step to SQS (delayed) for the deletion worker, this
- * runs the same worker code on a timer in-process.
+ * hands the same message to the same worker handler on a timer in-process, and redelivers a message
+ * the handler reports failed, as SQS would.
  */
 export interface LocalDeletionQueue extends DeletionQueue {
   /** Resolves when no step is queued or running. */
@@ -28,13 +55,12 @@ export function localDeletionQueue(env: Env): LocalDeletionQueue {
       if (stopped) return;
       const timer = setTimeout(() => {
         timers.delete(timer);
-        const step = continueQueued(deps, job, Date.now() + 60_000).catch((error: unknown) => {
-          logger.warn('deletion', {
-            outcome: 'retry',
-            error: error instanceof Error ? error.name : 'unknown',
-          });
-          return queue.enqueue(job, 1);
-        });
+        const started = Date.now();
+        const step = worker(sqsEventOf(job), {
+          getRemainingTimeInMillis: () => WORKER_TIMEOUT_MS - (Date.now() - started),
+        }).then(({ batchItemFailures }) =>
+          batchItemFailures.length > 0 ? queue.enqueue(job, 1) : undefined,
+        );
         running.add(step);
         void step.finally(() => {
           running.delete(step);
@@ -56,6 +82,6 @@ export function localDeletionQueue(env: Env): LocalDeletionQueue {
       waiters = [];
     },
   };
-  const deps = { ...deletionDeps(env, { queue }), queue };
+  const worker = deletionWorkerHandler(env, { queue });
   return queue;
 }
