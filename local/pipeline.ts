@@ -19,6 +19,7 @@ import { backfillDeps } from '#shared/runtime/backfill';
 import { storeWiring } from '#shared/runtime/store';
 import { archiveOf } from '#shared/runtime/webhook';
 import { BackfillStore } from '#shared/store/backfill';
+import { DeliveryStore } from '#shared/store/deliveries';
 
 /**
  * Local mode's outbox publisher (docs/architecture.md, "Local mode"): where AWS attaches a
@@ -283,7 +284,11 @@ export async function startLocalPipeline(options: {
       },
     },
     records: store.connections,
-    requests: new BackfillStore(store.doc, tables.connectionsTable),
+    requests: new BackfillStore(store.doc, tables),
+    parked: new DeliveryStore(store.doc, tables.inboxTable, store.connections, {
+      ...SECTIONS.inbox.read(env),
+      now: Date.now,
+    }),
     archive: archiveOf(SECTIONS.archive.read(env)),
     log: logger,
     // As the backfill function's own stream consumer would: asynchronously, retried after a pause.

@@ -6,7 +6,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CONNECTIONS_KEYS, connectionsTableInput, INBOX_KEYS, inboxTableInput } from '#shared/store/tables';
+import { connectionsTableInput, INBOX_KEYS, inboxTableInput } from '#shared/store/tables';
 
 /** Local state that predates the current key design: the remedy is a fresh start. */
 export class StaleTablesError extends Error {
@@ -22,7 +22,8 @@ export async function ensureTables(
   names: { connectionsTable: string; inboxTable: string },
 ): Promise<void> {
   const tables = [
-    { input: connectionsTableInput(names.connectionsTable), ttl: CONNECTIONS_KEYS.ttlAttribute },
+    // Connection records never expire: only the inbox (deliveries, tombstones, claims) has a TTL.
+    { input: connectionsTableInput(names.connectionsTable), ttl: undefined },
     { input: inboxTableInput(names.inboxTable), ttl: INBOX_KEYS.ttlAttribute },
   ];
   for (const { input, ttl } of tables) {
@@ -38,6 +39,7 @@ export async function ensureTables(
         );
       }
     }
+    if (ttl === undefined) continue;
     await client
       .send(
         new UpdateTimeToLiveCommand({

@@ -23,7 +23,6 @@ import {
   type ConnectionRecord,
   toConnection,
 } from '#shared/connections/model';
-import { RECORD_SK } from '#shared/store/tables';
 import { parseWebhook } from '#shared/terra/events';
 import { signPayload } from '#shared/terra/signature';
 
@@ -524,7 +523,7 @@ export async function checkAgainstReference(
 ): Promise<ReferenceCheck> {
   const records = new Map<string, ConnectionRecord>();
   await scanAll(doc, connectionsTable, (item) => {
-    if (item.sk === RECORD_SK) records.set(String(item.user_id), item as unknown as ConnectionRecord);
+    records.set(String(item.user_id), item as unknown as ConnectionRecord);
   });
   const missing: string[] = [];
   const wrong: string[] = [];
@@ -537,6 +536,8 @@ export async function checkAgainstReference(
   let inboxItems = 0;
   const recorded = new Set<string>();
   await scanAll(doc, inboxTable, (item) => {
+    // Owner guards, data requests, parked lists: our own reserved items, not deliveries.
+    if (String(item.event_id).includes('#')) return;
     inboxItems++;
     recorded.add(String(item.event_id));
     if (item.status !== 'processed' && item.status !== 'ignored') {

@@ -75,7 +75,7 @@ export class EventDelivery extends Construct {
     this.publisher.function.addEventSource(
       new DynamoEventSource(storage.connections, {
         ...stream,
-        // Removals (a tombstone's TTL expiry, a deletion removing records and backfill items) tell the app
+        // Removals (a deletion removing records, a record moving to another app user) tell the app
         // nothing: a deletion is announced once, by its job reaching `done` in the inbox.
         filters: [FilterCriteria.filter({ eventName: FilterRule.or('INSERT', 'MODIFY') })],
       }),
@@ -88,6 +88,13 @@ export class EventDelivery extends Construct {
             dynamodb: { NewImage: { status: { S: FilterRule.isEqual('processed') } } },
           }),
           FilterCriteria.filter({ dynamodb: { NewImage: { status: { S: FilterRule.isEqual('done') } } } }),
+          // Data requests (`request#…`) reaching complete or failed: `terra.backfill`.
+          FilterCriteria.filter({
+            dynamodb: {
+              Keys: { event_id: { S: FilterRule.beginsWith('request#') } },
+              NewImage: { status: { S: FilterRule.or('complete', 'failed') } },
+            },
+          }),
         ],
       }),
     );
@@ -95,6 +102,8 @@ export class EventDelivery extends Construct {
     this.deadLetters.grantSendMessages(this.publisher);
     // The records' owner and the data requests: reads and conditional writes on the connections table.
     storage.grantRequestTracking(this.publisher);
+    // A new record's parked deliveries are applied by the publisher (docs/decisions/0020).
+    storage.grantParkedDrain(this.publisher);
     storage.grantArchiveRead(this.publisher);
 
     // Backfill on connect: the connections stream, active records only; it talks to Terra, patiently.
@@ -115,7 +124,6 @@ export class EventDelivery extends Construct {
             dynamodb: {
               NewImage: {
                 status: { S: FilterRule.isEqual('active') },
-                sk: { S: FilterRule.isEqual('connection') },
               },
             },
           }),

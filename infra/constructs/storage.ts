@@ -73,18 +73,16 @@ export class Storage extends Construct {
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
     this.connections = new TableV2(this, 'Connections', {
+      // As the product promises (docs/decisions/0020): an app user's partition holds its connections.
       partitionKey: { name: CONNECTIONS_KEYS.partitionKey, type: AttributeType.STRING },
       sortKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
       globalSecondaryIndexes: [
         {
-          indexName: CONNECTIONS_KEYS.byReferenceIndex,
-          partitionKey: { name: CONNECTIONS_KEYS.referenceKey, type: AttributeType.STRING },
-          sortKey: { name: CONNECTIONS_KEYS.partitionKey, type: AttributeType.STRING },
+          indexName: CONNECTIONS_KEYS.byUserIdIndex,
+          partitionKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
           projectionType: ProjectionType.KEYS_ONLY,
         },
       ],
-      // Tombstones of deleted users expire; records carry no TTL.
-      timeToLiveAttribute: CONNECTIONS_KEYS.ttlAttribute,
       dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
       billing: Billing.onDemand(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -131,17 +129,32 @@ export class Storage extends Construct {
     });
   }
 
-  private indexArn(): string {
-    return `${this.connections.tableArn}/index/${CONNECTIONS_KEYS.byReferenceIndex}`;
+  /** Actions on the inbox table's reserved items whose keys start with one of `prefixes` only. */
+  private grantReserved(grantee: IGrantable, actions: string[], prefixes: readonly string[]): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions,
+        resources: [this.inbox.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((p) => `${p}#*`) } },
+      }),
+    );
   }
 
-  /** Reads records by key and writes them conditionally (alone or inside a transaction). */
+  /**
+   * Reads records by key and writes them conditionally (alone or inside a transaction), with the owner
+   * guard that decides where a record lives: read, created with the record, moved with it.
+   */
   grantRecordWrites(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:PutItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
         resources: [this.connections.tableArn],
       }),
+    );
+    this.grantReserved(
+      grantee,
+      ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      ['owner'],
     );
   }
 
@@ -152,27 +165,35 @@ export class Storage extends Construct {
     );
   }
 
-  /** Lists an app user's records: the keys-only index, then the records themselves in batches. */
+  /** Lists an app user's records (one query on the partition) and the progress of their backfills. */
   grantRecordListing(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.indexArn()] }),
+      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.connections.tableArn] }),
     );
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [this.connections.tableArn] }),
-    );
+    this.grantReserved(grantee, ['dynamodb:BatchGetItem'], ['request']);
   }
 
-  /** Backfill plans and data requests: conditional writes beside the records, only while the record lives. */
+  /**
+   * Backfill plans (an attribute of the record: updated only while it exists) and data requests (inbox
+   * items, written only while the guard says the user is owned).
+   */
   grantRequestTracking(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: [
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:UpdateItem',
-          'dynamodb:ConditionCheckItem',
-        ],
+        actions: ['dynamodb:UpdateItem'],
         resources: [this.connections.tableArn],
+      }),
+    );
+    this.grantReserved(grantee, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], ['request', 'owner']);
+  }
+
+  /** Applies parked deliveries once their Terra user's owner is known (the publisher). */
+  grantParkedDrain(grantee: IGrantable): void {
+    this.grantRecordWrites(grantee);
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+        resources: [this.inbox.tableArn],
       }),
     );
   }
@@ -198,19 +219,12 @@ export class Storage extends Construct {
     const principal = grantee.grantPrincipal;
     principal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: [
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-          'dynamodb:DeleteItem',
-          'dynamodb:Query',
-          'dynamodb:BatchGetItem',
-        ],
+        actions: ['dynamodb:DeleteItem', 'dynamodb:Query'],
         resources: [this.connections.tableArn],
       }),
     );
-    principal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.indexArn()] }),
-    );
+    // The guard (read, then the tombstone in its place); deliveries, requests and parked lists deleted.
+    this.grantReserved(grantee, ['dynamodb:GetItem', 'dynamodb:PutItem'], ['owner']);
     principal.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [this.inbox.tableArn] }),
     );
@@ -247,11 +261,11 @@ export class Storage extends Construct {
     );
   }
 
-  /** Claims, closes and records deliveries. */
+  /** Claims, closes, records and parks deliveries (a park checks that no guard exists yet). */
   grantInbox(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'],
         resources: [this.inbox.tableArn],
       }),
     );

@@ -53,7 +53,7 @@ export function storesOf(target: Target): Stores {
   const archive = archiveOf(archiveConfig);
   const size =
     archiveConfig.kind === 's3' ? s3ObjectSize(archiveConfig.bucket) : directorySize(archiveConfig.dir);
-  const connections = new ConnectionStore(doc, config.connectionsTable);
+  const connections = new ConnectionStore(doc, config);
   const tables = { connectionsTable: config.connectionsTable, inboxTable: config.inboxTable };
   return {
     reader: new OperationsStore(doc, tables),

@@ -40,6 +40,8 @@ export interface BackfillPlan {
   types: string[];
   /** Types already asked for (a retried plan resumes with the rest). */
   requested: string[];
+  /** Terra's references of the requests asked for, in the order asked: what `GET /connections` reads. */
+  references?: string[];
   created_at: string;
 }
 

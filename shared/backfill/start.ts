@@ -14,7 +14,8 @@ export interface BackfillDeps {
   terra: Pick<TerraPort, 'requestData'>;
   plans: {
     claimPlan(plan: BackfillPlan): Promise<{ claimed: boolean; plan: BackfillPlan } | undefined>;
-    planAsked(user_id: string, type: string): Promise<void>;
+    /** Notes a type as asked for, under Terra's request reference (the plan lists its requests). */
+    planAsked(user_id: string, type: string, reference: string): Promise<void>;
     planDone(user_id: string): Promise<void>;
     track(user_id: string, reference: string, facts: RequestFacts): Promise<DataRequest | undefined>;
   };
@@ -55,6 +56,7 @@ export async function startBackfill(
   for (const type of plan.types.filter((name) => !plan.requested.includes(name))) {
     const asked = { from: plan.from, to: plan.to, at: new Date(deps.now()).toISOString() };
     const owner = plan.reference_id ? { reference_id: plan.reference_id } : {};
+    let asReference = `failed:${type}`;
     try {
       const { reference, large } = await deps.terra.requestData({
         type,
@@ -62,6 +64,7 @@ export async function startBackfill(
         start_date: plan.from,
         end_date: plan.to,
       });
+      asReference = reference;
       await deps.plans.track(plan.user_id, reference, {
         asked: { ...asked, plain: !large },
         data_type: type,
@@ -75,14 +78,14 @@ export async function startBackfill(
         type,
         error: (error as Error).name,
       });
-      await deps.plans.track(plan.user_id, `failed:${type}`, {
+      await deps.plans.track(plan.user_id, asReference, {
         asked: { ...asked, plain: true },
         data_type: type,
         failed: reason.slice(0, 300),
         ...owner,
       });
     }
-    await deps.plans.planAsked(plan.user_id, type);
+    await deps.plans.planAsked(plan.user_id, type, asReference);
   }
   await deps.plans.planDone(plan.user_id);
   return claim.claimed ? 'started' : 'resumed';

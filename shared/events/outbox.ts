@@ -30,16 +30,19 @@ export type OutboxAction =
   /** A Terra user became active for the first time: ask Terra for its history. */
   | { kind: 'backfill_start'; record: Image }
   /** A deletion finished: `terra.user_deleted`. */
-  | { kind: 'user_deleted'; job: Image };
+  | { kind: 'user_deleted'; job: Image }
+  /** A Terra user got its first record (its owner is known): apply what was parked for it. */
+  | { kind: 'drain'; user_id: string };
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 function connectionChange(change: ItemChange): OutboxAction[] {
   const next = change.new;
-  if (next?.sk !== 'connection' || typeof next.status !== 'string') return [];
+  if (typeof next?.status !== 'string') return [];
   const status = next.status as ConnectionStatus;
   const previous = str(change.old?.status) as ConnectionStatus | undefined;
   const actions: OutboxAction[] = [];
+  if (change.old === undefined) actions.push({ kind: 'drain', user_id: String(next.user_id) });
   if (previous !== status) {
     const clock = (next.clock ?? {}) as Record<string, unknown>;
     const detail: ConnectionDetail = {
@@ -73,8 +76,8 @@ function atOfStamp(stamp: string | undefined): string | undefined {
 
 function requestChange(change: ItemChange): OutboxAction[] {
   const next = change.new;
-  const sk = str(next?.sk);
-  if (!next || sk === undefined || !sk.startsWith('backfill#')) return [];
+  const key = str(next?.event_id);
+  if (!next || key === undefined || !key.startsWith('request#')) return [];
   const status = str(next.status);
   if ((status !== 'complete' && status !== 'failed') || str(change.old?.status) === status) return [];
   const received =
@@ -83,7 +86,7 @@ function requestChange(change: ItemChange): OutboxAction[] {
       : Array.isArray(next.received)
         ? next.received.length
         : 0;
-  const reference = str(next.reference) ?? sk.slice('backfill#'.length);
+  const reference = str(next.reference) ?? key.slice(key.indexOf('#', 'request#'.length) + 1);
   const detail: BackfillDetail = {
     id: stableId('backfill', String(next.user_id), reference, status),
     user_id: String(next.user_id),
@@ -105,6 +108,7 @@ function deliveryChange(change: ItemChange): OutboxAction[] {
   const next = change.new;
   if (!next) return [];
   const id = String(next.event_id ?? '');
+  if (id.startsWith('request#')) return requestChange(change);
   if (id.startsWith('deletion#')) {
     return next.status === 'done' && change.old?.status !== 'done'
       ? [{ kind: 'user_deleted', job: next }]
@@ -122,5 +126,5 @@ function deliveryChange(change: ItemChange): OutboxAction[] {
 /** What one committed change means to the app. */
 export function outboxActions(change: ItemChange): OutboxAction[] {
   if (change.table === 'inbox') return deliveryChange(change);
-  return [...connectionChange(change), ...requestChange(change)];
+  return connectionChange(change);
 }

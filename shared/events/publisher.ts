@@ -31,6 +31,8 @@ export interface PublisherDeps {
   };
   archive: Archive;
   deadLetters: { send(events: readonly BusEvent[]): Promise<void> };
+  /** Deliveries parked for a Terra user nobody owned (docs/decisions/0020): applied once it has a record. */
+  parked?: { drain(user_id: string): Promise<number> };
   /** Locally the publisher also starts backfills; in AWS a function of its own does (it talks to Terra). */
   startBackfill?: (record: Record<string, unknown>) => Promise<void>;
   log: Log;
@@ -95,6 +97,9 @@ async function eventsOf(deps: PublisherDeps, actions: readonly OutboxAction[]): 
       }
       case 'backfill_start':
         await deps.startBackfill?.(action.record);
+        break;
+      case 'drain':
+        await deps.parked?.drain(action.user_id);
         break;
     }
   }

@@ -17,7 +17,7 @@ export const FUNCTION_CONFIG = {
   'create-sdk-token': ['identity', 'terra', 'providers'],
   'terra-callback': ['terra', 'providers', 'connect', 'store'],
   reconcile: ['terra', 'store'],
-  publisher: ['store', 'archive', 'events'],
+  publisher: ['store', 'inbox', 'archive', 'events'],
   backfill: ['terra', 'store', 'backfill'],
   'delete-me': ['identity', 'terra', 'store', 'archive', 'deletion'],
   'get-deletion': ['identity', 'store', 'deletion'],

@@ -11,7 +11,7 @@ export function backfillDeps(env: Env): BackfillDeps {
   const config = SECTIONS.backfill.read(env);
   return {
     terra: terraClient(env, { backoffBaseMs: 1_000 }),
-    plans: new BackfillStore(store.doc, store.config.connectionsTable),
+    plans: new BackfillStore(store.doc, store.config),
     days: config.days,
     types: config.types,
     now: Date.now,

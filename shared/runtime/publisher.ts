@@ -4,6 +4,7 @@ import { type Env, SECTIONS } from '#shared/config';
 import type { PublisherDeps } from '#shared/events/publisher';
 import { logger } from '#shared/log';
 import { BackfillStore } from '#shared/store/backfill';
+import { DeliveryStore } from '#shared/store/deliveries';
 import { storeWiring } from './store.ts';
 import { archiveOf } from './webhook.ts';
 
@@ -17,7 +18,11 @@ export function publisherDeps(
     bus: new EventBridgeBus(events.busName),
     deadLetters: new SqsDeadLetters(events.deadLetterQueueUrl),
     records: store.connections,
-    requests: new BackfillStore(store.doc, store.config.connectionsTable),
+    requests: new BackfillStore(store.doc, store.config),
+    parked: new DeliveryStore(store.doc, store.config.inboxTable, store.connections, {
+      ...SECTIONS.inbox.read(env),
+      now: Date.now,
+    }),
     archive: archiveOf(SECTIONS.archive.read(env)),
     log: logger,
     tables: store.config,

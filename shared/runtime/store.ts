@@ -13,5 +13,5 @@ export interface StoreWiring {
 export function storeWiring(env: Env): StoreWiring {
   const config = SECTIONS.store.read(env);
   const doc = createDocumentClient(config);
-  return { config, doc, connections: new ConnectionStore(doc, config.connectionsTable) };
+  return { config, doc, connections: new ConnectionStore(doc, config) };
 }

@@ -4,6 +4,7 @@ import {
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import {
   type BackfillPlan,
   type DataRequest,
@@ -11,36 +12,79 @@ import {
   requestStatus,
 } from '#shared/backfill/model';
 import { isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
-import { RECORD_SK } from './tables.ts';
+import { toOwner } from './connections.ts';
+import { RESERVED } from './tables.ts';
 
 /**
- * Backfill plans and data requests, kept beside their Terra user's record in the connections table
- * (sort keys `backfill` and `backfill#<reference>`), so deleting a user's partition deletes them too and
- * the byReference index lists them with the records.
+ * Backfill plans and data requests (docs/decisions/0020). A plan is an attribute of its Terra user's
+ * record (`backfill`), so `GET /connections` reads it with the records and a deletion of the record
+ * takes it; data requests are items of the inbox table (`request#<user_id>#<reference>`), each counted
+ * into its owner's guard (`requests`), so a deletion finds them by the guard.
  */
-export const PLAN_SK = 'backfill';
-export const requestSk = (reference: string) => `backfill#${reference}`;
-export const isBackfillSk = (sk: string) => sk === PLAN_SK || sk.startsWith('backfill#');
-
-type StoredRequest = Omit<DataRequest, 'received'> & { sk: string; received?: Set<string> | string[] };
+type StoredRequest = Omit<DataRequest, 'received'> & { event_id?: string; received?: Set<string> | string[] };
 
 /** A request item as stored → the domain's shape (the received set as a sorted list). */
 export function toRequest(item: Record<string, unknown>): DataRequest {
-  const { sk: _sk, received, ...rest } = item as StoredRequest;
+  const { event_id: _id, received, ...rest } = item as StoredRequest;
   return { ...rest, received: [...(received ?? [])].sort() };
 }
 
-export function toPlan(item: Record<string, unknown>): BackfillPlan {
-  const { sk: _sk, ...plan } = item as unknown as BackfillPlan & { sk: string };
+function toPlan(item: Record<string, unknown>): BackfillPlan {
+  const plan = item as unknown as BackfillPlan;
   return { ...plan, requested: [...(plan.requested ?? [])] };
 }
 
 export class BackfillStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly table: string,
+    private readonly tables: { connectionsTable: string; inboxTable: string },
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** The key of a Terra user's record, by its guard; undefined for a user nobody owns or a deleted one. */
+  private async recordKey(user_id: string): Promise<{ reference_id: string; user_id: string } | undefined> {
+    const result = await this.doc.send(
+      new GetCommand({
+        TableName: this.tables.inboxTable,
+        Key: { event_id: RESERVED.owner(user_id) },
+        ConsistentRead: true,
+      }),
+    );
+    const owner = toOwner(result.Item);
+    return owner.state === 'owned' ? { reference_id: owner.reference_id, user_id } : undefined;
+  }
+
+  /**
+   * A plan change on the record, only while the record is there; the version moves too, so a concurrent
+   * record write (read, then put by version) cannot lose it. Answers the record's attributes after (or,
+   * when the condition failed, as they were), undefined when the record is gone.
+   */
+  private async updatePlan(
+    user_id: string,
+    update: { expression: string; condition: string; names?: Record<string, string>; values?: Record<string, unknown> },
+  ): Promise<{ ok: boolean; item?: Record<string, unknown> } | undefined> {
+    const Key = await this.recordKey(user_id);
+    if (Key === undefined) return undefined;
+    try {
+      const result = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.connectionsTable,
+          Key,
+          UpdateExpression: `${update.expression} ADD version :one`,
+          ConditionExpression: `attribute_exists(#status) AND ${update.condition}`,
+          ExpressionAttributeNames: { '#status': 'status', ...update.names },
+          ExpressionAttributeValues: { ':one': 1, ...update.values },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { ok: true, ...(result.Attributes ? { item: result.Attributes } : {}) };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const raw = (error as Error & { Item?: Parameters<typeof unmarshall>[0] }).Item;
+      return raw === undefined ? undefined : { ok: false, item: unmarshall(raw) };
+    }
+  }
 
   /**
    * Creates the plan unless the user has one (once per Terra user, however often the trigger repeats),
@@ -48,79 +92,43 @@ export class BackfillStore {
    * stands, or undefined for a deleted user.
    */
   async claimPlan(plan: BackfillPlan): Promise<{ claimed: boolean; plan: BackfillPlan } | undefined> {
-    try {
-      await this.doc.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.table,
-                Item: { ...plan, sk: PLAN_SK },
-                ConditionExpression: 'attribute_not_exists(sk)',
-              },
-            },
-            this.whileLive(plan.user_id),
-          ],
-        }),
-      );
-      return { claimed: true, plan };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const existing = await this.get(plan.user_id, PLAN_SK);
-      return existing ? { claimed: false, plan: toPlan(existing) } : undefined;
-    }
+    const result = await this.updatePlan(plan.user_id, {
+      expression: 'SET backfill = :plan',
+      condition: 'attribute_not_exists(backfill)',
+      values: { ':plan': plan },
+    });
+    const stored = result?.item?.backfill as Record<string, unknown> | undefined;
+    if (result === undefined || stored === undefined) return undefined;
+    return { claimed: result.ok, plan: toPlan(stored) };
   }
 
-  /** Notes a type as asked for; the plan item must still be there (a deletion removes it). */
-  async planAsked(user_id: string, type: string): Promise<void> {
-    await this.doc
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { user_id, sk: PLAN_SK },
-          UpdateExpression: 'SET #requested = list_append(if_not_exists(#requested, :empty), :type)',
-          ConditionExpression: 'attribute_exists(sk) AND NOT contains(#requested, :name)',
-          ExpressionAttributeNames: { '#requested': 'requested' },
-          ExpressionAttributeValues: { ':empty': [], ':type': [type], ':name': type },
-        }),
-      )
-      .catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+  /** Notes a type as asked for, and the request that asks for it; the plan must still be there. */
+  async planAsked(user_id: string, type: string, reference: string): Promise<void> {
+    await this.updatePlan(user_id, {
+      expression:
+        'SET backfill.requested = list_append(backfill.requested, :type), backfill.#refs = list_append(if_not_exists(backfill.#refs, :empty), :ref)',
+      condition: 'attribute_exists(backfill) AND NOT contains(backfill.requested, :name)',
+      names: { '#refs': 'references' },
+      values: { ':type': [type], ':name': type, ':empty': [], ':ref': [reference] },
+    });
   }
 
   async planDone(user_id: string): Promise<void> {
-    await this.doc
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { user_id, sk: PLAN_SK },
-          UpdateExpression: 'SET #status = :requested',
-          ConditionExpression: 'attribute_exists(sk)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':requested': 'requested' },
-        }),
-      )
-      .catch((error: unknown) => {
-        if (!isConditionFailure(error)) throw error;
-      });
+    await this.updatePlan(user_id, {
+      expression: 'SET backfill.#plan_status = :requested',
+      condition: 'attribute_exists(backfill)',
+      names: { '#plan_status': 'status' },
+      values: { ':requested': 'requested' },
+    });
   }
 
-  /** A condition that holds only while the user's connection record is live (not deleted). */
-  private whileLive(user_id: string) {
-    return {
-      ConditionCheck: {
-        TableName: this.table,
-        Key: { user_id, sk: RECORD_SK },
-        ConditionExpression: 'attribute_exists(#status)',
-        ExpressionAttributeNames: { '#status': 'status' },
-      },
-    };
-  }
-
-  private async get(user_id: string, sk: string): Promise<Record<string, unknown> | undefined> {
+  private async getRequest(user_id: string, reference: string) {
     const result = await this.doc.send(
-      new GetCommand({ TableName: this.table, Key: { user_id, sk }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.tables.inboxTable,
+        Key: { event_id: RESERVED.request(user_id, reference) },
+        ConsistentRead: true,
+      }),
     );
     return result.Item;
   }
@@ -145,6 +153,7 @@ export class BackfillStore {
     const keep = (attribute: string, key: string, value: unknown) =>
       `${n(attribute)} = if_not_exists(${n(attribute)}, ${v(key, value)})`;
     const sets = [
+      `${n('user_id')} = ${v('user_id', user_id)}`,
       `${n('reference')} = ${v('reference', reference)}`,
       `${n('updated_at')} = ${v('now', new Date(this.now()).toISOString())}`,
     ];
@@ -172,14 +181,24 @@ export class BackfillStore {
           TransactItems: [
             {
               Update: {
-                TableName: this.table,
-                Key: { user_id, sk: requestSk(reference) },
+                TableName: this.tables.inboxTable,
+                Key: { event_id: RESERVED.request(user_id, reference) },
                 UpdateExpression: `SET ${sets.join(', ')}${adds.length ? ` ADD ${adds.join(', ')}` : ''}`,
                 ExpressionAttributeNames: names,
                 ExpressionAttributeValues: values,
               },
             },
-            this.whileLive(user_id),
+            // Only while the user is owned (not deleted, not unknown); the guard lists the request, so
+            // a deletion finds it.
+            {
+              Update: {
+                TableName: this.tables.inboxTable,
+                Key: { event_id: RESERVED.owner(user_id) },
+                UpdateExpression: 'ADD requests :reference',
+                ConditionExpression: 'attribute_exists(reference_id)',
+                ExpressionAttributeValues: { ':reference': new Set([reference]) },
+              },
+            },
           ],
         }),
       );
@@ -187,7 +206,7 @@ export class BackfillStore {
       if (isConditionFailure(error)) return undefined;
       throw error;
     }
-    const item = await this.get(user_id, requestSk(reference));
+    const item = await this.getRequest(user_id, reference);
     return item && this.settle(user_id, reference, toRequest(item));
   }
 
@@ -200,8 +219,8 @@ export class BackfillStore {
       try {
         const result = await this.doc.send(
           new UpdateCommand({
-            TableName: this.table,
-            Key: { user_id, sk: requestSk(reference) },
+            TableName: this.tables.inboxTable,
+            Key: { event_id: RESERVED.request(user_id, reference) },
             UpdateExpression: 'SET #status = :desired',
             ConditionExpression:
               current.status === undefined ? 'attribute_not_exists(#status)' : '#status = :current',
@@ -217,14 +236,7 @@ export class BackfillStore {
       } catch (error) {
         if (!isConditionFailure(error) || attempt >= MAX_ATTEMPTS) throw error;
         await jitter(attempt);
-        const fresh = await this.doc.send(
-          new GetCommand({
-            TableName: this.table,
-            Key: { user_id, sk: requestSk(reference) },
-            ConsistentRead: true,
-          }),
-        );
-        current = toRequest(fresh.Item ?? {});
+        current = toRequest((await this.getRequest(user_id, reference)) ?? {});
       }
     }
   }

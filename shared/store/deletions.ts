@@ -1,18 +1,12 @@
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
 import { isConditionFailure } from './conditions.ts';
 import type { Tombstone } from './connections.ts';
-import { deletionKey, RECORD_SK } from './tables.ts';
+import { deletionKey, RESERVED } from './tables.ts';
 
 /**
  * Deletion jobs (one per app user, in the inbox table under `deletion#<reference_id>`), tombstones in
- * place of connection records, and the batch deletes of a user's items and deliveries.
+ * place of the owner guards, and the deletes of a user's record, data requests and deliveries.
  */
 export class DeletionStore implements DeletionStorePort {
   constructor(
@@ -44,34 +38,35 @@ export class DeletionStore implements DeletionStorePort {
   }
 
   async tombstone(user_id: string, at: number): Promise<void> {
+    const guard = await this.doc.send(
+      new GetCommand({
+        TableName: this.tables.inboxTable,
+        Key: { event_id: RESERVED.owner(user_id) },
+        ConsistentRead: true,
+      }),
+    );
+    // The guard becomes the tombstone first: from then on no write can create, move or touch-create the
+    // record (each is conditional on the guard), and a late delivery reads "deleted".
     await this.doc.send(
       new PutCommand({
-        TableName: this.tables.connectionsTable,
+        TableName: this.tables.inboxTable,
         Item: {
+          event_id: RESERVED.owner(user_id),
           user_id,
-          sk: RECORD_SK,
           deleted_at: new Date(at).toISOString(),
           expires_at: this.expiresAt(),
         } satisfies Tombstone,
       }),
     );
-    const others: Array<Record<string, unknown>> = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tables.connectionsTable,
-          KeyConditionExpression: 'user_id = :u',
-          ExpressionAttributeValues: { ':u': user_id },
-          ProjectionExpression: 'user_id, sk',
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) if (item.sk !== RECORD_SK) others.push({ user_id, sk: item.sk });
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    await this.deleteKeys(this.tables.connectionsTable, others);
+    const item = guard.Item ?? {};
+    const requests = item.requests instanceof Set ? [...(item.requests as Set<string>)] : [];
+    if (typeof item.reference_id === 'string') {
+      await this.deleteKeys(this.tables.connectionsTable, [{ reference_id: item.reference_id, user_id }]);
+    }
+    await this.deleteKeys(this.tables.inboxTable, [
+      ...requests.map((reference) => ({ event_id: RESERVED.request(user_id, reference) })),
+      { event_id: RESERVED.parked(user_id) },
+    ]);
   }
 
   async deleteDeliveries(event_ids: readonly string[]): Promise<number> {

@@ -1,12 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { ConnectionEvent } from '#shared/connections/model';
 import type { Claim, DeliveryFacts, DeliveryLedger, DeliveryStatus } from '#shared/webhooks/ports';
-import { isConditionFailure } from './conditions.ts';
-import type { ConnectionStore } from './connections.ts';
+import { batchGetAll, isConditionFailure } from './conditions.ts';
+import { type ConnectionStore, UnattributedError } from './connections.ts';
 import { readDeletionJob } from './deletions.ts';
-import { INBOX_KEYS } from './tables.ts';
+import { INBOX_KEYS, RESERVED } from './tables.ts';
 
 /**
  * The webhook inbox: one item per delivery id (docs/architecture.md, "Data model"). A delivery that
@@ -25,6 +33,8 @@ export interface StoredDelivery extends Omit<DeliveryFacts, 'received_at'> {
   lease_until?: number;
   replayed_at?: string;
   expires_at: number;
+  /** A parked delivery's events (JSON), applied once its Terra user's owner is known. */
+  parked_events?: string;
 }
 
 export class LeaseLostError extends Error {
@@ -148,6 +158,148 @@ export class DeliveryStore implements DeliveryLedger {
     outcome: string,
   ): Promise<'recorded' | 'duplicate'> {
     return this.putOnce(facts, status, outcome);
+  }
+
+  async park(
+    facts: DeliveryFacts,
+    events: readonly ConnectionEvent[],
+    unowned: readonly string[],
+  ): Promise<'parked' | 'duplicate' | 'attributed'> {
+    const item: StoredDelivery = {
+      ...facts,
+      status: 'parked',
+      attention: 'parked',
+      outcome: 'unattributed',
+      received_at: new Date(facts.received_at).toISOString(),
+      attempts: 1,
+      expires_at: this.expiresAt(),
+      parked_events: JSON.stringify(events),
+    };
+    try {
+      await this.doc.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.table,
+                Item: item,
+                ConditionExpression: 'attribute_not_exists(event_id) OR #status = :stale',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':stale': 'stale' },
+              },
+            },
+            ...unowned.flatMap((user_id) => [
+              {
+                Update: {
+                  TableName: this.table,
+                  Key: { event_id: RESERVED.parked(user_id) },
+                  UpdateExpression: 'SET user_id = :user ADD ids :id',
+                  ExpressionAttributeValues: { ':user': user_id, ':id': new Set([facts.event_id]) },
+                },
+              },
+              // Parked only while nobody owns the user: an owner committed first is seen here, and an
+              // owner committed later finds this delivery in the parked list (the drain reads it).
+              {
+                ConditionCheck: {
+                  TableName: this.table,
+                  Key: { event_id: RESERVED.owner(user_id) },
+                  ConditionExpression: 'attribute_not_exists(event_id)',
+                },
+              },
+            ]),
+          ],
+        }),
+      );
+      return 'parked';
+    } catch (error) {
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const reasons = error.CancellationReasons ?? [];
+      if (reasons[0]?.Code === 'ConditionalCheckFailed') return 'duplicate';
+      if (reasons.some((reason, i) => i % 2 === 0 && i > 0 && reason.Code === 'ConditionalCheckFailed'))
+        return 'attributed';
+      throw error;
+    }
+  }
+
+  /** The Terra users with parked deliveries (the reconcile drains them all). */
+  async parkedUsers(): Promise<string[]> {
+    return [...new Set((await this.byAttention('parked')).map((item) => String(item.user_id ?? '')))]
+      .filter((user_id) => user_id !== '')
+      .sort();
+  }
+
+  /**
+   * Applies what was parked for a Terra user whose owner is now known, each delivery in one transaction
+   * with its records (parked → processed, so its `terra.data` goes out then). Safe to repeat and to run
+   * concurrently: a delivery leaves `parked` once. Answers how many it applied.
+   */
+  async drain(user_id: string): Promise<number> {
+    const list = await this.doc.send(
+      new GetCommand({
+        TableName: this.table,
+        Key: { event_id: RESERVED.parked(user_id) },
+        ConsistentRead: true,
+      }),
+    );
+    const ids = list.Item?.ids instanceof Set ? [...(list.Item.ids as Set<string>)].sort() : [];
+    let applied = 0;
+    for (const event_id of ids) {
+      const delivery = await this.get(event_id);
+      if (delivery?.status === 'parked') {
+        const events = JSON.parse(delivery.parked_events ?? '[]') as ConnectionEvent[];
+        try {
+          await this.connections.applyTogether(events, {
+            item: {
+              Update: {
+                TableName: this.table,
+                Key: { event_id },
+                UpdateExpression:
+                  'SET #status = :processed, outcome = :applied REMOVE attention, parked_events',
+                ConditionExpression: '#status = :parked',
+                ExpressionAttributeNames: { '#status': 'status' },
+                ExpressionAttributeValues: { ':processed': 'processed', ':applied': 'applied', ':parked': 'parked' },
+              },
+            },
+            stillHolds: async () =>
+              (await this.get(event_id))?.status === 'parked' ? undefined : new LeaseLostError(),
+          });
+          applied++;
+        } catch (error) {
+          // Another of its Terra users is still unowned (a reauth): it stays parked for that one.
+          if (error instanceof UnattributedError) continue;
+          if (!(error instanceof LeaseLostError)) throw error;
+        }
+      }
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { event_id: RESERVED.parked(user_id) },
+          UpdateExpression: 'DELETE ids :id',
+          ExpressionAttributeValues: { ':id': new Set([event_id]) },
+        }),
+      );
+    }
+    return applied;
+  }
+
+  private async byAttention(attention: string): Promise<Array<Record<string, unknown>>> {
+    const keys: Array<Record<string, unknown>> = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.table,
+          IndexName: INBOX_KEYS.byAttentionIndex,
+          KeyConditionExpression: '#a = :a',
+          ExpressionAttributeNames: { '#a': INBOX_KEYS.attentionKey },
+          ExpressionAttributeValues: { ':a': attention },
+          ExclusiveStartKey,
+        }),
+      );
+      keys.push(...(page.Items ?? []).map((item) => ({ event_id: item.event_id })));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return batchGetAll(this.doc, this.table, keys);
   }
 
   async recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'> {

@@ -18,8 +18,8 @@ import type {
   StreamBatch,
 } from '#shared/operations/ports';
 import { batchGetAll } from './conditions.ts';
-import { keysByReference } from './connections.ts';
-import { CONNECTIONS_KEYS, INBOX_KEYS, RECORD_SK } from './tables.ts';
+import { ConnectionStore } from './connections.ts';
+import { INBOX_KEYS } from './tables.ts';
 
 /**
  * The reads the operations CLI makes (shared/operations/ports.ts): the inbox by attention (the sparse
@@ -39,10 +39,7 @@ const isReserved = (event_id: unknown) => typeof event_id !== 'string' || event_
 
 function toState(item: Item | undefined): ConnectionState {
   if (item === undefined) return { state: 'missing' };
-  if (item.status === undefined && typeof item.deleted_at === 'string') {
-    return { state: 'deleted', deleted_at: item.deleted_at };
-  }
-  const { sk: _sk, version: _version, expires_at: _ttl, ...record } = item;
+  const { version: _version, backfill: _plan, ...record } = item;
   return { state: 'live', record: record as unknown as ConnectionRecord };
 }
 
@@ -133,22 +130,26 @@ export class OperationsStore implements OperationsReader {
   }
 
   async connectionStates(user_ids: readonly string[]): Promise<Map<string, ConnectionState>> {
-    const wanted = [...new Set(user_ids)];
-    const items = await batchGetAll(
-      this.doc,
-      this.tables.connectionsTable,
-      wanted.map((user_id) => ({
-        [CONNECTIONS_KEYS.partitionKey]: user_id,
-        [CONNECTIONS_KEYS.sortKey]: RECORD_SK,
-      })),
+    const store = new ConnectionStore(this.doc, this.tables);
+    const owners = await store.owners(user_ids);
+    const owned = [...owners].flatMap(([user_id, owner]) =>
+      owner.state === 'owned' ? [{ reference_id: owner.reference_id, user_id }] : [],
     );
-    const byId = new Map(items.map((item) => [String(item[CONNECTIONS_KEYS.partitionKey]), item]));
-    return new Map(wanted.map((user_id) => [user_id, toState(byId.get(user_id))]));
+    const items = await batchGetAll(this.doc, this.tables.connectionsTable, owned);
+    const byId = new Map(items.map((item) => [String(item.user_id), item]));
+    return new Map(
+      [...owners].map(([user_id, owner]): [string, ConnectionState] => [
+        user_id,
+        owner.state === 'deleted'
+          ? { state: 'deleted', deleted_at: owner.deleted_at }
+          : toState(byId.get(user_id)),
+      ]),
+    );
   }
 
   async userIdsByReference(reference_id: string): Promise<string[]> {
-    const keys = await keysByReference(this.doc, this.tables.connectionsTable, reference_id);
-    return [...new Set(keys.filter(({ sk }) => sk === RECORD_SK).map(({ user_id }) => user_id))].sort();
+    const records = await new ConnectionStore(this.doc, this.tables).listByReference(reference_id);
+    return records.map((record) => record.user_id).sort();
   }
 }
 

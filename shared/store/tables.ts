@@ -1,24 +1,38 @@
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 /**
- * Key design of both tables (docs/architecture.md, "Data model"), used by local mode and tests to create
- * them; the CDK stack declares the same keys and a test holds the two together.
+ * Key design of both tables (docs/architecture.md, "Data model"; docs/decisions/0020), used by local mode
+ * and tests to create them; the CDK stack declares the same keys and a test holds the two together.
  *
- * Connections: one item per Terra `user_id` and kind (`sk`): the connection record (`connection`), and
- * the backfill items of that user. The sparse index `byReference` lists an app user's items: only items
- * that carry a `reference_id` are in it, so a Terra user no app user owns is reachable by no caller.
- * It projects keys only, so touching `last_webhook_update` on every data event writes no index entry.
+ * Connections, as the product promises them: partition key `reference_id` (the app user), sort key
+ * `user_id` (the Terra user), and the index `byUserId` from a Terra user to its record. The table holds
+ * connection records and nothing else: an app team may `Query reference_id = <user>` and gets exactly
+ * that user's connections. What is not a connection (the owner guard, data requests, parked deliveries,
+ * tombstones) lives in the inbox table under reserved keys.
  */
 export const CONNECTIONS_KEYS = {
-  partitionKey: 'user_id',
-  sortKey: 'sk',
-  byReferenceIndex: 'byReference',
-  referenceKey: 'reference_id',
-  ttlAttribute: 'expires_at',
+  partitionKey: 'reference_id',
+  sortKey: 'user_id',
+  byUserIdIndex: 'byUserId',
 } as const;
 
-/** The sort key of the connection record itself. */
-export const RECORD_SK = 'connection';
+/**
+ * Reserved inbox keys. Each contains `#`, which no delivery id can (shared/ids.ts TRACE_ID), so none can
+ * collide with a delivery; none is reachable from a caller's identity (nothing reads them by a JWT claim).
+ */
+export const RESERVED = {
+  /**
+   * The one owner of a Terra user: `{user_id, reference_id}`, written in the same transaction as the
+   * record it guards, so a Terra user has one record whatever races; a tombstone once the user is deleted.
+   */
+  owner: (user_id: string) => `owner#${user_id}`,
+  /** A data request of a Terra user, by Terra's request reference. */
+  request: (user_id: string, reference: string) => `request#${user_id}#${reference}`,
+  /** The ids of the deliveries parked for a Terra user no one owns yet. */
+  parked: (user_id: string) => `parked#${user_id}`,
+  /** An app user's pending claim on SDK connections (`POST /sdk-token`). */
+  sdkClaim: (reference_id: string) => `sdk#${reference_id}`,
+} as const;
 
 /**
  * Deliveries (the webhook inbox): one item per delivery id, plus a few reserved items whose keys contain
@@ -50,7 +64,6 @@ export function connectionsTableInput(TableName: string): CreateTableCommandInpu
     AttributeDefinitions: [
       { AttributeName: k.partitionKey, AttributeType: 'S' },
       { AttributeName: k.sortKey, AttributeType: 'S' },
-      { AttributeName: k.referenceKey, AttributeType: 'S' },
     ],
     KeySchema: [
       { AttributeName: k.partitionKey, KeyType: 'HASH' },
@@ -58,11 +71,8 @@ export function connectionsTableInput(TableName: string): CreateTableCommandInpu
     ],
     GlobalSecondaryIndexes: [
       {
-        IndexName: k.byReferenceIndex,
-        KeySchema: [
-          { AttributeName: k.referenceKey, KeyType: 'HASH' },
-          { AttributeName: k.partitionKey, KeyType: 'RANGE' },
-        ],
+        IndexName: k.byUserIdIndex,
+        KeySchema: [{ AttributeName: k.sortKey, KeyType: 'HASH' }],
         Projection: { ProjectionType: 'KEYS_ONLY' },
       },
     ],

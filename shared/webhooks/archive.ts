@@ -23,7 +23,11 @@ export type ArchiveWriter = Pick<Archive, 'put' | 'delete' | 'location'>;
 
 /** The prefixes a Terra user's payloads live under; a deletion removes exactly these. */
 export function userPrefixes(user_id: string): string[] {
-  return [`users/${keySegment(user_id)}/`, `quarantine/${keySegment(user_id)}/`];
+  return [
+    `users/${keySegment(user_id)}/`,
+    `quarantine/${keySegment(user_id)}/`,
+    `unattributed/${keySegment(user_id)}/`,
+  ];
 }
 
 /** Deliveries that name an app user but no Terra user (a cancelled login): deleted with that app user. */
@@ -67,6 +71,8 @@ export function archiveKey(options: {
   receivedAtMs: number;
   user_id?: string | undefined;
   reference_id?: string | undefined;
+  /** Parked for a Terra user nobody owns yet: `unattributed/<user_id>/` (docs/decisions/0020). */
+  parked?: boolean;
 }): string {
   const day = new Date(options.receivedAtMs).toISOString().slice(0, 10).replaceAll('-', '/');
   const owner =
@@ -76,7 +82,7 @@ export function archiveKey(options: {
     options.zone === 'quarantine'
       ? `quarantine/${owner !== undefined ? keySegment(owner) : `_${unowned}`}`
       : owner !== undefined
-        ? `users/${keySegment(owner)}`
+        ? `${options.parked ? 'unattributed' : 'users'}/${keySegment(owner)}`
         : unowned;
   return `${base}/${day}/${keySegment(options.event_id)}.${options.sha256.slice(0, 16)}.json`;
 }

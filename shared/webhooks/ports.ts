@@ -5,8 +5,11 @@ import type { ConnectionEvent, ConnectionRecord } from '#shared/connections/mode
  * DynamoDB and the receiver knows nothing of how (docs/architecture.md, "The webhook pipeline").
  */
 
-/** Where a delivery stands. `received` holds a lease while an attempt works on it; the rest are final. */
-export type DeliveryStatus = 'received' | 'processed' | 'ignored' | 'failed' | 'stale';
+/**
+ * Where a delivery stands. `received` holds a lease while an attempt works on it; `parked` waits for its
+ * Terra user's app user to be known (docs/decisions/0020); the rest are final.
+ */
+export type DeliveryStatus = 'received' | 'processed' | 'ignored' | 'failed' | 'stale' | 'parked';
 
 /** Everything recorded about one delivery; enough to find, explain and replay it later. */
 export interface DeliveryFacts {
@@ -31,6 +34,8 @@ export interface DeliveryFacts {
   expected_payloads?: number;
   /** A data payload: the app is told about it (`terra.data`). */
   data?: boolean;
+  /** Parked: its Terra user had no owner when it arrived (archived under `unattributed/`). */
+  parked?: boolean;
   /** Set when the operations CLI replayed this delivery from the archive. */
   replayed_at?: string;
 }
@@ -63,20 +68,41 @@ export interface DeliveryLedger {
    * `duplicate` when a copy of it already got further (processed, ignored, or in flight under a lease).
    */
   recordFailed(facts: DeliveryFacts, outcome: string): Promise<'recorded' | 'duplicate'>;
+  /**
+   * Keeps a delivery for a Terra user nobody owns yet, with the events it will apply once the owner is
+   * known. `attributed` when an owner (or a tombstone) appeared meanwhile: the caller applies it instead.
+   */
+  park(
+    facts: DeliveryFacts,
+    events: readonly ConnectionEvent[],
+    unowned: readonly string[],
+  ): Promise<'parked' | 'duplicate' | 'attributed'>;
   /** A validly signed delivery whose signature time is outside the window: kept, never applied. */
   recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'>;
   /** The app user is being or was deleted: deliveries naming only it are not kept. */
   referenceDeleted(reference_id: string): Promise<boolean>;
 }
 
+/** Who owns a Terra user: an app user, nobody yet, or nobody any more (deleted). */
+export type Owner =
+  | { state: 'missing' }
+  | { state: 'deleted'; deleted_at: string }
+  | { state: 'owned'; reference_id: string };
+
 /** The connection side of a delivery. */
 export interface DeliveryConnections {
-  /** Which of these Terra users were deleted (their deliveries are acknowledged and dropped). */
+  /** The owner of each of these Terra users (deleted ones are acknowledged and dropped). */
+  owners(user_ids: readonly string[]): Promise<Map<string, Owner>>;
+  /** Which of these Terra users were deleted. */
   deleted(user_ids: readonly string[]): Promise<Set<string>>;
-  /** A data event's effect in one write; `missing` when the user has no record yet. */
+  /**
+   * A data event's effect in one write on the record under `reference_id` (the one the delivery names);
+   * `missing` when the user has no record.
+   */
   touch(
     user_id: string,
     iso: string,
+    reference_id?: string | null,
   ): Promise<
     { state: 'touched' | 'unchanged'; record: ConnectionRecord } | { state: 'deleted' } | { state: 'missing' }
   >;

@@ -48,6 +48,7 @@ export type DeliveryOutcome =
   | 'malformed'
   | 'in_progress'
   | 'deleted_user'
+  | 'parked'
   | 'payload_failed'
   | 'error';
 
@@ -222,6 +223,7 @@ async function archiveOf(flight: InFlight): Promise<void> {
     receivedAtMs: facts.received_at,
     user_id: facts.user_id,
     reference_id: facts.reference_id,
+    ...(facts.parked ? { parked: true } : {}),
   });
   await deps.archive.put(facts.archive_key, flight.raw);
   if (flight.payload) {
@@ -246,10 +248,14 @@ async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind:
     case 'data':
       return applyData(flight, parsed.event, parsed.subject);
     case 'tracking': {
-      about(facts, parsed.subject);
-      if ((await deps.connections.deleted([parsed.subject.user_id])).size > 0) return forgotten(flight);
+      const { subject } = parsed;
+      about(facts, subject);
+      const owner = (await deps.connections.owners([subject.user_id])).get(subject.user_id);
+      if (owner?.state === 'deleted') return forgotten(flight);
       if (parsed.reference !== undefined) facts.terra_reference ??= parsed.reference;
       if (parsed.expected_payloads !== undefined) facts.expected_payloads = parsed.expected_payloads;
+      // Counted against its request once someone owns the Terra user (the request is theirs).
+      if (owner?.state === 'missing' && subject.reference_id === null) return park(flight, [], [subject.user_id]);
       return recordFinal(flight, 'processed', 'tracked');
     }
     case 'ignored':
@@ -293,8 +299,16 @@ async function recordFinal(flight: InFlight, status: 'processed' | 'ignored', ou
 async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subject): Promise<WebhookResult> {
   const { deps, facts } = flight;
   about(facts, subject);
-  const touched = await deps.connections.touch(subject.user_id, new Date(event.at).toISOString());
+  const touched = await deps.connections.touch(
+    subject.user_id,
+    new Date(event.at).toISOString(),
+    subject.reference_id,
+  );
   if (touched.state === 'deleted') return forgotten(flight);
+  // No record, and the payload names no app user: no record without an owner (docs/decisions/0020).
+  if (touched.state === 'missing' && subject.reference_id === null) {
+    return park(flight, [event], [subject.user_id]);
+  }
   await archiveOf(flight);
   let record = touched.state === 'missing' ? undefined : touched.record;
   if (touched.state === 'missing') {
@@ -315,14 +329,39 @@ async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subj
   return answer(200, outcome, facts.event_id);
 }
 
+/**
+ * A delivery for a Terra user no app user owns yet (docs/decisions/0020): acknowledged, archived under
+ * `unattributed/`, and kept with its events, which are applied once the owner is known (the publisher
+ * drains them when the user's first record commits).
+ */
+async function park(flight: InFlight, events: ConnectionEvent[], unowned: string[]): Promise<WebhookResult> {
+  const { deps, facts } = flight;
+  facts.parked = true;
+  await archiveOf(flight);
+  const parked = await deps.deliveries.park(facts, events, unowned);
+  if (parked === 'attributed') {
+    // Owned (or deleted) since we looked, a rare race: Terra's retry takes the normal way.
+    flight.log('error', { reason: 'attributed_meanwhile' });
+    return answer(500, 'error', facts.event_id, 'The Terra user was attributed meanwhile; Terra will retry.');
+  }
+  if (parked === 'duplicate') return duplicate(flight);
+  flight.log('parked', { users: unowned });
+  return answer(200, 'parked', facts.event_id);
+}
+
 /** Connection events keep the lease: the records and the delivery's closing move in one transaction. */
 async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): Promise<WebhookResult> {
   const { deps, facts } = flight;
-  const deleted = await deps.connections.deleted(all.map((event) => event.user_id));
-  const events = all.filter((event) => !deleted.has(event.user_id));
+  const owners = await deps.connections.owners(all.map((event) => event.user_id));
+  const events = all.filter((event) => owners.get(event.user_id)?.state !== 'deleted');
   const [first] = events;
   if (first === undefined) return forgotten(flight);
   about(facts, first);
+  // A Terra user nobody owns, and the event does not name an app user: parked until one is known.
+  const unowned = events
+    .filter((event) => event.reference_id === null && owners.get(event.user_id)?.state === 'missing')
+    .map((event) => event.user_id);
+  if (unowned.length > 0) return park(flight, events, unowned);
   await archiveOf(flight);
 
   let claim = await deps.deliveries.claim(facts);

@@ -10,6 +10,7 @@ import type {
   DeliveryFacts,
   DeliveryLedger,
   DeliveryStatus,
+  Owner,
 } from '#shared/webhooks/ports';
 
 /**
@@ -127,6 +128,26 @@ export class MemoryLedger implements DeliveryLedger {
     return this.deletedReferences.has(reference_id);
   }
 
+  /** Parked deliveries by Terra user, with their events (as the store's `parked#` lists). */
+  readonly parked = new Map<string, Array<{ event_id: string; events: ConnectionEvent[] }>>();
+
+  async park(
+    facts: DeliveryFacts,
+    events: readonly ConnectionEvent[],
+    unowned: readonly string[],
+  ): Promise<'parked' | 'duplicate' | 'attributed'> {
+    this.calls.push(`park:${facts.event_id}`);
+    if (unowned.some((user_id) => this.connections.ownerOf(user_id).state !== 'missing')) return 'attributed';
+    if (this.putOnce(facts, 'parked', 'unattributed') === 'duplicate') return 'duplicate';
+    for (const user_id of unowned) {
+      this.parked.set(user_id, [
+        ...(this.parked.get(user_id) ?? []),
+        { event_id: facts.event_id, events: structuredClone([...events]) },
+      ]);
+    }
+    return 'parked';
+  }
+
   private putOnce(facts: DeliveryFacts, status: DeliveryStatus, outcome: string): 'recorded' | 'duplicate' {
     const existing = this.entries.get(facts.event_id);
     if (existing !== undefined && (status === 'stale' || existing.status !== 'stale')) return 'duplicate';
@@ -151,9 +172,21 @@ export class MemoryConnections
     return new Set(user_ids.filter((user_id) => this.tombstones.has(user_id)));
   }
 
+  ownerOf(user_id: string): Owner {
+    if (this.tombstones.has(user_id)) return { state: 'deleted', deleted_at: '' };
+    const reference_id = this.records.get(user_id)?.reference_id;
+    return reference_id === undefined ? { state: 'missing' } : { state: 'owned', reference_id };
+  }
+
+  async owners(user_ids: readonly string[]): Promise<Map<string, Owner>> {
+    this.calls.push(`owners:${user_ids.join(',')}`);
+    return new Map(user_ids.map((user_id) => [user_id, this.ownerOf(user_id)]));
+  }
+
   async touch(
     user_id: string,
     iso: string,
+    _reference_id?: string | null,
   ): Promise<
     { state: 'touched' | 'unchanged'; record: ConnectionRecord } | { state: 'deleted' } | { state: 'missing' }
   > {
@@ -171,7 +204,12 @@ export class MemoryConnections
     this.calls.push(`apply:${events.map((event) => `${event.user_id}/${event.change.kind}`).join(',')}`);
     return events.map((event) => {
       if (this.tombstones.has(event.user_id)) return undefined;
-      const next = applyEvent(this.records.get(event.user_id), event);
+      const current = this.records.get(event.user_id);
+      // No record without an owner, as the store (docs/decisions/0020).
+      if (current?.reference_id === undefined && event.reference_id === null) {
+        throw new Error(`no app user owns Terra user ${event.user_id} yet`);
+      }
+      const next = applyEvent(current, event);
       this.records.set(event.user_id, next);
       return structuredClone(next);
     });

@@ -26,7 +26,7 @@ export function receiverDeps(
 ): WebhookDeps {
   const now = options.now ?? Date.now;
   const doc = options.doc ?? tables.doc;
-  const connections = new ConnectionStore(doc, tables.connectionsTable);
+  const connections = new ConnectionStore(doc, tables);
   return {
     signingSecrets: async () => [options.secret],
     toleranceSeconds: 300,

@@ -28,7 +28,7 @@ beforeAll(async () => {
       maxAttempts: 2,
       deadlineMs: 5_000,
     }),
-    connections: new ConnectionStore(doc, stack.tables.connectionsTable),
+    connections: new ConnectionStore(doc, stack.tables),
     checkpoints: new CheckpointStore(doc, stack.tables.inboxTable),
     now: Date.now,
     log: logger,

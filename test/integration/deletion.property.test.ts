@@ -108,7 +108,7 @@ function fakeTerra(
 function deletionDeps(terra: DeletionDeps['terra'], archiveDir: string): DeletionDeps {
   return {
     terra,
-    records: new ConnectionStore(tables.doc, tables.connectionsTable),
+    records: new ConnectionStore(tables.doc, tables),
     jobs: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
     archive: new DirectoryArchive(archiveDir),
     graceMs: GRACE_MS,

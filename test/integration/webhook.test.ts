@@ -12,7 +12,7 @@ import { logger } from '#shared/log';
 import { createDocumentClient } from '#shared/store/client';
 import { ConnectionStore } from '#shared/store/connections';
 import { DeliveryStore } from '#shared/store/deliveries';
-import { RECORD_SK } from '#shared/store/tables';
+import { RESERVED } from '#shared/store/tables';
 import { DirectoryArchive } from '#shared/webhooks/archive';
 import type { PayloadFetcher } from '#shared/webhooks/payloads';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
@@ -76,7 +76,7 @@ function deliver(
   return receiveWebhook(deps, { headers, body: Buffer.from(body) });
 }
 
-const store = () => new ConnectionStore(tables.doc, tables.connectionsTable);
+const store = () => new ConnectionStore(tables.doc, tables);
 const inbox = () =>
   new DeliveryStore(tables.doc, tables.inboxTable, store(), {
     leaseSeconds: LEASE_SECONDS,
@@ -507,8 +507,13 @@ describe('deleted users', () => {
   async function tombstone(user_id: string) {
     await tables.doc.send(
       new PutCommand({
-        TableName: tables.connectionsTable,
-        Item: { user_id, sk: RECORD_SK, deleted_at: new Date().toISOString(), expires_at: 4_000_000_000 },
+        TableName: tables.inboxTable,
+        Item: {
+          event_id: RESERVED.owner(user_id),
+          user_id,
+          deleted_at: new Date().toISOString(),
+          expires_at: 4_000_000_000,
+        },
       }),
     );
   }
@@ -529,9 +534,8 @@ describe('deleted users', () => {
       });
       expect(archivedFiles()).toEqual([]);
       expect(await inbox().get(traceId)).toBeUndefined();
-      expect(await itemsOf(user_id)).toEqual([
-        { user_id, sk: RECORD_SK, deleted_at: expect.any(String), expires_at: 4_000_000_000 },
-      ]);
+      expect(await itemsOf(user_id)).toEqual([]);
+      expect(await store().owner(user_id)).toEqual({ state: 'deleted', deleted_at: expect.any(String) });
     },
   );
 

@@ -108,7 +108,7 @@ beforeAll(async () => {
   });
   // The deployed webhook, in-process, writing the same tables and bucket.
   const doc = createDocumentClient({ dynamoEndpoint: dynamo });
-  const connections = new ConnectionStore(doc, tables.connectionsTable);
+  const connections = new ConnectionStore(doc, tables);
   archive = new S3Archive(BUCKET, {
     endpoint: s3,
     forcePathStyle: true,

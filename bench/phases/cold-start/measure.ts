@@ -268,7 +268,7 @@ export async function measureColdStart(options: {
     try {
       const terraHeaders = { 'dev-id': devId, 'x-api-key': apiKey, 'content-type': 'application/json' };
       const fixtureFor = (tables: Tables): Fixture => {
-        const store = new ConnectionStore(doc, tables.connectionsTable);
+        const store = new ConnectionStore(doc, tables);
         return {
           tables,
           signingSecret,
