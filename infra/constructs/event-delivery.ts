@@ -10,7 +10,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '#shared/events/bus-events';
 import type { Monitoring } from './monitoring.ts';
-import type { Storage } from './storage.ts';
+import { DATA_PREFIXES, type Storage } from './storage.ts';
 import { TerraFunction } from './terra-function.ts';
 
 export interface EventDeliveryProps {
@@ -153,14 +153,14 @@ export class EventDelivery extends Construct {
       statements: [
         new PolicyStatement({
           actions: ['s3:GetObject'],
-          resources: [storage.archive.arnForObjects('users/*')],
+          resources: DATA_PREFIXES.map((prefix) => storage.archive.arnForObjects(prefix)),
         }),
       ],
     });
     storage.acknowledgePrefixes(
       this.consumerPolicy,
-      ['users/*'],
-      'A consumer reads any payload a terra.data event points at; they all live under users/.',
+      DATA_PREFIXES,
+      'A consumer reads any payload a terra.data event points at: under users/, or unattributed/ for one that was parked.',
     );
 
     if (props.exampleSubscription) {

@@ -16,7 +16,13 @@ import { CONNECTIONS_KEYS, INBOX_KEYS } from '#shared/store/tables';
 export const ARCHIVE_PREFIXES = ['users', 'references', 'unattributed', 'quarantine'] as const;
 
 /** Where one person's payloads can be: a deletion lists and deletes these and nothing else. */
-const USER_PREFIXES = ['users', 'references', 'quarantine'] as const;
+const USER_PREFIXES = ['users', 'references', 'quarantine', 'unattributed'] as const;
+
+/**
+ * Where the payloads a `terra.data` event points at live: under their Terra user, or, for a delivery that
+ * was parked until its owner was known, under `unattributed/<user_id>/` (docs/decisions/0020).
+ */
+export const DATA_PREFIXES = ['users/*', 'unattributed/*'] as const;
 
 export interface StorageProps {
   /** Days before raw deliveries move to Infrequent Access, then Glacier Instant Retrieval. */
@@ -201,11 +207,14 @@ export class Storage extends Construct {
   /** Reads archived payloads (to inline them into events); never writes, lists or deletes. */
   grantArchiveRead(grantee: IGrantable & IConstruct): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['s3:GetObject'], resources: [this.archive.arnForObjects('users/*')] }),
+      new PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: DATA_PREFIXES.map((prefix) => this.archive.arnForObjects(prefix)),
+      }),
     );
     this.acknowledgePrefixes(
       grantee,
-      ['users/*'],
+      DATA_PREFIXES,
       'The publisher reads the payload a terra.data event points at, to inline it when it fits.',
     );
   }
@@ -265,7 +274,12 @@ export class Storage extends Construct {
   grantInbox(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
-        actions: ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:ConditionCheckItem'],
+        actions: [
+          'dynamodb:GetItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:PutItem',
+          'dynamodb:ConditionCheckItem',
+        ],
         resources: [this.inbox.tableArn],
       }),
     );

@@ -61,7 +61,12 @@ export class BackfillStore {
    */
   private async updatePlan(
     user_id: string,
-    update: { expression: string; condition: string; names?: Record<string, string>; values?: Record<string, unknown> },
+    update: {
+      expression: string;
+      condition: string;
+      names?: Record<string, string>;
+      values?: Record<string, unknown>;
+    },
   ): Promise<{ ok: boolean; item?: Record<string, unknown> } | undefined> {
     const Key = await this.recordKey(user_id);
     if (Key === undefined) return undefined;

@@ -24,7 +24,6 @@ export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems'
 /** A record as stored: the record, its plan (docs/architecture.md, "Backfill") and a version. */
 type StoredRecord = ConnectionRecord & { version: number; backfill?: BackfillPlan };
 
-
 /** A deleted Terra user: its id and a time, nothing else (docs/architecture.md, "Deleting a user"). */
 export interface Tombstone {
   event_id: string;
@@ -192,8 +191,7 @@ export class ConnectionStore implements ConnectionRepository {
     const keys = plans.flatMap((plan) =>
       (plan.references ?? []).map((reference) => ({ event_id: RESERVED.request(plan.user_id, reference) })),
     );
-    const requests =
-      keys.length === 0 ? [] : (await this.batchGetInbox(keys)).map((item) => toRequest(item));
+    const requests = keys.length === 0 ? [] : (await this.batchGetInbox(keys)).map((item) => toRequest(item));
     return { records: stored.map(({ record }) => record), plans, requests };
   }
 
@@ -239,7 +237,9 @@ export class ConnectionStore implements ConnectionRepository {
     alongside?: { item: TransactItem; stillHolds: () => Promise<Error | undefined> },
   ): Promise<Array<ConnectionRecord | undefined>> {
     for (let attempt = 1; ; attempt++) {
-      const currents = await Promise.all(events.map((event) => this.locate(event.user_id, event.reference_id)));
+      const currents = await Promise.all(
+        events.map((event) => this.locate(event.user_id, event.reference_id)),
+      );
       const results: Array<ConnectionRecord | undefined> = [];
       const writes: TransactItem[] = [];
       for (const [i, event] of events.entries()) {
@@ -252,7 +252,9 @@ export class ConnectionStore implements ConnectionRepository {
         const before = current.state === 'live' ? current.record : undefined;
         const next = applyEvent(before, event);
         const owner = current.owner;
-        const reference_id = next.reference_id ?? owner;
+        // A data event sets no register, but the app user it names owns a Terra user nobody owns yet
+        // (Terra signed it); a connection event with a reference, later, still decides.
+        const reference_id = next.reference_id ?? owner ?? event.reference_id ?? undefined;
         if (reference_id === undefined) throw new UnattributedError(event.user_id);
         next.reference_id = reference_id;
         results.push(next);

@@ -257,7 +257,11 @@ export class DeliveryStore implements DeliveryLedger {
                   'SET #status = :processed, outcome = :applied REMOVE attention, parked_events',
                 ConditionExpression: '#status = :parked',
                 ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':processed': 'processed', ':applied': 'applied', ':parked': 'parked' },
+                ExpressionAttributeValues: {
+                  ':processed': 'processed',
+                  ':applied': 'applied',
+                  ':parked': 'parked',
+                },
               },
             },
             stillHolds: async () =>

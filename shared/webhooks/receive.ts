@@ -255,7 +255,8 @@ async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind:
       if (parsed.reference !== undefined) facts.terra_reference ??= parsed.reference;
       if (parsed.expected_payloads !== undefined) facts.expected_payloads = parsed.expected_payloads;
       // Counted against its request once someone owns the Terra user (the request is theirs).
-      if (owner?.state === 'missing' && subject.reference_id === null) return park(flight, [], [subject.user_id]);
+      if (owner?.state === 'missing' && subject.reference_id === null)
+        return park(flight, [], [subject.user_id]);
       return recordFinal(flight, 'processed', 'tracked');
     }
     case 'ignored':

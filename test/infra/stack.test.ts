@@ -144,19 +144,25 @@ describe('routes', () => {
 });
 
 describe('tables', () => {
-  it('keys connections by Terra user_id with the keys-only byReference index and a stream, as local mode does', () => {
+  it('keys connections by reference_id and user_id with the keys-only byUserId index and a stream, as promised and as local mode does', () => {
     const local = connectionsTableInput('x');
+    expect(local.KeySchema).toEqual([
+      { AttributeName: 'reference_id', KeyType: 'HASH' },
+      { AttributeName: 'user_id', KeyType: 'RANGE' },
+    ]);
+    expect(local.GlobalSecondaryIndexes?.[0]?.KeySchema).toEqual([
+      { AttributeName: 'user_id', KeyType: 'HASH' },
+    ]);
     main.template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: local.KeySchema,
       GlobalSecondaryIndexes: [
         {
-          IndexName: 'byReference',
+          IndexName: 'byUserId',
           KeySchema: local.GlobalSecondaryIndexes?.[0]?.KeySchema,
           Projection: { ProjectionType: 'KEYS_ONLY' },
         },
       ],
       StreamSpecification: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
-      TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
       BillingMode: 'PAY_PER_REQUEST',
       Replicas: [
         Match.objectLike({
@@ -165,6 +171,11 @@ describe('tables', () => {
         }),
       ],
     });
+    const connections = Object.values(main.template.findResources('AWS::DynamoDB::GlobalTable')).find(
+      (table) => JSON.stringify(table).includes('byUserId'),
+    );
+    // Retained when the stack goes, like the inbox and the archive.
+    expect(connections).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
   });
 
   it('keys the inbox by event_id with a TTL, the sparse byAttention index and a stream', () => {
@@ -316,10 +327,16 @@ describe('least privilege', () => {
 
   it('lets the webhook write records, its inbox and the archive, and nothing else', () => {
     expect(actionsOf(main.template, 'terrawebhookRole')).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
       'dynamodb:GetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:PutItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       'dynamodb:UpdateItem',
       'logs:CreateLogStream',
@@ -351,16 +368,30 @@ describe('least privilege', () => {
   );
 
   it.each(['listconnections', 'createconnection', 'deleteconnection', 'terracallback'])(
-    'gives %s the connections table only, no inbox or bucket',
+    'gives %s the connections table, the owner guards and no delivery or bucket',
     (name) => {
       const actions = actionsOf(main.template, `${name}Role`);
       expect(actions).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem']));
-      // Only the webhook touches records blindly (data events); only the list reads the index.
-      expect(actions).not.toContain('dynamodb:UpdateItem');
       if (name !== 'listconnections') expect(actions).not.toContain('dynamodb:Query');
       expect(actions).not.toContain('s3:PutObject');
+      // In the inbox table, only the reserved items (owner guards; the list reads data requests too).
+      const inbox = statementsOf(main.template, `${name}Role`).filter((statement) =>
+        JSON.stringify(statement.Resource).includes('Inbox'),
+      );
+      expect(inbox.length).toBeGreaterThan(0);
+      for (const statement of inbox) {
+        expect(JSON.stringify((statement as Statement & { Condition?: unknown }).Condition)).toMatch(
+          /"dynamodb:LeadingKeys":\["(owner|request)#\*"/,
+        );
+      }
     },
   );
+
+  it('lets GET /connections query the partition, never an index: strongly consistent', () => {
+    const statements = statementsOf(main.template, 'listconnectionsRole');
+    const query = statements.find((statement) => statement.Action === 'dynamodb:Query');
+    expect(JSON.stringify(query?.Resource)).not.toContain('/index/');
+  });
 });
 
 describe('the scheduled reconcile', () => {
@@ -371,7 +402,7 @@ describe('the scheduled reconcile', () => {
     });
   });
 
-  it('may scan and write records, and touch only its checkpoint key in the inbox', () => {
+  it('may scan and write records, and touch only its checkpoint key and the owner guards in the inbox', () => {
     const statements = statementsOf(main.template, 'reconcileRole');
     expect(statements).toContainEqual(expect.objectContaining({ Action: 'dynamodb:Scan' }));
     expect(statements).toContainEqual(
@@ -380,7 +411,13 @@ describe('the scheduled reconcile', () => {
         Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['reconcile#checkpoint'] } },
       }),
     );
-    expect(actionsOf(main.template, 'reconcileRole')).not.toContain('dynamodb:UpdateItem');
+    // Updates only where a record moves with its guard: never a delivery.
+    const updates = statements.filter((statement) => JSON.stringify(statement.Action).includes('UpdateItem'));
+    for (const statement of updates.filter((each) => JSON.stringify(each.Resource).includes('Inbox'))) {
+      expect((statement as Statement & { Condition?: unknown }).Condition).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['owner#*'] },
+      });
+    }
   });
 });
 
@@ -529,7 +566,7 @@ describe('events for the app', () => {
     expect(filters).toContain('active');
   });
 
-  it('gives the publisher the stream, record reads, request tracking and archive reads, and nothing else', () => {
+  it('gives the publisher the stream, record writes (to apply parked deliveries), request tracking and archive reads, and nothing else', () => {
     const actions = actionsOf(main.template, 'EventspublisherRole');
     expect(actions).toEqual(
       expect.arrayContaining([
@@ -541,15 +578,14 @@ describe('events for the app', () => {
       ]),
     );
     expect(actions).not.toContain('s3:PutObject');
-    expect(actions).not.toContain('dynamodb:DeleteItem');
+    expect(actions).not.toContain('s3:DeleteObject');
     expect(actions).not.toContain('secretsmanager:GetSecretValue');
   });
 
   it('lets the backfill read the Terra secret and track requests, but not publish or touch the archive', () => {
     const actions = actionsOf(main.template, 'EventsbackfillRole');
-    expect(actions).toEqual(
-      expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:ConditionCheckItem']),
-    );
+    expect(actions).toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue', 'dynamodb:UpdateItem']));
+    expect(actions).not.toContain('dynamodb:PutItem');
     expect(actions.some((action) => action.startsWith('s3:'))).toBe(false);
   });
 
@@ -574,7 +610,7 @@ describe('events for the app', () => {
     expect(without.template.findOutputs('AppEventsQueueUrl')).toEqual({});
   });
 
-  it('gives consumers a policy that reads archived payloads under users/ and nothing else', () => {
+  it('gives consumers a policy that reads archived payloads under users/ and unattributed/ and nothing else', () => {
     const policies = Object.values(main.template.findResources('AWS::IAM::ManagedPolicy')) as Array<{
       Properties: { PolicyDocument: { Statement: Statement[] } };
     }>;
@@ -582,6 +618,7 @@ describe('events for the app', () => {
     expect(statements).toHaveLength(1);
     expect(statements[0]?.Action).toBe('s3:GetObject');
     expect(JSON.stringify(statements[0]?.Resource)).toContain('/users/*');
+    expect(JSON.stringify(statements[0]?.Resource)).toContain('/unattributed/*');
   });
 });
 
@@ -611,11 +648,13 @@ describe('deleting a user', () => {
         Condition?: unknown;
       };
       expect(list?.Condition).toEqual({
-        StringLike: { 's3:prefix': ['users/*', 'references/*', 'quarantine/*'] },
+        StringLike: { 's3:prefix': ['users/*', 'references/*', 'quarantine/*', 'unattributed/*'] },
       });
       const deletes = statements.find((statement) => statement.Action === 's3:DeleteObject');
-      expect(JSON.stringify(deletes?.Resource)).toMatch(/users\/\*.*references\/\*.*quarantine\/\*/);
-      expect(JSON.stringify(deletes?.Resource)).not.toContain('unattributed');
+      // unattributed/<user_id>/: what was parked for one of the person's Terra users.
+      expect(JSON.stringify(deletes?.Resource)).toMatch(
+        /users\/\*.*references\/\*.*quarantine\/\*.*unattributed\/\*/,
+      );
       expect(statements).toContainEqual(
         expect.objectContaining({
           Action: ['dynamodb:GetItem', 'dynamodb:PutItem'],

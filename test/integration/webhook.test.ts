@@ -302,7 +302,8 @@ describe('user_reauth', () => {
       new_user: terraUser({ user_id: newId, reference_id }),
     });
     expect((await deliver(depsWith({}, spyDoc), payload)).outcome).toBe('processed');
-    expect(sent.filter((command) => command.startsWith('transact'))).toEqual(['transact:3']);
+    // Old record, new record with its owner guard, and the inbox completion: one transaction.
+    expect(sent.filter((command) => command.startsWith('transact'))).toEqual(['transact:4']);
     expect(await store().get(oldId)).toMatchObject({ status: 'replaced', replaced_by: newId });
     expect(await store().get(newId)).toMatchObject({ status: 'active', replaces: oldId });
   });
@@ -447,13 +448,29 @@ describe('crashes between steps', () => {
 });
 
 describe('users without a reference_id', () => {
-  it('keeps them, findable by user_id and listed under no app user', async () => {
+  it('parks a reference-less delivery for a Terra user nobody owns: no record, archived under unattributed/, recorded parked', async () => {
     const user_id = uniqueUser();
-    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id: null }) }));
-    const found = await store().get(user_id);
-    expect(found).toMatchObject({ user_id, status: 'active' });
-    expect(found?.reference_id).toBeUndefined();
-    expect((await itemsOf(user_id))[0]).not.toHaveProperty('reference_id');
+    const traceId = `trace-${user_id}`;
+    const result = await deliver(
+      depsWith(),
+      authSuccess({ user: terraUser({ user_id, reference_id: null }) }),
+      {
+        traceId,
+      },
+    );
+    expect(result).toMatchObject({ status: 200, outcome: 'parked' });
+    expect(await itemsOf(user_id)).toEqual([]);
+    expect(await store().owner(user_id)).toEqual({ state: 'missing' });
+    const delivery = await inbox().get(traceId);
+    expect(delivery).toMatchObject({ status: 'parked', attention: 'parked', user_id, parked: true });
+    expect(delivery?.archive_key.startsWith(`unattributed/${user_id}/`)).toBe(true);
+    expect(await inbox().parkedUsers()).toContain(user_id);
+    // Parked twice is parked once.
+    expect(
+      await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id: null }) }), {
+        traceId,
+      }),
+    ).toMatchObject({ status: 200, outcome: 'duplicate' });
   });
 
   it('routes a reference-less event to the record its user already has', async () => {
@@ -467,18 +484,27 @@ describe('users without a reference_id', () => {
     expect(await itemsOf(user_id)).toHaveLength(1);
   });
 
-  it('keeps one record per Terra user when a reference-less data event precedes the auth and a reference-less deauth follows', async () => {
+  it('applies what was parked once the auth names the owner: one record, under the app user', async () => {
     const reference_id = uniqueRef();
     const user_id = uniqueUser();
     const anonymous = terraUser({ user_id, reference_id: null });
-    await deliver(depsWith(), dataEvent('activity', { user: anonymous }));
+    const parked = await deliver(depsWith(), dataEvent('activity', { user: anonymous }), {
+      traceId: `p-${user_id}`,
+    });
+    expect(parked.outcome).toBe('parked');
     clock.now += 1_000;
     await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    // What the publisher does when the user's first record commits.
+    expect(await inbox().drain(user_id)).toBe(1);
+    expect(await inbox().get(`p-${user_id}`)).toMatchObject({ status: 'processed', outcome: 'applied' });
+    expect((await inbox().get(`p-${user_id}`))?.attention).toBeUndefined();
+    expect(await inbox().drain(user_id)).toBe(0);
     clock.now += 1_000;
     await deliver(depsWith(), deauth({ user: anonymous }));
     expect(await itemsOf(user_id)).toHaveLength(1);
     const listed = await store().listByReference(reference_id);
     expect(listed.map((record) => [record.user_id, record.status])).toEqual([[user_id, 'disconnected']]);
+    expect(listed[0]?.last_webhook_update).toBeDefined();
   });
 
   it('keeps one record when the same reference-less and referenced deliveries race, in any order', async () => {
@@ -493,13 +519,23 @@ describe('users without a reference_id', () => {
       { payload: deauth({ user: anonymous }), at: base + 3 },
     ];
     const copies = [...deliveries, ...deliveries].sort(() => Math.random() - 0.5);
-    await Promise.all(
+    const results = await Promise.all(
       copies.map(({ payload, at }) =>
         deliver(depsWith(), payload, { timestamp: at, traceId: `t-${user_id}-${at}` }),
       ),
     );
+    // A copy that lost the race to the owner answers 500; Terra's retry goes the normal way.
+    for (const [i, result] of results.entries()) {
+      if (result.status === 500) {
+        const copy = copies[i];
+        if (copy)
+          await deliver(depsWith(), copy.payload, { timestamp: copy.at, traceId: `t-${user_id}-${copy.at}` });
+      }
+    }
+    await inbox().drain(user_id);
     expect(await itemsOf(user_id)).toHaveLength(1);
     expect(await store().get(user_id)).toMatchObject({ reference_id, status: 'disconnected' });
+    expect(await inbox().parkedUsers()).not.toContain(user_id);
   });
 });
 

@@ -541,7 +541,7 @@ describe('connection events', () => {
     expect(result).toStrictEqual(answered('deleted_user'));
     expect(h.archive.keys()).toEqual([]);
     expect(h.deliveries.calls).toEqual([]);
-    expect(h.connections.calls).toEqual([`deleted:${TERRA_USER_ID}`]);
+    expect(h.connections.calls).toEqual([`owners:${TERRA_USER_ID}`]);
     expect(h.log.entries).toStrictEqual([
       {
         level: 'info',
