@@ -5,7 +5,8 @@ const DESCRIPTIONS: Record<CommandName, string> = {
   deliveries: `Lists deliveries, most recent first. By --status through the sparse attention index
 (processed ones are not in it: a scan), by --user (a Terra user) through the archive layout,
 otherwise a scan of the inbox bounded by --since (default 1d for a scan). --type and the other
-options filter further. At most --limit rows (default 200).
+options filter further. At most --limit rows (default 200). --status parked lists deliveries kept for a
+Terra user no app user owns yet (applied once one does).
 Columns: event_id, status, type, user_id, received_at, outcome, replayed_at.`,
   delivery: `One delivery: its record, its archived objects (the body, a downloaded payload, other copies
 under its id) and their sizes. The raw body (and payload) only with --body.`,

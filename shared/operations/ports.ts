@@ -21,7 +21,7 @@ export interface DeliveryRecord extends Omit<DeliveryFacts, 'received_at'> {
 }
 
 /** The statuses the sparse `byAttention` index holds: every delivery that is not plainly processed. */
-export const ATTENTION_STATUSES = ['failed', 'stale', 'received', 'ignored'] as const;
+export const ATTENTION_STATUSES = ['failed', 'stale', 'received', 'ignored', 'parked'] as const;
 export type AttentionStatus = (typeof ATTENTION_STATUSES)[number];
 
 /** A Terra user's record as it stands: live, a tombstone (deleted), or none at all. */
