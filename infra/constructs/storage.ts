@@ -237,6 +237,16 @@ export class Storage extends Construct {
     principal.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [this.inbox.tableArn] }),
     );
+    // The parked deliveries that name the person: the attention index, then the items.
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [`${this.inbox.tableArn}/index/${INBOX_KEYS.byAttentionIndex}`],
+      }),
+    );
+    principal.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:BatchGetItem'], resources: [this.inbox.tableArn] }),
+    );
     this.grantDeletionJobs(grantee, ['dynamodb:GetItem', 'dynamodb:PutItem']);
     principal.addToPrincipalPolicy(
       new PolicyStatement({

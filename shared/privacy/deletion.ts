@@ -43,6 +43,11 @@ export interface DeletionStorePort {
   tombstone(user_id: string, at: number): Promise<void>;
   /** Deletes delivery records by id; answers how many there were. */
   deleteDeliveries(event_ids: readonly string[]): Promise<number>;
+  /**
+   * The Terra users of parked deliveries that name this app user (docs/decisions/0020): not its records'
+   * users yet, but the person's data all the same.
+   */
+  parkedNaming(reference_id: string): Promise<string[]>;
 }
 
 export interface DeletionDeps {
@@ -162,18 +167,22 @@ export async function continueDeletion(
   return current;
 }
 
-/** The app user's Terra users, here and at Terra; `gone`: those Terra no longer holds. */
+/**
+ * The app user's Terra users: its records (its partition, read strongly consistently), Terra's list, and
+ * the Terra users of parked deliveries that name it; `gone`: those Terra no longer holds.
+ */
 async function collect(
   deps: DeletionDeps,
   reference_id: string,
 ): Promise<{ user_ids: string[]; gone: string[] }> {
-  const [ours, terras] = await Promise.all([
+  const [ours, terras, parked] = await Promise.all([
     deps.records.listByReference(reference_id),
     deps.terra.getUsersByReference(reference_id),
+    deps.jobs.parkedNaming(reference_id),
   ]);
   const terminal = ours.filter((record) => isTerminal(record.status)).map((record) => record.user_id);
   const user_ids = [
-    ...new Set([...ours.map((record) => record.user_id), ...terras.map((user) => user.user_id)]),
+    ...new Set([...ours.map((record) => record.user_id), ...terras.map((user) => user.user_id), ...parked]),
   ].sort();
   // Terra already deleted replaced, failed and disconnected users (and does not list them).
   const known = new Set(terras.map((user) => user.user_id));

@@ -1,8 +1,14 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
-import { isConditionFailure } from './conditions.ts';
+import { batchGetAll, isConditionFailure } from './conditions.ts';
 import type { Tombstone } from './connections.ts';
-import { deletionKey, RESERVED } from './tables.ts';
+import { deletionKey, INBOX_KEYS, RESERVED } from './tables.ts';
 
 /**
  * Deletion jobs (one per app user, in the inbox table under `deletion#<reference_id>`), tombstones in
@@ -67,6 +73,33 @@ export class DeletionStore implements DeletionStorePort {
       ...requests.map((reference) => ({ event_id: RESERVED.request(user_id, reference) })),
       { event_id: RESERVED.parked(user_id) },
     ]);
+  }
+
+  async parkedNaming(reference_id: string): Promise<string[]> {
+    const keys: Array<Record<string, unknown>> = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tables.inboxTable,
+          IndexName: INBOX_KEYS.byAttentionIndex,
+          KeyConditionExpression: '#a = :parked',
+          ExpressionAttributeNames: { '#a': INBOX_KEYS.attentionKey },
+          ExpressionAttributeValues: { ':parked': 'parked' },
+          ExclusiveStartKey,
+        }),
+      );
+      keys.push(...(page.Items ?? []).map((item) => ({ event_id: item.event_id })));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    const parked = await batchGetAll(this.doc, this.tables.inboxTable, keys);
+    return [
+      ...new Set(
+        parked
+          .filter((item) => item.reference_id === reference_id && typeof item.user_id === 'string')
+          .map((item) => String(item.user_id)),
+      ),
+    ].sort();
   }
 
   async deleteDeliveries(event_ids: readonly string[]): Promise<number> {

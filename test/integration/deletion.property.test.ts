@@ -14,6 +14,7 @@ import {
 } from '#shared/privacy/deletion';
 import { ConnectionStore } from '#shared/store/connections';
 import { DeletionStore } from '#shared/store/deletions';
+import type { DeliveryStore } from '#shared/store/deliveries';
 import { DirectoryArchive } from '#shared/webhooks/archive';
 import { receiveWebhook } from '#shared/webhooks/receive';
 import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
@@ -117,6 +118,18 @@ function deletionDeps(terra: DeletionDeps['terra'], archiveDir: string): Deletio
   };
 }
 
+const isTombstone = (item: Record<string, unknown>) =>
+  String(item.event_id).startsWith('owner#') &&
+  item.deleted_at !== undefined &&
+  item.reference_id === undefined;
+
+/** Each Terra user's owner guard as it stands: [user_id, is a tombstone]. */
+async function tombstonesOf(user_ids: readonly string[]): Promise<Array<[string, boolean]>> {
+  const store = new ConnectionStore(tables.doc, tables);
+  const owners = await store.owners(user_ids);
+  return [...user_ids].sort().map((user_id) => [user_id, owners.get(user_id)?.state === 'deleted']);
+}
+
 /** Starts a deletion and continues it, as the worker would, until it is done. */
 async function deleteToTheEnd(deps: DeletionDeps, reference_id: string): Promise<DeletionJob> {
   let job = await startDeletion(deps, reference_id);
@@ -186,19 +199,20 @@ describe('deleting a user, property-based', () => {
               )
             ).Items ?? []
           ).filter((item) => ids.has(String(item.user_id)));
-          // Exactly one item per Terra user, and it is a tombstone: no record, no backfill item left.
-          expect(
-            connections
-              .map((item) => [item.user_id, item.sk, item.deleted_at !== undefined, item.status])
-              .sort(),
-          ).toEqual([...user_ids].sort().map((user_id) => [user_id, 'connection', true, undefined]));
+          // No record left, and exactly one tombstone per Terra user, in place of its owner guard.
+          expect(connections).toEqual([]);
+          expect(await tombstonesOf(user_ids)).toEqual(
+            [...user_ids].sort().map((user_id) => [user_id, true]),
+          );
           const deliveriesLeft = (
             (await tables.doc.send(new ScanCommand({ TableName: tables.inboxTable }))).Items ?? []
           ).filter(
             (item) =>
-              ids.has(String(item.user_id)) ||
-              (item.reference_id === reference_id && !String(item.event_id).startsWith('deletion#')),
+              (ids.has(String(item.user_id)) || item.reference_id === reference_id) &&
+              !String(item.event_id).startsWith('deletion#') &&
+              !isTombstone(item),
           );
+          // No delivery, parked or not, no data request, no parked list.
           expect(deliveriesLeft).toEqual([]);
           const files = readdirSync(archiveDir, { recursive: true, withFileTypes: true })
             .filter((entry) => entry.isFile())
@@ -272,13 +286,52 @@ describe('deleting a user while the person is still connecting', () => {
       (await tables.doc.send(new ScanCommand({ TableName: tables.connectionsTable, ConsistentRead: true })))
         .Items ?? []
     ).filter((item) => ids.has(String(item.user_id)));
-    expect(items.map((item) => [item.user_id, item.deleted_at !== undefined, item.status])).toEqual(
-      expect.arrayContaining([...ids].map((user_id) => [user_id, true, undefined])),
-    );
-    expect(items).toHaveLength(3);
+    expect(items).toEqual([]);
+    expect(await tombstonesOf([...ids])).toEqual([...ids].sort().map((user_id) => [user_id, true]));
     const files = readdirSync(archiveDir, { recursive: true, withFileTypes: true }).filter((entry) =>
       entry.isFile(),
     );
     expect(files.map((entry) => entry.name)).toEqual([]);
+  });
+});
+
+describe('deleting a user with parked deliveries', () => {
+  it('finds a parked delivery that names the person, though no record does, and leaves nothing of it', async () => {
+    run++;
+    const stamp = `${run}-${Date.now()}`;
+    const reference_id = `ref-parked-${stamp}`;
+    const user_id = `parked-${stamp}`;
+    const archiveDir = mkdtempSync(join(tmpdir(), 'terra-del-parked-'));
+    const webhook = receiverDeps(tables, { secret: SECRET, archiveDir });
+    const inbox = webhook.deliveries as DeliveryStore;
+    // Parked as the receiver parks (archived under unattributed/<user_id>/), but naming the person: what an
+    // SDK connection without the app user's claim leaves.
+    const archive_key = `unattributed/${user_id}/2026/12/05/p-${stamp}.0123456789abcdef.json`;
+    await new DirectoryArchive(archiveDir).put(archive_key, Buffer.from('{"type":"auth"}'));
+    const facts = {
+      event_id: `p-${stamp}`,
+      type: 'auth',
+      archive_key,
+      bytes: 15,
+      received_at: Date.now(),
+      at: Date.now(),
+      signed_at: Math.floor(Date.now() / 1000),
+      user_id,
+      reference_id,
+      parked: true,
+    };
+    expect(await inbox.park(facts, [], [user_id])).toBe('parked');
+    // Terra does not list it under the person, and no record names it: only the parked delivery does.
+    const job = await deleteToTheEnd(
+      deletionDeps(fakeTerra(new Set(), reference_id), archiveDir),
+      reference_id,
+    );
+    expect(job.user_ids).toEqual([user_id]);
+    expect(await inbox.get(facts.event_id)).toBeUndefined();
+    expect(await tombstonesOf([user_id])).toEqual([[user_id, true]]);
+    const files = readdirSync(archiveDir, { recursive: true, withFileTypes: true }).filter((entry) =>
+      entry.isFile(),
+    );
+    expect(files).toEqual([]);
   });
 });
