@@ -39,7 +39,8 @@ class Target {
   readonly refusing = new Set<string>();
   /**
    * Holds each request until this many are in flight (a slow server that only a concurrent sender gets
-   * through quickly); a fallback releases a lone request after a second so a serial sender is not stuck.
+   * through quickly); a fallback releases a lone request after 2 s so a serial sender is not stuck (every
+   * lane of a concurrent sender has events left well past that).
    */
   gate = 0;
   maxInFlight = 0;
@@ -82,7 +83,7 @@ class Target {
       await new Promise<void>((release) => {
         this.waiting.push(release);
         if (this.inFlight >= this.gate) for (const waiter of this.waiting.splice(0)) waiter();
-        setTimeout(release, 1_000);
+        setTimeout(release, 2_000);
       });
     }
     this.inFlight--;
