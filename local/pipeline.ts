@@ -20,13 +20,15 @@ import { storeWiring } from '#shared/runtime/store';
 import { archiveOf } from '#shared/runtime/webhook';
 import { BackfillStore } from '#shared/store/backfill';
 import { DeliveryStore } from '#shared/store/deliveries';
+import { deadLetterJournal, TARGET_QUEUE_FILE, TargetForwarder } from './target-forwarder.ts';
 
 /**
  * Local mode's outbox publisher (docs/architecture.md, "Local mode"): where AWS attaches a
  * stream-triggered Lambda to each table, this reads the same change streams of DynamoDB Local and runs
  * the same publisher code. The "bus" is the demo page's feed and, when EVENT_TARGET_URL is set, a POST
- * of each event in EventBridge's envelope to the team's own server (retried with backoff, never
- * holding up the feed; what still fails is kept in `dead-letters.jsonl` for `npm run ops -- redrive`).
+ * of each event in EventBridge's envelope to the team's own server (local/target-forwarder.ts: journaled
+ * before the checkpoint moves, several Terra users at once, each in order, never holding up the feed;
+ * what fails or is still queued at stop is kept in `dead-letters.jsonl` for `npm run ops -- redrive`).
  */
 export interface EventEnvelope {
   version: '0';
@@ -55,8 +57,6 @@ export interface LocalPipeline {
 
 const FEED_SIZE = 500;
 const POLL_MS = 200;
-const TARGET_ATTEMPTS = 8;
-const TARGET_QUEUE = 10_000;
 
 export const DEAD_LETTER_FILE = 'dead-letters.jsonl';
 const CHECKPOINT_FILE = 'stream-checkpoints.json';
@@ -74,67 +74,6 @@ export function envelopeOf(event: BusEvent, time = new Date()): EventEnvelope {
     resources: [],
     detail: event.detail,
   };
-}
-
-/** POSTs envelopes to EVENT_TARGET_URL one at a time, in order, retrying each with backoff. */
-class TargetForwarder {
-  private readonly queue: EventEnvelope[] = [];
-  private running: Promise<void> | undefined;
-  private stopped = false;
-
-  constructor(
-    private readonly url: string,
-    private readonly deadLetters: string,
-  ) {}
-
-  push(envelope: EventEnvelope): void {
-    if (this.queue.length >= TARGET_QUEUE) this.deadLetter(envelope, 'target queue full');
-    else this.queue.push(envelope);
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-    });
-  }
-
-  async idle(): Promise<void> {
-    while (this.running) await this.running;
-  }
-
-  stop(): void {
-    this.stopped = true;
-  }
-
-  private async drain(): Promise<void> {
-    for (let envelope = this.queue.shift(); envelope && !this.stopped; envelope = this.queue.shift()) {
-      let delivered = false;
-      for (let attempt = 1; attempt <= TARGET_ATTEMPTS && !delivered && !this.stopped; attempt++) {
-        try {
-          const response = await fetch(this.url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(envelope),
-            signal: AbortSignal.timeout(5_000),
-          });
-          await response.arrayBuffer();
-          delivered = response.ok;
-        } catch {
-          delivered = false;
-        }
-        if (!delivered && attempt < TARGET_ATTEMPTS) {
-          await new Promise((resolve) => setTimeout(resolve, Math.min(30_000, 250 * 2 ** attempt)));
-        }
-      }
-      if (!delivered && !this.stopped) this.deadLetter(envelope, `${this.url} did not accept it`);
-    }
-  }
-
-  private deadLetter(envelope: EventEnvelope, reason: string): void {
-    const event: BusEvent = { detailType: envelope['detail-type'], detail: envelope.detail } as BusEvent;
-    appendFileSync(
-      this.deadLetters,
-      `${JSON.stringify({ ...event, reason, at: new Date().toISOString() })}\n`,
-    );
-    logger.warn('event target', { outcome: 'dead_lettered', id: envelope.id });
-  }
 }
 
 class LocalBus implements EventBus {
@@ -254,9 +193,12 @@ export async function startLocalPipeline(options: {
     ? (JSON.parse(readFileSync(checkpointFile, 'utf8')) as Record<string, Record<string, string>>)
     : {};
   const deadLetterFile = join(dataDir, DEAD_LETTER_FILE);
+  const journal = join(dataDir, TARGET_QUEUE_FILE);
+  // What an earlier run had queued is sent now, or, with no target any more, dead-lettered: never dropped.
   const forwarder = options.eventTargetUrl
-    ? new TargetForwarder(options.eventTargetUrl, deadLetterFile)
+    ? new TargetForwarder(options.eventTargetUrl, { journal, deadLetters: deadLetterFile })
     : undefined;
+  if (!forwarder) deadLetterJournal(journal, deadLetterFile);
   const bus = new LocalBus(forwarder);
   const backfill = backfillDeps(env);
   const backfills = new Set<Promise<void>>();
@@ -368,9 +310,10 @@ export async function startLocalPipeline(options: {
     },
     stop: async () => {
       stopped = true;
-      forwarder?.stop();
       for (const waiter of waiters) waiter.resolve();
+      // The last round may still hand events over: the forwarder stops after it, dead-lettering all it holds.
       await loop;
+      await forwarder?.stop();
       streams.destroy();
       store.doc.destroy();
     },
