@@ -5,7 +5,7 @@ import type { Log } from '#shared/log';
 import { type ParsedWebhook, parseWebhook, type Subject } from '#shared/terra/events';
 import { verifySignature } from '#shared/terra/signature';
 import { type ArchiveWriter, archiveKey, payloadKeyFor } from './archive.ts';
-import type { PayloadFetcher } from './payloads.ts';
+import type { Fetched, PayloadFetcher } from './payloads.ts';
 import type { DeliveryConnections, DeliveryFacts, DeliveryLedger } from './ports.ts';
 
 /**
@@ -36,7 +36,14 @@ export interface Delivery {
    * A replay of an archived delivery whose signature was verified when it was archived (the operations
    * CLI); its signature time is taken as given. Never set from a request.
    */
-  replay?: { signed_at: number };
+  replay?: {
+    signed_at: number;
+    /**
+     * An `s3_payload`'s payload as an earlier attempt downloaded and archived it: used instead of the URL,
+     * which has expired by the time anyone replays.
+     */
+    payload?: Buffer;
+  };
 }
 
 export type DeliveryOutcome =
@@ -196,7 +203,8 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
     }
     const parsed = parseWebhook(json.value, { event_id, at: facts.at });
     facts.type = parsed.type;
-    if (parsed.kind === 's3_payload') return await receiveDownloaded(flight, parsed.url);
+    if (parsed.kind === 's3_payload')
+      return await receiveDownloaded(flight, parsed.url, delivery.replay?.payload);
     return await dispatch(flight, parsed);
   } catch (error) {
     return failed(deps, error, event_id);
@@ -361,9 +369,9 @@ async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): 
  * and processed exactly as the inline event it stands for. A failure a retry can fix answers 500; a URL
  * that can never work again (expired, forbidden) is recorded as failed and answered 200.
  */
-async function receiveDownloaded(flight: InFlight, url: string): Promise<WebhookResult> {
+async function receiveDownloaded(flight: InFlight, url: string, archived?: Buffer): Promise<WebhookResult> {
   const { deps, facts } = flight;
-  const fetched = await deps.payloads.fetch(url);
+  const fetched: Fetched = archived ? { ok: true, body: archived } : await deps.payloads.fetch(url);
   if (!fetched.ok) {
     facts.type = 's3_payload';
     await archiveOf(flight);

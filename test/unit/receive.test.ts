@@ -977,6 +977,22 @@ describe('s3_payload', () => {
     expect(before?.status).toBe('processed');
   });
 
+  it.each([
+    ['a data event', dataEvent('activity'), 'activity'],
+    ['a connection event', deauth(), 'deauth'],
+  ])(
+    'lets a copy that downloads %s win over a copy that found the URL expired first',
+    async (_, event, type) => {
+      const results: Fetched[] = [{ ok: false, retryable: false, reason: 'expired' }, ok(event)];
+      const h = harness({ payloads: new ScriptedFetcher(() => results.shift() ?? results[0]!) });
+      expect(await h.receive(signed(notification, { traceId: TRACE }))).toMatchObject({
+        outcome: 'payload_failed',
+      });
+      expect(await h.receive(signed(notification, { traceId: TRACE }))).toStrictEqual(answered('processed'));
+      expect(h.deliveries.entries.get(TRACE)).toMatchObject({ status: 'processed', facts: { type } });
+    },
+  );
+
   it('leaves a processed delivery processed when a late copy downloads a payload that is not JSON', async () => {
     const results: Fetched[] = [ok(dataEvent('sleep')), { ok: true, body: Buffer.from('<Error/>') }];
     const h = harness({ payloads: new ScriptedFetcher(() => results.shift() ?? results[0]!) });
