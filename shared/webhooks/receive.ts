@@ -372,33 +372,34 @@ async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): 
 async function receiveDownloaded(flight: InFlight, url: string, archived?: Buffer): Promise<WebhookResult> {
   const { deps, facts } = flight;
   const fetched: Fetched = archived ? { ok: true, body: archived } : await deps.payloads.fetch(url);
-  if (!fetched.ok) {
-    facts.type = 's3_payload';
-    await archiveOf(flight);
-    if (fetched.retryable) {
-      flight.log('error', { reason: fetched.reason });
-      return answer(500, 'error', facts.event_id, `The payload could not be downloaded (${fetched.reason}).`);
-    }
-    if ((await deps.deliveries.recordFailed(facts, `payload_${fetched.reason}`)) === 'duplicate') {
-      return duplicate(flight);
-    }
-    flight.log('payload_failed', { reason: fetched.reason });
-    return answer(200, 'payload_failed', facts.event_id);
-  }
+  if (!fetched.ok) return downloadFailed(flight, fetched.reason, fetched.retryable);
+  const json = decodeJson(fetched.body);
+  // A body with no declared length that does not parse may just be cut short: not kept, retried.
+  if (!json.ok && fetched.maybeTruncated) return downloadFailed(flight, 'truncated', true);
   flight.payload = fetched.body;
   facts.bytes = fetched.body.length;
-  const json = decodeJson(fetched.body);
   const parsed = json.ok ? parseWebhook(json.value, { event_id: facts.event_id, at: facts.at }) : undefined;
-  if (parsed === undefined || parsed.kind === 's3_payload') {
-    facts.type = 's3_payload';
-    await archiveOf(flight);
-    if ((await deps.deliveries.recordFailed(facts, 'payload_malformed')) === 'duplicate')
-      return duplicate(flight);
-    flight.log('payload_failed', { reason: 'malformed' });
-    return answer(200, 'payload_failed', facts.event_id);
-  }
+  if (parsed === undefined || parsed.kind === 's3_payload') return downloadFailed(flight, 'malformed', false);
   facts.type = parsed.type;
   return dispatch(flight, parsed);
+}
+
+/**
+ * The notification is kept either way (with the payload, when one was downloaded). A failure a retry may
+ * fix answers 500; one that cannot heal is recorded failed, unless a copy of the delivery got further.
+ */
+async function downloadFailed(flight: InFlight, reason: string, retryable: boolean): Promise<WebhookResult> {
+  const { deps, facts } = flight;
+  facts.type = 's3_payload';
+  await archiveOf(flight);
+  if (retryable) {
+    flight.log('error', { reason });
+    return answer(500, 'error', facts.event_id, `The payload could not be downloaded (${reason}).`);
+  }
+  if ((await deps.deliveries.recordFailed(facts, `payload_${reason}`)) === 'duplicate')
+    return duplicate(flight);
+  flight.log('payload_failed', { reason });
+  return answer(200, 'payload_failed', facts.event_id);
 }
 
 /** Keeps an authentic delivery whose signature time is outside the window, for a deliberate replay. */
