@@ -71,16 +71,18 @@ const IN_PROGRESS_POLLS = 15;
 const IN_PROGRESS_POLL_MS = 100;
 const BUSY = 'This delivery is being processed; retry later.';
 
+/** The last instant a `Date` can hold: ordering times beyond it would throw wherever they are printed. */
+const MAX_DATE_MS = 8.64e15;
+
 /** `x-terra-ordering-timestamp` as epoch ms; accepts epoch s/ms/µs/ns or ISO-8601, else undefined. */
 export function parseOrderingTimestamp(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const text = value.trim();
   if (/^\d+(\.\d+)?$/.test(text)) {
     const n = Number(text);
-    if (n < 1e11) return Math.round(n * 1000);
-    if (n < 1e14) return Math.round(n);
-    if (n < 1e17) return Math.round(n / 1000);
-    return Math.round(n / 1e6);
+    const ms = n < 1e11 ? n * 1000 : n < 1e14 ? n : n < 1e17 ? n / 1000 : n / 1e6;
+    // 25 digits are still "nanoseconds", 1e18 ms: past any date, so the signature time orders it instead.
+    return ms <= MAX_DATE_MS ? Math.round(ms) : undefined;
   }
   // ISO-8601 only: Date.parse alone also reads legacy forms ('-5', 'x 2025') in local time.
   if (!ISO_WITH_ZONE.test(text)) return undefined;
