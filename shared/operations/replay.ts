@@ -1,3 +1,4 @@
+import { payloadKeyFor } from '#shared/webhooks/archive';
 import type { DeliveryStatus } from '#shared/webhooks/ports';
 import { type DeliveryOutcome, receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import type { ArchiveReader, DeliveryRecord, OnProgress, OperationsReader } from './ports.ts';
@@ -77,10 +78,13 @@ async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<Re
   }
   const body = delivery.archive_key ? await deps.archive.get(delivery.archive_key) : undefined;
   if (body === undefined) return { ...base, outcome: 'archive_missing', status: delivery.status };
+  // An s3_payload's URL has expired by now; a payload an earlier attempt archived stands in for it.
+  const payloadKey = delivery.payload_key ?? payloadKeyFor(delivery.archive_key);
+  const payload = await deps.archive.get(payloadKey);
   const result = await receiveWebhook(deps.receiver, {
     headers: replayHeaders(delivery),
     body,
-    replay: { signed_at: delivery.signed_at },
+    replay: { signed_at: delivery.signed_at, ...(payload ? { payload } : {}) },
   });
   const recorded = result.event_id ?? delivery.event_id;
   const [after] = await deps.reader.deliveries([recorded]);

@@ -78,13 +78,15 @@ export class DeliveryStore implements DeliveryLedger {
           UpdateExpression: `SET #status = :received, attention = :received, lease_token = :token,
             lease_until = :until, received_at = if_not_exists(received_at, :now), expires_at = :ttl, ${sets}
             ADD attempts :one`,
-          // A stale delivery (quarantined, never applied) may be taken by a valid copy or a replay.
+          // A stale delivery (quarantined, never applied) may be taken by a valid copy or a replay; a failed
+          // one by a copy that succeeds where it failed (an s3_payload whose other copy found the URL expired).
           ConditionExpression:
-            'attribute_not_exists(event_id) OR #status = :stale OR (#status = :received AND lease_until < :nowMs)',
+            'attribute_not_exists(event_id) OR #status IN (:stale, :failed) OR (#status = :received AND lease_until < :nowMs)',
           ExpressionAttributeNames: { '#status': 'status', ...names },
           ExpressionAttributeValues: {
             ':received': 'received',
             ':stale': 'stale',
+            ':failed': 'failed',
             ':token': token,
             ':until': now + this.options.leaseSeconds * 1000,
             ':now': new Date(facts.received_at).toISOString(),
@@ -365,16 +367,17 @@ export class DeliveryStore implements DeliveryLedger {
         new PutCommand({
           TableName: this.table,
           Item: item,
-          // A stale copy is only kept, never applied: a valid copy or a replay takes its place.
+          // A stale copy is only kept, never applied: a valid copy or a replay takes its place. So does a
+          // success over a failure of the same delivery (one copy downloaded its payload, another did not).
           ConditionExpression:
             status === 'stale'
               ? 'attribute_not_exists(event_id)'
-              : 'attribute_not_exists(event_id) OR #status = :stale',
+              : 'attribute_not_exists(event_id) OR #status IN (:stale, :failed)',
           ...(status === 'stale'
             ? {}
             : {
                 ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':stale': 'stale' },
+                ExpressionAttributeValues: { ':stale': 'stale', ':failed': 'failed' },
               }),
         }),
       );

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { keySegment, TERRA_USER_ID } from '#shared/ids';
+import { isBoundedSegment, KEY_SEGMENT_MAX_BYTES, keySegment, TERRA_USER_ID } from '#shared/ids';
 
 /**
  * Raw-body archive: every delivery that passed the signature check is kept exactly as received, before
@@ -44,7 +44,7 @@ export function referencePrefixes(reference_id: string): string[] {
 export function eventIdOfKey(key: string): string | undefined {
   const name = key.split('/').at(-1) ?? '';
   const match = /^(.+)\.[0-9a-f]{16}(\.payload)?\.json$/.exec(name);
-  if (!match?.[1]) return undefined;
+  if (!match?.[1] || isBoundedSegment(match[1])) return undefined;
   try {
     return decodeURIComponent(match[1]);
   } catch {
@@ -56,6 +56,9 @@ export function eventIdOfKey(key: string): string | undefined {
 export function bodyHashOfKey(key: string): string | undefined {
   return /\.([0-9a-f]{16})(\.payload)?\.json$/.exec(key)?.[1];
 }
+
+/** Room in a file name for `.<16 hex>.payload.json` after the event id. */
+const EVENT_SEGMENT_MAX_BYTES = KEY_SEGMENT_MAX_BYTES - '.0123456789abcdef.payload.json'.length;
 
 /**
  * `users/<user_id>/<yyyy>/<mm>/<dd>/<event id>.<body hash>.json`; deliveries without a (well-formed)
@@ -84,7 +87,8 @@ export function archiveKey(options: {
       : owner !== undefined
         ? `${options.parked ? 'unattributed' : 'users'}/${keySegment(owner)}`
         : unowned;
-  return `${base}/${day}/${keySegment(options.event_id)}.${options.sha256.slice(0, 16)}.json`;
+  const name = keySegment(options.event_id, EVENT_SEGMENT_MAX_BYTES);
+  return `${base}/${day}/${name}.${options.sha256.slice(0, 16)}.json`;
 }
 
 /** The key a downloaded `s3_payload` is archived under: next to its notification. */

@@ -15,7 +15,17 @@ export type PayloadFailure =
   | 'unreachable'
   | 'server_error';
 
-export type Fetched = { ok: true; body: Buffer } | { ok: false; retryable: boolean; reason: PayloadFailure };
+export type Fetched =
+  | {
+      ok: true;
+      body: Buffer;
+      /**
+       * No length was declared, so a connection cut short reads like the end of the body: a body that
+       * does not parse may be whole on the next attempt.
+       */
+      maybeTruncated?: true;
+    }
+  | { ok: false; retryable: boolean; reason: PayloadFailure };
 
 export interface PayloadFetcher {
   fetch(url: string): Promise<Fetched>;
@@ -86,17 +96,31 @@ export function httpPayloadFetcher(options: PayloadFetchOptions): PayloadFetcher
         }
         if (response.status === 404) return failure('not_found', false);
         if (response.status === 429 || response.status >= 500) return failure('server_error', true);
+        if (response.status === 408) return failure('timeout', true);
+        if (response.status === 400) {
+          // S3 answers 400 RequestTimeout when it gave up on a slow connection: the next attempt may work.
+          const text = await response.text().catch(() => '');
+          return /<Code>RequestTimeout<\/Code>/.test(text)
+            ? failure('timeout', true)
+            : failure('bad_status', false);
+        }
         if (response.status !== 200 || response.body === null) return failure('bad_status', false);
         const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-        if (declared > options.maxBytes) {
+        // fetch decodes a Content-Encoding (S3 serves an object stored gzip-encoded as stored) while
+        // content-length stays the encoded size: it then neither sizes nor bounds the decoded bytes.
+        const encoding = (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+        const decoded = encoding !== '' && encoding !== 'identity';
+        if (!decoded && declared > options.maxBytes) {
           await response.body.cancel().catch(() => undefined);
           return failure('too_large', false);
         }
-        return await readBounded(
+        const fetched = await readBounded(
           response.body,
-          Number.isFinite(declared) ? declared : undefined,
+          Number.isFinite(declared) && !decoded ? declared : undefined,
           options.maxBytes,
         );
+        // With a declared length a cut connection fails the read; without one it looks like the end.
+        return fetched.ok && !Number.isFinite(declared) ? { ...fetched, maybeTruncated: true } : fetched;
       } catch (error) {
         const name = error instanceof Error ? error.name : '';
         if (name === 'TimeoutError' || name === 'AbortError') return failure('timeout', true);

@@ -5,7 +5,7 @@ import type { Log } from '#shared/log';
 import { type ParsedWebhook, parseWebhook, type Subject } from '#shared/terra/events';
 import { verifySignature } from '#shared/terra/signature';
 import { type ArchiveWriter, archiveKey, payloadKeyFor } from './archive.ts';
-import type { PayloadFetcher } from './payloads.ts';
+import type { Fetched, PayloadFetcher } from './payloads.ts';
 import type { DeliveryConnections, DeliveryFacts, DeliveryLedger } from './ports.ts';
 
 /**
@@ -36,7 +36,14 @@ export interface Delivery {
    * A replay of an archived delivery whose signature was verified when it was archived (the operations
    * CLI); its signature time is taken as given. Never set from a request.
    */
-  replay?: { signed_at: number };
+  replay?: {
+    signed_at: number;
+    /**
+     * An `s3_payload`'s payload as an earlier attempt downloaded and archived it: used instead of the URL,
+     * which has expired by the time anyone replays.
+     */
+    payload?: Buffer;
+  };
 }
 
 export type DeliveryOutcome =
@@ -65,16 +72,18 @@ const IN_PROGRESS_POLLS = 15;
 const IN_PROGRESS_POLL_MS = 100;
 const BUSY = 'This delivery is being processed; retry later.';
 
+/** The last instant a `Date` can hold: ordering times beyond it would throw wherever they are printed. */
+const MAX_DATE_MS = 8.64e15;
+
 /** `x-terra-ordering-timestamp` as epoch ms; accepts epoch s/ms/µs/ns or ISO-8601, else undefined. */
 export function parseOrderingTimestamp(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const text = value.trim();
   if (/^\d+(\.\d+)?$/.test(text)) {
     const n = Number(text);
-    if (n < 1e11) return Math.round(n * 1000);
-    if (n < 1e14) return Math.round(n);
-    if (n < 1e17) return Math.round(n / 1000);
-    return Math.round(n / 1e6);
+    const ms = n < 1e11 ? n * 1000 : n < 1e14 ? n : n < 1e17 ? n / 1000 : n / 1e6;
+    // 25 digits are still "nanoseconds", 1e18 ms: past any date, so the signature time orders it instead.
+    return ms <= MAX_DATE_MS ? Math.round(ms) : undefined;
   }
   // ISO-8601 only: Date.parse alone also reads legacy forms ('-5', 'x 2025') in local time.
   if (!ISO_WITH_ZONE.test(text)) return undefined;
@@ -197,7 +206,8 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
     }
     const parsed = parseWebhook(json.value, { event_id, at: facts.at });
     facts.type = parsed.type;
-    if (parsed.kind === 's3_payload') return await receiveDownloaded(flight, parsed.url);
+    if (parsed.kind === 's3_payload')
+      return await receiveDownloaded(flight, parsed.url, delivery.replay?.payload);
     return await dispatch(flight, parsed);
   } catch (error) {
     return failed(deps, error, event_id);
@@ -401,36 +411,37 @@ async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): 
  * and processed exactly as the inline event it stands for. A failure a retry can fix answers 500; a URL
  * that can never work again (expired, forbidden) is recorded as failed and answered 200.
  */
-async function receiveDownloaded(flight: InFlight, url: string): Promise<WebhookResult> {
+async function receiveDownloaded(flight: InFlight, url: string, archived?: Buffer): Promise<WebhookResult> {
   const { deps, facts } = flight;
-  const fetched = await deps.payloads.fetch(url);
-  if (!fetched.ok) {
-    facts.type = 's3_payload';
-    await archiveOf(flight);
-    if (fetched.retryable) {
-      flight.log('error', { reason: fetched.reason });
-      return answer(500, 'error', facts.event_id, `The payload could not be downloaded (${fetched.reason}).`);
-    }
-    if ((await deps.deliveries.recordFailed(facts, `payload_${fetched.reason}`)) === 'duplicate') {
-      return duplicate(flight);
-    }
-    flight.log('payload_failed', { reason: fetched.reason });
-    return answer(200, 'payload_failed', facts.event_id);
-  }
+  const fetched: Fetched = archived ? { ok: true, body: archived } : await deps.payloads.fetch(url);
+  if (!fetched.ok) return downloadFailed(flight, fetched.reason, fetched.retryable);
+  const json = decodeJson(fetched.body);
+  // A body with no declared length that does not parse may just be cut short: not kept, retried.
+  if (!json.ok && fetched.maybeTruncated) return downloadFailed(flight, 'truncated', true);
   flight.payload = fetched.body;
   facts.bytes = fetched.body.length;
-  const json = decodeJson(fetched.body);
   const parsed = json.ok ? parseWebhook(json.value, { event_id: facts.event_id, at: facts.at }) : undefined;
-  if (parsed === undefined || parsed.kind === 's3_payload') {
-    facts.type = 's3_payload';
-    await archiveOf(flight);
-    if ((await deps.deliveries.recordFailed(facts, 'payload_malformed')) === 'duplicate')
-      return duplicate(flight);
-    flight.log('payload_failed', { reason: 'malformed' });
-    return answer(200, 'payload_failed', facts.event_id);
-  }
+  if (parsed === undefined || parsed.kind === 's3_payload') return downloadFailed(flight, 'malformed', false);
   facts.type = parsed.type;
   return dispatch(flight, parsed);
+}
+
+/**
+ * The notification is kept either way (with the payload, when one was downloaded). A failure a retry may
+ * fix answers 500; one that cannot heal is recorded failed, unless a copy of the delivery got further.
+ */
+async function downloadFailed(flight: InFlight, reason: string, retryable: boolean): Promise<WebhookResult> {
+  const { deps, facts } = flight;
+  facts.type = 's3_payload';
+  await archiveOf(flight);
+  if (retryable) {
+    flight.log('error', { reason });
+    return answer(500, 'error', facts.event_id, `The payload could not be downloaded (${reason}).`);
+  }
+  if ((await deps.deliveries.recordFailed(facts, `payload_${reason}`)) === 'duplicate')
+    return duplicate(flight);
+  flight.log('payload_failed', { reason });
+  return answer(200, 'payload_failed', facts.event_id);
 }
 
 /** Keeps an authentic delivery whose signature time is outside the window, for a deliberate replay. */

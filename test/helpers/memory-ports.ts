@@ -50,8 +50,9 @@ export class MemoryLedger implements DeliveryLedger {
     this.calls.push(`claim:${facts.event_id}`);
     const now = this.options.now();
     const existing = this.entries.get(facts.event_id);
-    // A stale delivery (quarantined, never applied) may be taken by a valid copy or a replay.
-    if (existing !== undefined && existing.status !== 'stale') {
+    // A stale delivery (quarantined, never applied) may be taken by a valid copy or a replay, a failed one
+    // by a copy that succeeds.
+    if (existing !== undefined && existing.status !== 'stale' && existing.status !== 'failed') {
       if (existing.status !== 'received') return { kind: 'done', status: existing.status };
       if ((existing.lease_until ?? 0) >= now) return { kind: 'in_progress' };
     }
@@ -150,7 +151,9 @@ export class MemoryLedger implements DeliveryLedger {
 
   private putOnce(facts: DeliveryFacts, status: DeliveryStatus, outcome: string): 'recorded' | 'duplicate' {
     const existing = this.entries.get(facts.event_id);
-    if (existing !== undefined && (status === 'stale' || existing.status !== 'stale')) return 'duplicate';
+    const open =
+      existing === undefined || (status !== 'stale' && ['stale', 'failed'].includes(existing.status));
+    if (!open) return 'duplicate';
     this.entries.set(facts.event_id, { facts: structuredClone(facts), status, outcome, attempts: 1 });
     return 'recorded';
   }

@@ -5,8 +5,9 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
 import { createDocumentClient } from '#shared/store/client';
+import { referencePrefixes } from '#shared/webhooks/archive';
 import { connectAtSandbox, eventsFor, eventually, fireAtSandbox, settle } from '../helpers/events.ts';
-import { AppUser, startTestStack } from '../helpers/local-stack.ts';
+import { AppUser, decideAtLogin, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import { dataEvent, deauth, terraUser } from '../helpers/terra-fixtures.ts';
 
@@ -58,7 +59,7 @@ async function leftOf(user_ids: string[], reference_id: string) {
   );
   const files = [
     ...user_ids.flatMap((user_id) => [...archived(`users/${user_id}`), ...archived(`quarantine/${user_id}`)]),
-    ...archived(`references/${encodeURIComponent(reference_id)}`),
+    ...referencePrefixes(reference_id).flatMap((prefix) => archived(prefix)),
   ];
   return {
     other: connections.filter((item) => item.deleted_at === undefined),
@@ -172,6 +173,46 @@ describe('DELETE /me', () => {
     expect([...((announced[0]?.detail.user_ids as string[] | undefined) ?? [])].sort()).toEqual(
       [garmin, oura, pending].sort(),
     );
+  });
+
+  it('connects, receives and deletes an identity of 256 characters, however long its archive key would be, leaving nothing', async () => {
+    // The longest identity the API accepts, every '@' three bytes once encoded: 512 bytes as a key segment.
+    const user = new AppUser(stack, `${'a@'.repeat(127)}${randomUUID().slice(0, 2)}`);
+    expect(user.sub).toHaveLength(256);
+    const garmin = await connectAtSandbox(stack, user.sub, 'GARMIN');
+    await fireAtSandbox(stack, garmin, 'sleep');
+    // A login cancelled at Terra: its delivery names only the app user.
+    const started = await user.call('POST', '/connections', { provider: 'OURA' });
+    expect(started.status).toBe(201);
+    await decideAtLogin(String(started.body.auth_url), 'cancel');
+    await settle(stack);
+    const cancelled = stack.sandbox
+      ?.deliveries()
+      .filter((d) => d.type === 'auth_cancelled')
+      .at(-1);
+    expect(cancelled?.status).toBe('delivered');
+    const before = await leftOf([garmin], user.sub);
+    expect(before.deliveries.map((d) => d.type).sort()).toEqual(
+      expect.arrayContaining(['auth', 'auth_cancelled', 'sleep']),
+    );
+    expect(before.files.length).toBeGreaterThanOrEqual(3);
+    // The cancelled login, kept under the app user's own (bounded) prefix.
+    expect(referencePrefixes(user.sub).flatMap((prefix) => archived(prefix))).toHaveLength(1);
+
+    expect((await user.call('DELETE', '/me')).status).toBe(202);
+    await finished(user);
+    await settle(stack);
+    const left = await leftOf([garmin], user.sub);
+    expect(left.other).toEqual([]);
+    expect(left.deliveries).toEqual([]);
+    expect(left.files).toEqual([]);
+    // Nothing under any folder named after the identity, bounded or not.
+    const readable = encodeURIComponent(user.sub).slice(0, 100);
+    for (const zone of ['references', join('quarantine', '_references')]) {
+      const dir = join(stack.archiveDir, zone);
+      const named = existsSync(dir) ? readdirSync(dir).filter((name) => name.startsWith(readable)) : [];
+      expect(named).toEqual([]);
+    }
   });
 
   it('answers 204 when it finishes inside the request: an app user with nothing connected', async () => {

@@ -8,10 +8,18 @@ import S3rver from 's3rver';
 import { fromS3, payloadOf } from 'terra-connect/consumer';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SECTIONS } from '#shared/config';
+import { keySegment } from '#shared/ids';
 import { archiveOf, webhookDeps } from '#shared/runtime/webhook';
 import { S3Archive } from '#shared/store/s3-archive';
 import { S3Writer, s3Signer } from '#shared/store/s3-writer';
-import { archiveKey, payloadKeyFor, userPrefixes } from '#shared/webhooks/archive';
+import {
+  archiveKey,
+  DirectoryArchive,
+  eventIdOfKey,
+  payloadKeyFor,
+  referencePrefixes,
+  userPrefixes,
+} from '#shared/webhooks/archive';
 
 /** The archive's S3 adapter against an S3 emulator (s3rver), the code path a deployed stack runs. */
 const BUCKET = 'terra-archive-test';
@@ -49,6 +57,82 @@ const keyFor = (user_id: string, event_id: string) =>
     receivedAtMs: Date.UTC(2026, 11, 1),
     user_id,
   });
+
+describe('archive key segments', () => {
+  const bytes = (segment: string) => Buffer.byteLength(segment);
+
+  it('keeps a short identifier as it has always been encoded, dots-only ones escaped', () => {
+    expect(keySegment('40f7b0e1-89e2-43ac-a5b8-1e29c8d47cad')).toBe('40f7b0e1-89e2-43ac-a5b8-1e29c8d47cad');
+    expect(keySegment('alice@example.com')).toBe('alice%40example.com');
+    expect(keySegment('..')).toBe('%2E%2E');
+    expect(keySegment('x'.repeat(255))).toBe('x'.repeat(255));
+  });
+
+  it.each([
+    ['256 plain characters', 'a'.repeat(256)],
+    ['256 characters that each encode to three', '%'.repeat(256)],
+    ['a Terra user id of 128 colons', ':'.repeat(128)],
+    ['256 dots', '.'.repeat(256)],
+  ])('bounds %s within 255 bytes: a readable prefix and a hash of the whole', (_, identity) => {
+    const segment = keySegment(identity);
+    expect(bytes(segment)).toBeLessThanOrEqual(255);
+    expect(segment).toMatch(/^[^/]+=[0-9a-f]{64}$/);
+    expect(encodeURIComponent(identity).startsWith(segment.split('=')[0] ?? '')).toBe(true);
+    // Another identity that shares the prefix gets its own segment.
+    expect(keySegment(`${identity.slice(0, -1)}b`)).not.toBe(segment);
+    // An identity spelled like the bounded segment is encoded, never equal to it ('=' is escaped).
+    expect(keySegment(segment)).not.toBe(segment);
+  });
+
+  it('builds a key for an identity with a lone surrogate, apart from the same with U+FFFD', () => {
+    const key = archiveKey({
+      zone: 'delivery',
+      event_id: 'trace-1',
+      sha256: 'ab'.repeat(32),
+      receivedAtMs: Date.UTC(2026, 11, 1),
+      reference_id: '\uD83C',
+    });
+    expect(key.startsWith(referencePrefixes('\uD83C')[0] ?? '-')).toBe(true);
+    expect(keySegment('\uD83C')).not.toBe(keySegment('\uFFFD'));
+    expect(keySegment('a\uDC00b')).not.toBe(keySegment('a\uFFFDb'));
+  });
+
+  it('stores, finds by its user prefix and deletes a delivery of a 128-character user id and a 256-character identity', async () => {
+    const user_id = ':'.repeat(128);
+    const reference_id = '%'.repeat(256);
+    const root = mkdtempSync(join(tmpdir(), 'terra-long-'));
+    const local = new DirectoryArchive(root);
+    const owners: Array<{ zone: 'delivery' | 'quarantine'; user_id?: string; reference_id: string }> = [
+      { zone: 'delivery', user_id, reference_id },
+      { zone: 'delivery', reference_id },
+      { zone: 'quarantine', user_id, reference_id },
+      { zone: 'quarantine', reference_id },
+    ];
+    const keys = owners.map(({ zone, ...owner }) =>
+      archiveKey({
+        zone,
+        event_id: 'trace-1',
+        sha256: 'ab'.repeat(32),
+        receivedAtMs: Date.UTC(2026, 11, 1),
+        ...owner,
+      }),
+    );
+    for (const target of [local, archive]) {
+      for (const key of keys) await target.put(key, Buffer.from('{}'));
+      const prefixes = [...userPrefixes(user_id), ...referencePrefixes(reference_id)];
+      const listed = (await Promise.all(prefixes.map((prefix) => target.list(prefix)))).flat();
+      expect(listed.sort()).toEqual([...keys].sort());
+      expect(listed.map(eventIdOfKey)).toEqual(listed.map(() => 'trace-1'));
+      await target.delete(listed);
+      for (const key of keys) expect(await target.get(key)).toBeUndefined();
+    }
+  });
+
+  it('keeps the file name of an event id within 255 bytes', () => {
+    const key = payloadKeyFor(keyFor('u', `a${':'.repeat(199)}`));
+    expect(bytes(key.split('/').at(-1) ?? '')).toBeLessThanOrEqual(255);
+  });
+});
 
 describe('the S3 archive', () => {
   it('keeps a payload byte for byte, under its Terra user', async () => {

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { logger } from '#shared/log';
+import { noSigningSecrets, replayDeliveries } from '#shared/operations/replay';
 import { createDocumentClient } from '#shared/store/client';
 import { ConnectionStore } from '#shared/store/connections';
 import { DeliveryStore } from '#shared/store/deliveries';
@@ -801,6 +802,85 @@ describe('s3_payload', () => {
     );
     expect(late).toMatchObject({ status: 200, outcome: 'duplicate' });
     expect(await inbox().get(traceId)).toStrictEqual(processed);
+  });
+
+  it('lets a copy that downloads the data payload win over a copy that found the URL expired first', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    const payload = Buffer.from(
+      JSON.stringify(dataEvent('daily', { user: terraUser({ user_id, reference_id }) })),
+    );
+    const traceId = `trace-${user_id}-race`;
+    const expired = answering({ ok: false, retryable: false, reason: 'expired' });
+    expect(await deliver(depsWith({ payloads: expired }), notification, { traceId })).toMatchObject({
+      outcome: 'payload_failed',
+    });
+    const won = await deliver(depsWith({ payloads: answering({ ok: true, body: payload }) }), notification, {
+      traceId,
+    });
+    expect(won).toMatchObject({ status: 200, outcome: 'processed' });
+    const delivery = await inbox().get(traceId);
+    expect(delivery).toMatchObject({ status: 'processed', outcome: 'applied', type: 'daily', data: true });
+    expect(delivery?.attention).toBeUndefined();
+    expect(readFileSync(join(archiveDir, delivery?.payload_key ?? ''))).toEqual(payload);
+    // And a failure after it leaves it processed.
+    expect(await deliver(depsWith({ payloads: expired }), notification, { traceId })).toMatchObject({
+      outcome: 'duplicate',
+    });
+    expect(await inbox().get(traceId)).toStrictEqual(delivery);
+  });
+
+  it('lets a copy that downloads a connection event win over a copy that found the URL expired first', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    const payload = Buffer.from(JSON.stringify(deauth({ user: terraUser({ user_id, reference_id }) })));
+    const traceId = `trace-${user_id}-race`;
+    const expired = answering({ ok: false, retryable: false, reason: 'expired' });
+    await deliver(depsWith({ payloads: expired }), notification, { traceId });
+    expect(await inbox().get(traceId)).toMatchObject({ status: 'failed' });
+    const won = await deliver(depsWith({ payloads: answering({ ok: true, body: payload }) }), notification, {
+      traceId,
+    });
+    expect(won).toMatchObject({ status: 200, outcome: 'processed' });
+    expect(await inbox().get(traceId)).toMatchObject({ status: 'processed', type: 'deauth' });
+    expect((await store().get(user_id))?.status).toBe('disconnected');
+  });
+
+  it('replays a failed delivery from its archived payload instead of the expired URL', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    const payload = Buffer.from(JSON.stringify(deauth({ user: terraUser({ user_id, reference_id }) })));
+    const traceId = `trace-${user_id}-replay`;
+    // The copy that downloaded dies after archiving the payload; Terra's retry finds the URL expired.
+    const crashing = depsWith({
+      payloads: answering({ ok: true, body: payload }),
+      afterStep: (step) => {
+        if (step === 'claim') throw new Error('crash');
+      },
+    });
+    expect(await deliver(crashing, notification, { traceId })).toMatchObject({ status: 500 });
+    const expired = answering({ ok: false, retryable: false, reason: 'expired' });
+    await deliver(depsWith({ payloads: expired }), notification, { traceId });
+    const failed = await inbox().get(traceId);
+    expect(failed).toMatchObject({ status: 'failed', outcome: 'payload_expired' });
+    expect(failed?.payload_key).toBeDefined();
+
+    const [replayed] = await replayDeliveries(
+      {
+        reader: {
+          deliveries: async (ids) =>
+            (await Promise.all(ids.map((id) => inbox().get(id)))).filter((d) => d !== undefined),
+        },
+        archive: new DirectoryArchive(archiveDir),
+        receiver: depsWith({ signingSecrets: noSigningSecrets, payloads: expired }),
+      },
+      [traceId],
+    );
+    expect(replayed).toMatchObject({ outcome: 'processed', previous_status: 'failed', status: 'processed' });
+    expect((await store().get(user_id))?.status).toBe('disconnected');
   });
 
   it('records a downloaded payload that is not JSON as failed', async () => {

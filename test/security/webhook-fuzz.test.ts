@@ -9,6 +9,14 @@ import { lowerCaseHeaders, rawBody } from '#shared/http/request';
 import { signPayload } from '#shared/terra/signature';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
+import {
+  authCancelled,
+  authSuccess,
+  dataEvent,
+  deauth,
+  healthcheck,
+  terraUser,
+} from '../helpers/terra-fixtures.ts';
 import { receiverDeps } from '../helpers/webhook.ts';
 
 /**
@@ -170,4 +178,71 @@ describe('webhook fuzz', () => {
     );
     expect((await storedCounts()).connections).toBe(before.connections);
   }, 60_000);
+
+  /**
+   * Validly signed deliveries that once answered 500 on every retry (a loop Terra only ends by giving
+   * up): each must be applied, parked or recorded failed with a reason, and a retry must agree.
+   */
+  const LONE_SURROGATE = '\uD83C';
+  const corpus: Array<[string, unknown, Record<string, string>?]> = [
+    [
+      'a cancelled login whose reference_id is a lone surrogate',
+      authCancelled({ reference_id: LONE_SURROGATE }),
+    ],
+    [
+      'a login whose reference_id is a lone surrogate',
+      authSuccess({ user: terraUser({ user_id: 'fuzz-surrogate-auth', reference_id: LONE_SURROGATE }) }),
+    ],
+    [
+      'a data event whose reference_id is a lone surrogate',
+      dataEvent('sleep', {
+        user: terraUser({ user_id: 'fuzz-surrogate-data', reference_id: LONE_SURROGATE }),
+      }),
+    ],
+    [
+      'a healthcheck whose reference_id ends in a lone low surrogate',
+      { ...healthcheck(), reference_id: 'a\uDC00' },
+    ],
+    [
+      'a data event with a 25-digit ordering timestamp',
+      dataEvent('daily', { user: terraUser({ user_id: 'fuzz-ordering-data' }) }),
+      { 'x-terra-ordering-timestamp': '1'.repeat(25) },
+    ],
+    [
+      'a deauth with a 25-digit ordering timestamp',
+      deauth({ user: terraUser({ user_id: 'fuzz-ordering-deauth' }) }),
+      { 'x-terra-ordering-timestamp': '9'.repeat(25) },
+    ],
+    [
+      'a login with an ordering timestamp beyond any number',
+      authSuccess({ user: terraUser({ user_id: 'fuzz-ordering-auth' }) }),
+      { 'x-terra-ordering-timestamp': '9'.repeat(400) },
+    ],
+  ];
+
+  it.each(corpus)('applies, parks or records %s, never a 500 loop', async (_, payload, extra = {}) => {
+    const text = JSON.stringify(payload);
+    const traceId = `fuzz-corpus-${Buffer.from(text).length}-${Math.random().toString(36).slice(2)}`;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const t = now();
+      const result = await deliver({
+        headers: {
+          'terra-signature': `t=${t},v1=${signPayload(SECRET, t, text)}`,
+          'x-terra-trace-id': traceId,
+          ...extra,
+        },
+        body: text,
+        isBase64Encoded: false,
+      });
+      expect(result.status).toBe(200);
+    }
+    const { Items } = await tables.doc.send(
+      new ScanCommand({
+        TableName: tables.inboxTable,
+        FilterExpression: 'event_id = :id',
+        ExpressionAttributeValues: { ':id': traceId },
+      }),
+    );
+    expect(Items?.[0]?.status).toMatch(/^(processed|ignored|failed)$/);
+  });
 });

@@ -69,6 +69,8 @@ describe('parseOrderingTimestamp', () => {
       ['two numbers', '1751360553 1751360554'],
       ['hexadecimal', '0x68639c29'],
       ['an exponent', '1.751360553e9'],
+      ['25 digits, past the last instant a Date can hold', '1'.repeat(25)],
+      ['400 digits, past any number', '9'.repeat(400)],
     ])('is undefined when the header is %s', (_, value) => {
       expect(parseOrderingTimestamp(value)).toBeUndefined();
     });

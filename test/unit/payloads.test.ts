@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpPayloadFetcher, isAllowedPayloadUrl, S3_HOSTS } from '#shared/webhooks/payloads';
 
@@ -53,6 +54,43 @@ beforeAll(async () => {
       response.writeHead(200, { 'content-type': 'application/json' });
       response.write('{"slow":');
       setTimeout(() => response.end('true}'), 3_000);
+    } else if (path.startsWith('/gzip-huge')) {
+      // Small on the wire, five times the bound once decoded.
+      const packed = gzipSync(Buffer.alloc(5_000_000, 0x20));
+      response
+        .writeHead(200, { 'content-encoding': 'gzip', 'content-length': String(packed.length) })
+        .end(packed);
+    } else if (path.startsWith('/gzip')) {
+      // S3 serves an object stored with Content-Encoding: gzip as stored; its length is the packed one.
+      const packed = gzipSync(JSON.stringify({ type: 'activity', data: Array(2000).fill({ n: 1 }) }));
+      response
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': String(packed.length),
+        })
+        .end(packed);
+    } else if (path.startsWith('/request-timeout-408')) {
+      response.writeHead(408).end();
+    } else if (path.startsWith('/s3-request-timeout')) {
+      response
+        .writeHead(400, { 'content-type': 'application/xml' })
+        .end(
+          '<Error><Code>RequestTimeout</Code><Message>Your socket connection to the server was not read from or written to within the timeout period.</Message></Error>',
+        );
+    } else if (path.startsWith('/bad-request')) {
+      response
+        .writeHead(400, { 'content-type': 'application/xml' })
+        .end('<Error><Code>InvalidArgument</Code></Error>');
+    } else if (path.startsWith('/cut-undeclared')) {
+      // No length, no chunks: the body ends where the connection does, so a cut looks like the end.
+      request.socket.end(
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"cut":',
+      );
+    } else if (path.startsWith('/whole-undeclared')) {
+      request.socket.end(
+        'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"whole":true}',
+      );
     } else if (path.startsWith('/redirect')) {
       response.writeHead(302, { location: `${base}/ok` }).end();
     } else response.writeHead(500).end();
@@ -80,8 +118,34 @@ describe('downloading an s3_payload', () => {
     expect(fetched.ok && JSON.parse(fetched.body.toString())).toEqual({ type: 'activity', data: [{ n: 1 }] });
   });
 
+  it('decodes a gzip-encoded object, whose declared length is the packed one', async () => {
+    const fetched = await fetcher().fetch(`${base}/gzip`);
+    expect(fetched.ok && JSON.parse(fetched.body.toString())).toMatchObject({ type: 'activity' });
+    expect(fetched.ok && fetched.maybeTruncated).toBeFalsy();
+  });
+
+  it('bounds the decoded size of a gzip-encoded object, not only its packed size', async () => {
+    expect(await fetcher().fetch(`${base}/gzip-huge`)).toEqual({
+      ok: false,
+      retryable: false,
+      reason: 'too_large',
+    });
+  });
+
+  it('says a body with no declared length may have been cut short, and one with a length may not', async () => {
+    const cut = await fetcher().fetch(`${base}/cut-undeclared`);
+    expect(cut).toMatchObject({ ok: true, maybeTruncated: true });
+    expect(cut.ok && cut.body.toString()).toBe('{"cut":');
+    expect(await fetcher().fetch(`${base}/whole-undeclared`)).toMatchObject({
+      ok: true,
+      maybeTruncated: true,
+    });
+    expect(await fetcher().fetch(`${base}/ok`)).not.toHaveProperty('maybeTruncated');
+  });
+
   it.each([
     ['an expired URL', '/expired', 'expired'],
+    ['a 400 that is not a timeout', '/bad-request', 'bad_status'],
     ['a forbidden URL', '/denied', 'forbidden'],
     ['a missing object', '/missing', 'not_found'],
     ['a redirect (never followed)', '/redirect', 'bad_status'],
@@ -104,6 +168,8 @@ describe('downloading an s3_payload', () => {
     ['a server error', '/busy', 'server_error'],
     ['a download slower than the time bound', '/slow', 'timeout'],
     ['a body cut short of its declared length', '/short', 'unreachable'],
+    ['a 408 Request Timeout', '/request-timeout-408', 'timeout'],
+    ["S3's 400 RequestTimeout", '/s3-request-timeout', 'timeout'],
   ])('reports %s as one a retry may fix', async (_, path, reason) => {
     const fetched = await fetcher().fetch(`${base}${path}`);
     expect(fetched).toMatchObject({ ok: false, retryable: true });

@@ -945,6 +945,31 @@ describe('s3_payload', () => {
     });
   });
 
+  it('answers 500 to a payload with no declared length that does not parse: it may have been cut short', async () => {
+    const cut: Fetched = { ok: true, body: Buffer.from('{"type":"activity","da'), maybeTruncated: true };
+    const h = harness({ payloads: new ScriptedFetcher(cut) });
+    const delivery = signed(notification, { traceId: TRACE });
+    expect(await h.receive(delivery)).toStrictEqual({
+      status: 500,
+      outcome: 'error',
+      event_id: TRACE,
+      body: { error: { code: 'error', message: 'The payload could not be downloaded (truncated).' } },
+    });
+    // Only the notification is kept: the partial payload is not a payload a replay could use.
+    expect(h.archive.keys()).toEqual([archivedAt('unattributed', TRACE, delivery)]);
+    expect(h.deliveries.calls).toEqual([]);
+  });
+
+  it('processes a payload with no declared length that parses', async () => {
+    const whole: Fetched = {
+      ok: true,
+      body: Buffer.from(JSON.stringify(dataEvent('activity'))),
+      maybeTruncated: true,
+    };
+    const h = harness({ payloads: new ScriptedFetcher(whole) });
+    expect(await h.receive(signed(notification, { traceId: TRACE }))).toStrictEqual(answered('processed'));
+  });
+
   it('records a download that can never work as failed and answers 200, so Terra stops retrying', async () => {
     const h = harness({ payloads: new ScriptedFetcher({ ok: false, retryable: false, reason: 'expired' }) });
     const delivery = signed(notification, { traceId: TRACE });
@@ -976,6 +1001,22 @@ describe('s3_payload', () => {
     expect(h.deliveries.entries.get(TRACE)).toStrictEqual(before);
     expect(before?.status).toBe('processed');
   });
+
+  it.each([
+    ['a data event', dataEvent('activity'), 'activity'],
+    ['a connection event', deauth(), 'deauth'],
+  ])(
+    'lets a copy that downloads %s win over a copy that found the URL expired first',
+    async (_, event, type) => {
+      const results: Fetched[] = [{ ok: false, retryable: false, reason: 'expired' }, ok(event)];
+      const h = harness({ payloads: new ScriptedFetcher(() => results.shift() ?? results[0]!) });
+      expect(await h.receive(signed(notification, { traceId: TRACE }))).toMatchObject({
+        outcome: 'payload_failed',
+      });
+      expect(await h.receive(signed(notification, { traceId: TRACE }))).toStrictEqual(answered('processed'));
+      expect(h.deliveries.entries.get(TRACE)).toMatchObject({ status: 'processed', facts: { type } });
+    },
+  );
 
   it('leaves a processed delivery processed when a late copy downloads a payload that is not JSON', async () => {
     const results: Fetched[] = [ok(dataEvent('sleep')), { ok: true, body: Buffer.from('<Error/>') }];
