@@ -185,9 +185,10 @@ export class DeliveryStore implements DeliveryLedger {
               Put: {
                 TableName: this.table,
                 Item: item,
-                ConditionExpression: 'attribute_not_exists(event_id) OR #status = :stale',
+                // As any first record of a delivery: over nothing, a stale copy, or a failed one.
+                ConditionExpression: 'attribute_not_exists(event_id) OR #status IN (:stale, :failed)',
                 ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':stale': 'stale' },
+                ExpressionAttributeValues: { ':stale': 'stale', ':failed': 'failed' },
               },
             },
             ...unowned.flatMap((user_id) => [
