@@ -5,7 +5,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
 import { createDocumentClient } from '#shared/store/client';
-import { referencePrefixes } from '#shared/webhooks/archive';
+import { referencePrefixes, userPrefixes } from '#shared/webhooks/archive';
 import { connectAtSandbox, eventsFor, eventually, fireAtSandbox, settle } from '../helpers/events.ts';
 import { AppUser, decideAtLogin, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
@@ -51,14 +51,21 @@ async function leftOf(user_ids: string[], reference_id: string) {
   const connections = (await scan(stack.tables.connectionsTable)).filter(
     (item) => ids.has(String(item.user_id)) || item.reference_id === reference_id,
   );
-  const tombstones = connections.filter((item) => item.deleted_at !== undefined);
-  const deliveries = (await scan(stack.tables.inboxTable)).filter(
+  const inbox = await scan(stack.tables.inboxTable);
+  // A deleted Terra user's owner guard becomes its tombstone (docs/decisions/0020).
+  const isTombstone = (item: Record<string, unknown>) =>
+    String(item.event_id).startsWith('owner#') &&
+    item.deleted_at !== undefined &&
+    item.reference_id === undefined;
+  const tombstones = inbox.filter((item) => ids.has(String(item.user_id)) && isTombstone(item));
+  const deliveries = inbox.filter(
     (item) =>
-      ids.has(String(item.user_id)) ||
-      (item.reference_id === reference_id && !String(item.event_id).startsWith('deletion#')),
+      !isTombstone(item) &&
+      (ids.has(String(item.user_id)) ||
+        (item.reference_id === reference_id && !String(item.event_id).startsWith('deletion#'))),
   );
   const files = [
-    ...user_ids.flatMap((user_id) => [...archived(`users/${user_id}`), ...archived(`quarantine/${user_id}`)]),
+    ...user_ids.flatMap((user_id) => userPrefixes(user_id).flatMap((prefix) => archived(prefix))),
     ...referencePrefixes(reference_id).flatMap((prefix) => archived(prefix)),
   ];
   return {
@@ -136,8 +143,8 @@ describe('DELETE /me', () => {
       expect(existsSync(join(stack.archiveDir, 'users', user_id))).toBe(false);
     // Only tombstones: the Terra user id and a time, nothing else.
     expect(left.tombstones.map((item) => Object.keys(item).sort())).toEqual([
-      ['deleted_at', 'expires_at', 'sk', 'user_id'],
-      ['deleted_at', 'expires_at', 'sk', 'user_id'],
+      ['deleted_at', 'event_id', 'expires_at', 'user_id'],
+      ['deleted_at', 'event_id', 'expires_at', 'user_id'],
     ]);
     expect(await user.connections()).toEqual([]);
     const announced = eventsFor(stack, { reference_id: user.sub, type: 'terra.user_deleted' });
