@@ -7,7 +7,7 @@ import { findConnection } from '#shared/operations/connections';
 import { deleteUserToEnd } from '#shared/operations/deletion';
 import { type DeliveryRow, deliveryDetail, findDeliveries } from '#shared/operations/deliveries';
 import { redriveQueue } from '#shared/operations/redrive';
-import { REPLAY_OK, replayDeliveries } from '#shared/operations/replay';
+import { ArchiveNotAuthentic, REPLAY_OK, replayDeliveries } from '#shared/operations/replay';
 import { deauthenticateUsers, STALE_DAYS, unexplainedTerraUsers } from '#shared/operations/terra-users';
 import { type DeletionJob, deletionView } from '#shared/privacy/deletion';
 import type { DeliveryStatus } from '#shared/webhooks/ports';
@@ -139,6 +139,7 @@ const RECORD_ORDER = [
   'expected_payloads',
   'data',
   'bytes',
+  'body_sha256',
   'archive_key',
   'payload_key',
 ];
@@ -224,7 +225,13 @@ async function replay(context: Context): Promise<Outcome> {
     { reader: stores.reader, archive: stores.archive, receiver: stores.receiver(context.log) },
     ids,
     context.progress.step('Replaying'),
-  );
+  ).catch((error: unknown) => {
+    if (!(error instanceof ArchiveNotAuthentic)) throw error;
+    throw new OpsError(
+      EXIT.failed,
+      `Replay refused, nothing was replayed: ${error.message}. The archive was written to since Terra's delivery; find out how before replaying anything from it.`,
+    );
+  });
   const ok = results.filter((result) => REPLAY_OK.has(result.outcome)).length;
   const notFound = results.filter((result) => result.outcome === 'not_found').length;
   const code = results.length > 0 && notFound === results.length ? EXIT.notFound : codeOf(ok, results.length);

@@ -11,7 +11,9 @@ Columns: event_id, status, type, user_id, received_at, outcome, replayed_at.`,
 under its id) and their sizes. The raw body (and payload) only with --body.`,
   replay: `Runs archived deliveries through the webhook receiver again, the code Terra's deliveries
 run through, with the recorded signature time: their signature was checked when they were
-archived (a stale one was authentic, only late). Name the deliveries, or select them with
+archived (a stale one was authentic, only late), and the archived bytes must match the SHA-256
+the record kept then: when any does not (edited or swapped on disk), nothing is replayed and
+the run fails. Name the deliveries, or select them with
 --status stale|failed|received (and --since, --type, --user). Idempotent: a processed or ignored
 delivery answers duplicate and changes nothing. Each delivery's outcome is reported.`,
   connection: `The connection record(s) of a Terra user id, or else of every Terra user of an app user

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -325,6 +325,64 @@ describe('read-only commands', () => {
     for (const run of runs) expect(run.code, run.stderr).toBe(0);
     await settle(stack);
     expect(await snapshot()).toEqual(before);
+  });
+});
+
+describe('replaying what the archive holds', () => {
+  /** A quarantined auth delivery of a fresh Terra user for this app user: its id, archived file, bytes. */
+  async function quarantined(reference_id: string) {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify(authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    expect(await deliver(body, { traceId, timestamp: anHourAgo() })).toBe(401);
+    const detail = await ops('delivery', traceId, '--json');
+    const [archived] = detail.json.archive as Row[];
+    const file = join(stack.archiveDir, String(archived?.key));
+    expect(readFileSync(file, 'utf8')).toBe(body);
+    return { traceId, file, body };
+  }
+
+  it('refuses a quarantined body edited or swapped on disk, writing nothing, and replays it once restored', async () => {
+    const attacker = `attacker-${randomUUID()}`;
+    const victim = new AppUser(stack, `victim-${randomUUID()}`);
+    const mine = await quarantined(attacker);
+    const theirs = await quarantined(`other-${randomUUID()}`);
+
+    // Edited: the victim's identity put into the attacker's authentic (but late) delivery.
+    writeFileSync(mine.file, mine.body.replace(attacker, victim.sub));
+    await settle(stack);
+    const before = await snapshot();
+    const edited = await ops('replay', mine.traceId, '--json');
+    expect(edited.code).toBe(1);
+    expect((edited.json.error as Row).message).toMatch(/do(es)? not match/);
+    expect((edited.json.error as Row).message).toContain(mine.traceId);
+    const human = await ops('replay', mine.traceId);
+    expect(human.code).toBe(1);
+    expect(human.stderr).toContain(mine.traceId);
+    await settle(stack);
+    expect(await snapshot()).toEqual(before);
+    expect(await victim.connections()).toEqual([]);
+
+    // Swapped: each file holds the other delivery's (authentic) bytes; a selection is refused whole.
+    writeFileSync(mine.file, theirs.body);
+    writeFileSync(theirs.file, mine.body);
+    await settle(stack);
+    const swappedBefore = await snapshot();
+    for (const args of [[mine.traceId], [theirs.traceId], ['--status', 'stale', '--since', '1d']]) {
+      const run = await ops('replay', ...args, '--json');
+      expect(run.code, args.join(' ')).toBe(1);
+      expect((run.json.error as Row).message).toMatch(/do(es)? not match/);
+    }
+    await settle(stack);
+    expect(await snapshot()).toEqual(swappedBefore);
+
+    // Put back as Terra signed them: both replay.
+    writeFileSync(mine.file, mine.body);
+    writeFileSync(theirs.file, theirs.body);
+    const restored = await ops('replay', mine.traceId, theirs.traceId, '--json');
+    expect(restored.code, restored.stderr).toBe(0);
+    expect((restored.json.results as Row[]).map((row) => row.outcome)).toEqual(['processed', 'processed']);
+    expect(await victim.connections()).toEqual([]);
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseInvocation } from '#local/ops/args';
 import { UsageError } from '#local/ops/errors';
@@ -6,7 +7,12 @@ import type { PublisherDeps } from '#shared/events/publisher';
 import { logger } from '#shared/log';
 import type { DeliveryRecord } from '#shared/operations/ports';
 import { type DeadLetterQueue, type QueueMessage, redriveQueue } from '#shared/operations/redrive';
-import { noSigningSecrets, replayHeaders } from '#shared/operations/replay';
+import {
+  ArchiveNotAuthentic,
+  noSigningSecrets,
+  replayDeliveries,
+  replayHeaders,
+} from '#shared/operations/replay';
 import { unexplainedTerraUsers } from '#shared/operations/terra-users';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 
@@ -158,6 +164,41 @@ describe('replay', () => {
       'content-type': 'application/json',
       'x-terra-ordering-timestamp': '1767225600123',
     });
+  });
+
+  const untouchableReceiver = new Proxy({}, { get: nothing }) as unknown as WebhookDeps;
+  const hashOf = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('refuses a record that keeps no hash of its body (a trace id), running nothing', async () => {
+    const old = delivery('trace-old');
+    const run = replayDeliveries(
+      {
+        reader: { deliveries: async () => [old] },
+        archive: { get: async () => Buffer.from('{"type":"auth"}') },
+        receiver: untouchableReceiver,
+      },
+      ['trace-old'],
+    );
+    await expect(run).rejects.toThrow(ArchiveNotAuthentic);
+    await expect(run).rejects.toMatchObject({
+      refused: [{ event_id: 'trace-old', archive_key: old.archive_key, problem: 'unverifiable' }],
+    });
+  });
+
+  it('refuses bytes that changed on disk between the check and the run', async () => {
+    const body = '{"type":"auth"}';
+    const reads = [Buffer.from(body), Buffer.from('{"type":"auth","reference_id":"victim"}')];
+    const results = await replayDeliveries(
+      {
+        reader: { deliveries: async () => [delivery('trace-1', { body_sha256: hashOf(body) })] },
+        archive: { get: async () => reads.shift() },
+        receiver: untouchableReceiver,
+      },
+      ['trace-1'],
+    );
+    expect(results).toEqual([
+      { event_id: 'trace-1', previous_status: 'stale', outcome: 'body_mismatch', status: 'stale' },
+    ]);
   });
 
   it('gives the receiver no signing secret: anything but a replay fails closed, writing nothing', async () => {
