@@ -222,7 +222,12 @@ async function replay(context: Context): Promise<Outcome> {
           )
         ).deliveries.map((row) => row.event_id);
   const results = await replayDeliveries(
-    { reader: stores.reader, archive: stores.archive, receiver: stores.receiver(context.log) },
+    {
+      reader: stores.reader,
+      archive: stores.archive,
+      receiver: stores.receiver(context.log),
+      deliveries: stores.deletions,
+    },
     ids,
     context.progress.step('Replaying'),
   ).catch((error: unknown) => {

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import type { DeletionStorePort } from '#shared/privacy/deletion';
+import type { Archive } from '#shared/webhooks/archive';
 import type { DeliveryStatus } from '#shared/webhooks/ports';
 import { type DeliveryOutcome, receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import type { ArchiveReader, DeliveryRecord, OnProgress, OperationsReader } from './ports.ts';
@@ -37,9 +39,11 @@ export const REPLAY_OK: ReadonlySet<ReplayOutcome> = new Set([
 
 export interface ReplayDeps {
   reader: Pick<OperationsReader, 'deliveries'>;
-  archive: Pick<ArchiveReader, 'get'>;
+  archive: Pick<ArchiveReader, 'get'> & Pick<Archive, 'delete'>;
   /** The receiver's own wiring: the stores, the archive, payload downloads; no signing secret. */
   receiver: WebhookDeps;
+  /** Deletes delivery records, as a deletion's sweep does. */
+  deliveries: Pick<DeletionStorePort, 'deleteDeliveries'>;
 }
 
 /** The replay's signature check never runs; if it ever did, it finds no secret and fails closed. */
@@ -122,6 +126,7 @@ async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<Re
     replay: { signed_at: delivery.signed_at },
   });
   const recorded = result.event_id ?? delivery.event_id;
+  if (result.outcome === 'deleted_user') await forget(deps, delivery);
   const [after] = await deps.reader.deliveries([recorded]);
   return {
     ...base,
@@ -130,6 +135,18 @@ async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<Re
     ...(after ? { status: after.status, replayed_at: after.replayed_at ?? null } : {}),
     ...(recorded === delivery.event_id ? {} : { recorded_as: recorded }),
   };
+}
+
+/**
+ * A delivery the receiver found to be a deleted person's answers `deleted_user` and writes nothing, so
+ * its record would stay `stale` (or `failed`) for ops to list until its TTL, and its body in the archive.
+ * One the deletion could not find, such as an `s3_payload` notification (it names nobody: quarantined
+ * under `_unattributed`, only its download says whose it is), is taken away here as the sweep would
+ * have: the record first, then the bytes. A later copy from Terra is dropped as the person's anyway.
+ */
+async function forget(deps: ReplayDeps, delivery: DeliveryRecord): Promise<void> {
+  await deps.deliveries.deleteDeliveries([delivery.event_id]);
+  await deps.archive.delete([delivery.archive_key, ...(delivery.payload_key ? [delivery.payload_key] : [])]);
 }
 
 /** The replayable deliveries whose archived bytes are not the verified ones; read one at a time. */

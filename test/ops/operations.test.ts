@@ -174,8 +174,9 @@ describe('replay', () => {
     const run = replayDeliveries(
       {
         reader: { deliveries: async () => [old] },
-        archive: { get: async () => Buffer.from('{"type":"auth"}') },
+        archive: { get: async () => Buffer.from('{"type":"auth"}'), delete: nothing },
         receiver: untouchableReceiver,
+        deliveries: { deleteDeliveries: nothing },
       },
       ['trace-old'],
     );
@@ -191,8 +192,9 @@ describe('replay', () => {
     const results = await replayDeliveries(
       {
         reader: { deliveries: async () => [delivery('trace-1', { body_sha256: hashOf(body) })] },
-        archive: { get: async () => reads.shift() },
+        archive: { get: async () => reads.shift(), delete: nothing },
         receiver: untouchableReceiver,
+        deliveries: { deleteDeliveries: nothing },
       },
       ['trace-1'],
     );
