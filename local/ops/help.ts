@@ -70,7 +70,8 @@ Target
                    directory is TERRA_CONNECT_DATA_DIR (default .local; it holds runtime.json while
                    the stack runs) and, when PORT is set, that listens on PORT
   --stack <name>   a deployed stack, through its CloudFormation outputs, with your AWS credentials
-                   (the default credential chain; region from AWS_REGION)
+                   (the default credential chain; region from AWS_REGION, your profile's, or
+  --region <region>  given here, which wins)
 
 Commands
 ${Object.entries(COMMANDS)
@@ -85,7 +86,8 @@ Options
 
 Durations: 45s, 30m, 12h, 7d. A progress line shows on stderr for long runs when it is a terminal.
 No output holds a secret, a token or a payload body; only \`delivery <event_id> --body\` prints one
-delivery's raw body.
+delivery's raw body. Tables and views show control and bidi characters as escapes (\\u001b, \\u202e),
+and times in ISO-8601; --json keeps every value exact.
 
 ${EXIT_CODES}
 `;

@@ -99,6 +99,18 @@ describe('delete-user', () => {
     expect(again.stdout).not.toContain(user_id);
   });
 
+  it('refuses identities the API refuses (., .., spaces, non-ASCII, controls, over 256), deleting nothing', {
+    timeout: 300_000,
+  }, async () => {
+    for (const id of ['..', '.', '...', 'a b', 'caf\u00e9', '\u001b[2J', 'x'.repeat(257)]) {
+      const run = await ops('delete-user', id, '--yes', '--json');
+      expect(run.code, id).toBe(2);
+      expect((run.json.error as Record<string, unknown>).message, id).toContain(
+        'not an app identity the API accepts',
+      );
+    }
+  });
+
   it('leaves no stale delivery behind that a replay finds to be a deleted user’s', async () => {
     const user = new AppUser(stack);
     const user_id = await connectAtSandbox(stack, user.sub, 'GARMIN');

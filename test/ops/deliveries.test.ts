@@ -386,6 +386,67 @@ describe('replaying what the archive holds', () => {
   });
 });
 
+describe('what a terminal is shown', () => {
+  // What a signed body may carry into a delivery's fields: an OSC 52 clipboard write, clear-screen, a
+  // right-to-left override, a C1 CSI, a lone CR that overwrites the line.
+  const HOSTILE = '\u001b]52;c;ZWNobyBwd25lZA==\u0007\u001b[2J\u202egnp.exe\u009b31m\rX\u2066\u200f';
+  // Any raw control (but the newline that ends a line) or bidi character a terminal would act on.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+  it('escapes control and bidi characters of delivery fields in every human view; --json stays exact', async () => {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify({
+      type: `x${HOSTILE}`,
+      user: terraUser({ user_id, reference_id: `ops-${randomUUID()}`, provider: `GARMIN${HOSTILE}` }),
+    });
+    expect(await deliver(body, { traceId })).toBe(200);
+
+    const exact = await ops('delivery', traceId, '--body', '--json');
+    expect(exact.json.delivery).toMatchObject({ type: `x${HOSTILE}`, provider: `GARMIN${HOSTILE}` });
+    expect(exact.json.body).toEqual({ encoding: 'utf8', text: body });
+
+    const views = await Promise.all([
+      ops('deliveries', '--user', user_id),
+      ops('deliveries', '--status', 'ignored', '--since', '30m'),
+      ops('delivery', traceId),
+      ops('delivery', traceId, '--body'),
+      ops('connection', user_id),
+      ops('delivery', `nobody${HOSTILE}`),
+    ]);
+    for (const view of views) {
+      expect(view.stdout).not.toMatch(RAW);
+      expect(view.stderr).not.toMatch(RAW);
+    }
+    const [list, , one, withBody, , unknown] = views;
+    expect(list?.stdout).toContain('x\\u001b]52;c;ZWNobyBwd25lZA==\\u0007\\u001b[2J\\u202egnp.exe');
+    expect(one?.stdout).toMatch(/provider\s+GARMIN\\u001b\]52/);
+    expect(withBody?.stdout).toContain('\\u009b31m\\rX\\u2066\\u200f');
+    expect(unknown?.code).toBe(3);
+    expect(unknown?.stderr).toContain('nobody\\u001b]52');
+  });
+
+  it('prints every time of a delivery in ISO-8601, and counts in words that agree', async () => {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify(
+      authSuccess({ user: terraUser({ user_id, reference_id: `ops-${randomUUID()}` }) }),
+    );
+    expect(await deliver(body, { traceId, timestamp: anHourAgo() })).toBe(401);
+    const one = await ops('delivery', traceId);
+    for (const field of ['received_at', 'at', 'signed_at', 'expires_at'])
+      expect(one.stdout).toMatch(
+        new RegExp(`^${field}\\s+\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z$`, 'm'),
+      );
+    const replayed = await ops('replay', traceId);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain('1 delivery: 1 ok, 0 failed, 0 not found');
+    const listed = await ops('deliveries', '--user', user_id);
+    expect(listed.stdout).toContain('1 of 1 delivery (by the archive layout)');
+  });
+});
+
 describe('mistakes and unknowns', () => {
   it('answers usage errors with exit 2 (and a JSON error with --json)', async () => {
     const mistakes = [
@@ -454,6 +515,24 @@ describe('mistakes and unknowns', () => {
     const one = await ops('replay', '--help');
     expect(one.code).toBe(0);
     expect(one.stdout).toContain('Usage: npm run ops -- replay');
+  });
+
+  it('says which setting a deployed stack lacks when no AWS region is set', async () => {
+    const run = await runOps(
+      ['--stack', 'terra-connect-prod', 'deliveries', '--json'],
+      cleanEnv({
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        TERRA_CONNECT_DATA_DIR: mkdtempSync(join(tmpdir(), 'ops-no-region-')),
+      }),
+    );
+    expect(run.code).toBe(1);
+    const { message } = run.json.error as { message: string };
+    expect(message).toContain('--region');
+    expect(message).toContain('AWS_REGION');
+    expect(message).toContain('terra-connect-prod');
+    expect(message).not.toMatch(/^Error: Region is missing/);
   });
 
   it('finds no stack where none runs, and not one on another port', async () => {
