@@ -10,6 +10,7 @@ type Option = { type: 'string' | 'boolean'; short?: string };
 export const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
   stack: { type: 'string' },
+  region: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   verbose: { type: 'boolean' },
 } as const satisfies Record<string, Option>;
@@ -78,6 +79,8 @@ export interface Invocation {
   values: Values;
   json: boolean;
   stack?: string;
+  /** The deployed stack's AWS region, over AWS_REGION. */
+  region?: string;
   help: boolean;
   verbose: boolean;
 }
@@ -108,6 +111,7 @@ export function parseInvocation(argv: readonly string[]): Invocation {
     help: values.help === true,
     verbose: values.verbose === true,
     ...(values.stack === undefined ? {} : { stack: values.stack }),
+    ...(values.region === undefined ? {} : { region: values.region }),
   };
   if (name === undefined) return { ...base, positionals: [], values: {} };
   if (!isCommand(name))
@@ -120,6 +124,10 @@ export function parseInvocation(argv: readonly string[]): Invocation {
   }
   if (base.stack !== undefined && base.stack.trim() === '')
     throw new UsageError('--stack needs a stack name');
+  if (base.region !== undefined && base.region.trim() === '')
+    throw new UsageError('--region needs a region, such as eu-west-1');
+  if (base.region !== undefined && base.stack === undefined)
+    throw new UsageError('--region is the region of a deployed stack: give it with --stack <name>');
   const command: Values = {};
   for (const option of spec.options) {
     const value = values[option as keyof typeof COMMAND_OPTIONS];

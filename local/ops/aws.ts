@@ -12,7 +12,7 @@ import { parseTerraSecret, SecretError } from '#shared/terra/credentials';
 
 /**
  * The CLI's own AWS calls for a deployed stack, with the caller's credentials (the SDK's default
- * chain, region from AWS_REGION): the stack's outputs, the dead-letter queue, object sizes in the
+ * chain, region from AWS_REGION or `--region`): the stack's outputs, the dead-letter queue, object sizes in the
  * archive bucket, the Terra secret. DynamoDB is read through shared/store only.
  */
 

@@ -3,7 +3,7 @@ import { type Invocation, parseInvocation } from './args.ts';
 import type { Context } from './commands.ts';
 import { codeName, EXIT, type ExitCode, OpsError, UsageError } from './errors.ts';
 import { helpText } from './help.ts';
-import { json } from './output.ts';
+import { json, printable } from './output.ts';
 import { progressOn } from './progress.ts';
 import type { Target } from './target.ts';
 
@@ -52,7 +52,10 @@ function describe(error: unknown): { code: ExitCode; message: string } {
 export async function run(io: Io): Promise<ExitCode> {
   const asJson = io.argv.includes('--json');
   const fail = (code: ExitCode, message: string, usage = false): ExitCode => {
-    io.stderr.write(`ops: ${message}\n${usage ? 'Run `npm run ops -- --help` for the commands.\n' : ''}`);
+    // A message may quote what was typed or stored (an id, a key): shown, never acted on by the terminal.
+    io.stderr.write(
+      `ops: ${printable(message)}\n${usage ? 'Run `npm run ops -- --help` for the commands.\n' : ''}`,
+    );
     if (asJson) io.stdout.write(`${json({ error: { code: codeName(code), message } })}\n`);
     return code;
   };
@@ -68,6 +71,9 @@ export async function run(io: Io): Promise<ExitCode> {
     return EXIT.done;
   }
   const { command } = invocation;
+  // Every AWS client here and in the shared wiring takes its region from the environment, as Lambda's
+  // do: --region is AWS_REGION for this run (main passes the process's own environment).
+  if (invocation.region !== undefined) io.env.AWS_REGION = invocation.region.trim();
   if (command === undefined) {
     io.stderr.write(helpText());
     return fail(EXIT.usage, 'no command given');
@@ -92,7 +98,8 @@ export async function run(io: Io): Promise<ExitCode> {
   try {
     const outcome = await RUN[command](context);
     progress.end();
-    io.stdout.write(`${invocation.json ? json(outcome.json) : outcome.human}\n`);
+    // Cells are escaped where tables are drawn (so columns line up); this catches the rest of a view.
+    io.stdout.write(`${invocation.json ? json(outcome.json) : printable(outcome.human, { lines: true })}\n`);
     return outcome.code;
   } catch (error) {
     progress.end();

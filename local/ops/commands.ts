@@ -2,12 +2,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { DEAD_LETTER_FILE } from '#local/pipeline';
+import { APP_IDENTITY } from '#shared/ids';
 import type { Log } from '#shared/log';
 import { findConnection } from '#shared/operations/connections';
 import { deleteUserToEnd } from '#shared/operations/deletion';
 import { type DeliveryRow, deliveryDetail, findDeliveries } from '#shared/operations/deliveries';
 import { redriveQueue } from '#shared/operations/redrive';
-import { REPLAY_OK, replayDeliveries } from '#shared/operations/replay';
+import { ArchiveNotAuthentic, REPLAY_OK, replayDeliveries } from '#shared/operations/replay';
 import { deauthenticateUsers, STALE_DAYS, unexplainedTerraUsers } from '#shared/operations/terra-users';
 import { type DeletionJob, deletionView } from '#shared/privacy/deletion';
 import type { DeliveryStatus } from '#shared/webhooks/ports';
@@ -15,7 +16,7 @@ import { type CommandName, type Invocation, parseDuration, parseLimit } from './
 import { SqsDeadLetterQueue } from './aws.ts';
 import { poster, redriveDeadLetterFile } from './dead-letters.ts';
 import { codeOf, EXIT, type ExitCode, NotFoundError, OpsError, UsageError } from './errors.ts';
-import { type Cell, fields, table } from './output.ts';
+import { type Cell, count, fields, table } from './output.ts';
 import type { Progress } from './progress.ts';
 import type { Target } from './target.ts';
 import { deletionOf, publisherOf, storesOf, streamsOf, terraOf } from './wiring.ts';
@@ -114,7 +115,7 @@ async function deliveries(context: Context): Promise<Outcome> {
   );
   const sinceIso = since === undefined ? null : new Date(since).toISOString();
   const how = { status: 'the attention index', user: 'the archive layout', scan: 'a scan' }[list.by];
-  const footer = `${list.deliveries.length} of ${list.matched} deliveries (by ${how}${sinceIso ? `, since ${sinceIso}` : ''})${list.truncated ? `; --limit ${limit}` : ''}`;
+  const footer = `${list.deliveries.length} of ${count(list.matched, 'delivery', 'deliveries')} (by ${how}${sinceIso ? `, since ${sinceIso}` : ''})${list.truncated ? `; --limit ${limit}` : ''}`;
   return {
     code: EXIT.done,
     json: { target: where(target), since: sinceIso, ...list },
@@ -139,9 +140,25 @@ const RECORD_ORDER = [
   'expected_payloads',
   'data',
   'bytes',
+  'body_sha256',
   'archive_key',
   'payload_key',
 ];
+
+/** The record's times kept as epoch numbers (for conditions and TTL), and their unit. */
+const EPOCH_FIELDS: Readonly<Record<string, 1 | 1000>> = {
+  at: 1,
+  signed_at: 1000,
+  lease_until: 1,
+  expires_at: 1000,
+};
+
+/** A record's value as a person reads it: every time in ISO-8601, as `received_at` already is. */
+function humanValue(name: string, value: unknown): Cell {
+  const unit = EPOCH_FIELDS[name];
+  if (unit !== undefined && typeof value === 'number') return new Date(value * unit).toISOString();
+  return typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as Cell);
+}
 
 /** A record's fields in reading order: the known ones first, anything else after. */
 function ordered(record: object): Record<string, unknown> {
@@ -163,12 +180,7 @@ async function delivery(context: Context): Promise<Outcome> {
   if (detail === undefined) throw new NotFoundError(`No delivery ${event_id}.`);
   const record = ordered(detail.delivery);
   const lines = [
-    fields(
-      Object.entries(record).map(([name, value]) => [
-        name,
-        typeof value === 'object' && value !== null ? JSON.stringify(value) : (value as Cell),
-      ]),
-    ),
+    fields(Object.entries(record).map(([name, value]) => [name, humanValue(name, value)])),
     '',
     'Archive',
     table(detail.archive as unknown as Array<Record<string, Cell>>, ['role', 'key', 'bytes']),
@@ -221,10 +233,21 @@ async function replay(context: Context): Promise<Outcome> {
           )
         ).deliveries.map((row) => row.event_id);
   const results = await replayDeliveries(
-    { reader: stores.reader, archive: stores.archive, receiver: stores.receiver(context.log) },
+    {
+      reader: stores.reader,
+      archive: stores.archive,
+      receiver: stores.receiver(context.log),
+      deliveries: stores.deletions,
+    },
     ids,
     context.progress.step('Replaying'),
-  );
+  ).catch((error: unknown) => {
+    if (!(error instanceof ArchiveNotAuthentic)) throw error;
+    throw new OpsError(
+      EXIT.failed,
+      `Replay refused, nothing was replayed: ${error.message}. The archive was written to since Terra's delivery; find out how before replaying anything from it.`,
+    );
+  });
   const ok = results.filter((result) => REPLAY_OK.has(result.outcome)).length;
   const notFound = results.filter((result) => result.outcome === 'not_found').length;
   const code = results.length > 0 && notFound === results.length ? EXIT.notFound : codeOf(ok, results.length);
@@ -237,7 +260,7 @@ async function replay(context: Context): Promise<Outcome> {
   return {
     code,
     json: { target: where(target), ...counts, results },
-    human: `${table(results as unknown as Array<Record<string, Cell>>, ['event_id', 'outcome', 'previous_status', 'status', 'replayed_at'])}\n\n${counts.replayed} deliveries: ${ok} ok, ${counts.failed} failed, ${notFound} not found`,
+    human: `${table(results as unknown as Array<Record<string, Cell>>, ['event_id', 'outcome', 'previous_status', 'status', 'replayed_at'])}\n\n${count(counts.replayed, 'delivery', 'deliveries')}: ${ok} ok, ${counts.failed} failed, ${notFound} not found`,
   };
 }
 
@@ -345,7 +368,7 @@ async function terraUsers(context: Context): Promise<Outcome> {
   let code: ExitCode = EXIT.done;
   let deauthenticated: number | undefined;
   if (values.deauth && report.users.length > 0) {
-    const question = `Deauthenticate ${report.users.length} Terra user(s) at Terra? Their data stops; this cannot be undone.`;
+    const question = `Deauthenticate ${count(report.users.length, 'Terra user', 'Terra users')} at Terra? Their data stops; this cannot be undone.`;
     if (!(await confirmed(context, question)))
       throw new OpsError(EXIT.failed, 'Not confirmed: nobody was deauthenticated.');
     const results = await deauthenticateUsers(
@@ -374,7 +397,7 @@ async function terraUsers(context: Context): Promise<Outcome> {
     'reference_id',
     ...(values.deauth ? ['deauth'] : []),
   ];
-  const footer = `${users.length} of ${report.terra_users} Terra users unexplained${values.stale ? ` (stale: no data for ${STALE_DAYS} days)` : ''}${deauthenticated === undefined ? '' : `; ${deauthenticated} deauthenticated`}`;
+  const footer = `${users.length} of ${count(report.terra_users, 'Terra user', 'Terra users')} unexplained${values.stale ? ` (stale: no data for ${STALE_DAYS} days)` : ''}${deauthenticated === undefined ? '' : `; ${deauthenticated} deauthenticated`}`;
   return {
     code,
     json: {
@@ -409,6 +432,12 @@ function deletionLabel(job: DeletionJob, waitingMs: number): [string, number?, n
 
 async function deleteUserCommand(context: Context): Promise<Outcome> {
   const [reference_id = ''] = context.invocation.positionals;
+  // Only an identity the API takes can be a person to delete: `.`, `..`, spaces or controls never are.
+  if (!APP_IDENTITY.test(reference_id)) {
+    throw new UsageError(
+      `'${reference_id}' is not an app identity the API accepts (1 to 256 printable ASCII characters, no spaces, not only dots): no one with it can exist`,
+    );
+  }
   canConfirm(context, 'Deleting a user');
   const target = await context.target();
   const deps = await deletionOf(target, context.log);

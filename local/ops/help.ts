@@ -12,7 +12,9 @@ Columns: event_id, status, type, user_id, received_at, outcome, replayed_at.`,
 under its id) and their sizes. The raw body (and payload) only with --body.`,
   replay: `Runs archived deliveries through the webhook receiver again, the code Terra's deliveries
 run through, with the recorded signature time: their signature was checked when they were
-archived (a stale one was authentic, only late). Name the deliveries, or select them with
+archived (a stale one was authentic, only late), and the archived bytes must match the SHA-256
+the record kept then: when any does not (edited or swapped on disk), nothing is replayed and
+the run fails. Name the deliveries, or select them with
 --status stale|failed|received (and --since, --type, --user). Idempotent: a processed or ignored
 delivery answers duplicate and changes nothing. Each delivery's outcome is reported.`,
   connection: `The connection record(s) of a Terra user id, or else of every Terra user of an app user
@@ -69,7 +71,8 @@ Target
                    directory is TERRA_CONNECT_DATA_DIR (default .local; it holds runtime.json while
                    the stack runs) and, when PORT is set, that listens on PORT
   --stack <name>   a deployed stack, through its CloudFormation outputs, with your AWS credentials
-                   (the default credential chain; region from AWS_REGION)
+                   (the default credential chain; region from AWS_REGION, your profile's, or
+  --region <region>  given here, which wins)
 
 Commands
 ${Object.entries(COMMANDS)
@@ -84,7 +87,8 @@ Options
 
 Durations: 45s, 30m, 12h, 7d. A progress line shows on stderr for long runs when it is a terminal.
 No output holds a secret, a token or a payload body; only \`delivery <event_id> --body\` prints one
-delivery's raw body.
+delivery's raw body. Tables and views show control and bidi characters as escapes (\\u001b, \\u202e),
+and times in ISO-8601; --json keeps every value exact.
 
 ${EXIT_CODES}
 `;

@@ -143,8 +143,17 @@ export async function localTarget(processEnv: NodeJS.ProcessEnv): Promise<Target
   };
 }
 
+/** The SDK's own words when no region is set anywhere it looks (environment, profile, instance). */
+const NO_REGION = /^Region is missing/;
+
 export async function deployedTarget(name: string, processEnv: NodeJS.ProcessEnv): Promise<Target> {
-  const outputs = await stackOutputs(name);
+  const outputs = await stackOutputs(name).catch((error: unknown) => {
+    if (!(error instanceof Error && NO_REGION.test(error.message))) throw error;
+    throw new OpsError(
+      EXIT.failed,
+      `No AWS region for the stack ${name}: pass --region <region> (such as eu-west-1) or set AWS_REGION to the region it is deployed in.`,
+    );
+  });
   if (outputs === undefined)
     throw new NotFoundError(
       `No CloudFormation stack named ${name} (in ${processEnv.AWS_REGION ?? 'the default region'}).`,

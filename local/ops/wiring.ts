@@ -10,6 +10,7 @@ import { terraClient } from '#shared/runtime/terra';
 import { archiveOf } from '#shared/runtime/webhook';
 import { createDocumentClient } from '#shared/store/client';
 import { ConnectionStore } from '#shared/store/connections';
+import { DeletionStore } from '#shared/store/deletions';
 import { DeliveryStore } from '#shared/store/deliveries';
 import { OperationsStore, StreamBatchReader } from '#shared/store/operations';
 import type { Archive } from '#shared/webhooks/archive';
@@ -41,6 +42,8 @@ export interface Stores {
   connections: ConnectionStore;
   archive: Archive & ArchiveReader;
   tables: { connectionsTable: string; inboxTable: string };
+  /** Deletes delivery records as a deletion's sweep does (a replay that finds a deleted person's). */
+  deletions: Pick<DeletionStore, 'deleteDeliveries'>;
   receiver(log: Log): WebhookDeps;
   close(): void;
 }
@@ -60,6 +63,10 @@ export function storesOf(target: Target): Stores {
     connections,
     archive: Object.assign(archive, { size }),
     tables,
+    deletions: new DeletionStore(doc, tables, {
+      tombstoneDays: SECTIONS.deletion.read(target.env).tombstoneDays,
+      now: Date.now,
+    }),
     // The receiver as the webhook function wires it, from the stores, with no signing secret at all.
     receiver: (log) => ({
       signingSecrets: noSigningSecrets,

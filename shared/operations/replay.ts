@@ -1,4 +1,6 @@
-import { payloadKeyFor } from '#shared/webhooks/archive';
+import { createHash } from 'node:crypto';
+import type { DeletionStorePort } from '#shared/privacy/deletion';
+import { type Archive, payloadKeyFor } from '#shared/webhooks/archive';
 import type { DeliveryStatus } from '#shared/webhooks/ports';
 import { type DeliveryOutcome, receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import type { ArchiveReader, DeliveryRecord, OnProgress, OperationsReader } from './ports.ts';
@@ -6,11 +8,13 @@ import type { ArchiveReader, DeliveryRecord, OnProgress, OperationsReader } from
 /**
  * `ops replay`: an archived delivery runs through the receiver again, exactly as Terra's own retry
  * would, except that its signature is not checked again (it was when it was archived; a stale one was
- * authentic, only late) and its signature time is the recorded one. Idempotent like every delivery: a
+ * authentic, only late) and its signature time is the recorded one. What stands in for the signature is
+ * the body's SHA-256 the record kept when the signature was verified: bytes read back from the archive
+ * that do not match it (edited or swapped on disk) are never run. Idempotent like every delivery: a
  * processed or ignored one is answered `duplicate` without being run at all, so nothing changes, not
  * even the archive.
  */
-export type ReplayOutcome = DeliveryOutcome | 'not_found' | 'archive_missing';
+export type ReplayOutcome = DeliveryOutcome | 'not_found' | 'archive_missing' | 'body_mismatch';
 
 export interface ReplayResult {
   event_id: string;
@@ -35,9 +39,11 @@ export const REPLAY_OK: ReadonlySet<ReplayOutcome> = new Set([
 
 export interface ReplayDeps {
   reader: Pick<OperationsReader, 'deliveries'>;
-  archive: Pick<ArchiveReader, 'get'>;
+  archive: Pick<ArchiveReader, 'get'> & Pick<Archive, 'delete'>;
   /** The receiver's own wiring: the stores, the archive, payload downloads; no signing secret. */
   receiver: WebhookDeps;
+  /** Deletes delivery records, as a deletion's sweep does. */
+  deliveries: Pick<DeletionStorePort, 'deleteDeliveries'>;
 }
 
 /** The replay's signature check never runs; if it ever did, it finds no secret and fails closed. */
@@ -66,6 +72,38 @@ export function replayHeaders(delivery: DeliveryRecord): Record<string, string> 
 
 const FINAL: ReadonlySet<DeliveryStatus> = new Set(['processed', 'ignored']);
 
+/** Why archived bytes may not be replayed: they differ from the verified ones, or nothing says which those were. */
+export type BodyProblem = 'mismatch' | 'unverifiable';
+
+/**
+ * Whether these bytes are the ones whose signature was verified: the record's `body_sha256`, else a
+ * body-hash id (which is that hash). A record with neither (written before hashes were kept) proves
+ * nothing, and is refused like a mismatch.
+ */
+export function bodyProblem(delivery: DeliveryRecord, body: Uint8Array): BodyProblem | undefined {
+  const expected =
+    delivery.body_sha256 ??
+    (delivery.event_id.startsWith('sha256:') ? delivery.event_id.slice('sha256:'.length) : undefined);
+  if (expected === undefined) return 'unverifiable';
+  return createHash('sha256').update(body).digest('hex') === expected ? undefined : 'mismatch';
+}
+
+export interface RefusedBody {
+  event_id: string;
+  archive_key: string;
+  problem: BodyProblem;
+}
+
+/** A replay refused before anything ran: some archived bodies are not the bytes Terra signed. */
+export class ArchiveNotAuthentic extends Error {
+  override name = 'ArchiveNotAuthentic';
+  constructor(readonly refused: readonly RefusedBody[]) {
+    super(
+      `the archived bytes of ${refused.map((body) => `${body.event_id} (${body.archive_key}: ${body.problem === 'mismatch' ? 'does not match the SHA-256 recorded when its signature was verified' : 'recorded without a body hash, cannot be verified'})`).join(', ')}`,
+    );
+  }
+}
+
 async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<ReplayResult> {
   const base = { event_id: delivery.event_id, previous_status: delivery.status };
   if (FINAL.has(delivery.status)) {
@@ -78,6 +116,10 @@ async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<Re
   }
   const body = delivery.archive_key ? await deps.archive.get(delivery.archive_key) : undefined;
   if (body === undefined) return { ...base, outcome: 'archive_missing', status: delivery.status };
+  // Checked again on the bytes that run: the file may have changed since the check before the run.
+  if (bodyProblem(delivery, body) !== undefined) {
+    return { ...base, outcome: 'body_mismatch', status: delivery.status };
+  }
   // An s3_payload's URL has expired by now; a payload an earlier attempt archived stands in for it.
   const payloadKey = delivery.payload_key ?? payloadKeyFor(delivery.archive_key);
   const payload = await deps.archive.get(payloadKey);
@@ -87,6 +129,7 @@ async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<Re
     replay: { signed_at: delivery.signed_at, ...(payload ? { payload } : {}) },
   });
   const recorded = result.event_id ?? delivery.event_id;
+  if (result.outcome === 'deleted_user') await forget(deps, delivery);
   const [after] = await deps.reader.deliveries([recorded]);
   return {
     ...base,
@@ -97,7 +140,35 @@ async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<Re
   };
 }
 
-/** Replays the deliveries in the order Terra meant them (ordering time), one at a time. */
+/**
+ * A delivery the receiver found to be a deleted person's answers `deleted_user` and writes nothing, so
+ * its record would stay `stale` (or `failed`) for ops to list until its TTL, and its body in the archive.
+ * One the deletion could not find, such as an `s3_payload` notification (it names nobody: quarantined
+ * under `_unattributed`, only its download says whose it is), is taken away here as the sweep would
+ * have: the record first, then the bytes. A later copy from Terra is dropped as the person's anyway.
+ */
+async function forget(deps: ReplayDeps, delivery: DeliveryRecord): Promise<void> {
+  await deps.deliveries.deleteDeliveries([delivery.event_id]);
+  await deps.archive.delete([delivery.archive_key, ...(delivery.payload_key ? [delivery.payload_key] : [])]);
+}
+
+/** The replayable deliveries whose archived bytes are not the verified ones; read one at a time. */
+async function refusedBodies(deps: ReplayDeps, deliveries: readonly DeliveryRecord[]) {
+  const refused: RefusedBody[] = [];
+  for (const delivery of deliveries) {
+    if (FINAL.has(delivery.status) || !delivery.archive_key) continue;
+    const body = await deps.archive.get(delivery.archive_key);
+    const problem = body === undefined ? undefined : bodyProblem(delivery, body);
+    if (problem) refused.push({ event_id: delivery.event_id, archive_key: delivery.archive_key, problem });
+  }
+  return refused;
+}
+
+/**
+ * Replays the deliveries in the order Terra meant them (ordering time), one at a time. Every archived
+ * body is checked first: when any is not what was verified, nothing is replayed (`ArchiveNotAuthentic`),
+ * since an archive someone has written to should be looked at before anything of it is applied.
+ */
 export async function replayDeliveries(
   deps: ReplayDeps,
   event_ids: readonly string[],
@@ -111,6 +182,8 @@ export async function replayDeliveries(
     .map((event_id) => found.get(event_id))
     .filter((delivery): delivery is DeliveryRecord => delivery !== undefined)
     .sort((a, b) => a.at - b.at || a.event_id.localeCompare(b.event_id));
+  const refused = await refusedBodies(deps, ordered);
+  if (refused.length > 0) throw new ArchiveNotAuthentic(refused);
   const results = new Map<string, ReplayResult>();
   for (const event_id of unique)
     if (!found.has(event_id)) results.set(event_id, { event_id, outcome: 'not_found' });

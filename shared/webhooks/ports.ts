@@ -19,6 +19,11 @@ export interface DeliveryFacts {
   archive_key: string;
   payload_key?: string;
   bytes: number;
+  /**
+   * Hex SHA-256 of the archived body (`archive_key`), taken when its signature was verified: a replay
+   * runs only bytes that match it, so an archive edited or swapped on disk cannot forge a delivery.
+   */
+  body_sha256?: string;
   /** Receive time, epoch ms. */
   received_at: number;
   /** Ordering time, epoch ms (`x-terra-ordering-timestamp`, else the signature time). */

@@ -12,6 +12,7 @@ import { logger } from '#shared/log';
 import { noSigningSecrets, replayDeliveries } from '#shared/operations/replay';
 import { createDocumentClient } from '#shared/store/client';
 import { ConnectionStore } from '#shared/store/connections';
+import { DeletionStore } from '#shared/store/deletions';
 import { DeliveryStore } from '#shared/store/deliveries';
 import { RESERVED } from '#shared/store/tables';
 import { DirectoryArchive } from '#shared/webhooks/archive';
@@ -876,6 +877,7 @@ describe('s3_payload', () => {
         },
         archive: new DirectoryArchive(archiveDir),
         receiver: depsWith({ signingSecrets: noSigningSecrets, payloads: expired }),
+        deliveries: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
       },
       [traceId],
     );

@@ -1,9 +1,13 @@
 import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalStack } from '#local/stack';
 import { connectAtSandbox, eventsFor, eventually, fireAtSandbox } from '../helpers/events.ts';
 import { AppUser, startTestStack } from '../helpers/local-stack.ts';
+import { signedHeaders } from '../helpers/signing.ts';
+import { dataEvent, s3Payload, terraUser } from '../helpers/terra-fixtures.ts';
 import { opsAgainst } from './run-ops.ts';
 
 /**
@@ -93,5 +97,64 @@ describe('delete-user', () => {
     expect(again.stdout).toMatch(/status\s+done/);
     expect(again.stdout).toMatch(/connections\s+0/);
     expect(again.stdout).not.toContain(user_id);
+  });
+
+  it('refuses identities the API refuses (., .., spaces, non-ASCII, controls, over 256), deleting nothing', {
+    timeout: 300_000,
+  }, async () => {
+    for (const id of ['..', '.', '...', 'a b', 'caf\u00e9', '\u001b[2J', 'x'.repeat(257)]) {
+      const run = await ops('delete-user', id, '--yes', '--json');
+      expect(run.code, id).toBe(2);
+      expect((run.json.error as Record<string, unknown>).message, id).toContain(
+        'not an app identity the API accepts',
+      );
+    }
+  });
+
+  it('leaves no stale delivery behind that a replay finds to be a deleted user’s', async () => {
+    const user = new AppUser(stack);
+    const user_id = await connectAtSandbox(stack, user.sub, 'GARMIN');
+    // Terra's notification of a large payload names nobody: quarantined late, it sits where no
+    // deletion of the person looks, and only its download says whose it is.
+    const payload = JSON.stringify(
+      dataEvent('activity', { user: terraUser({ user_id, reference_id: user.sub }) }),
+    );
+    const server = createServer((_request, response) => response.end(payload));
+    await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/payload.json`;
+      const body = JSON.stringify(s3Payload({ url }));
+      const traceId = `trace-${user_id}-large`;
+      const late = await fetch(stack.webhookUrl, {
+        method: 'POST',
+        headers: signedHeaders(body, {
+          secret: stack.signingSecret,
+          traceId,
+          timestamp: Math.floor(Date.now() / 1000) - 3600,
+        }),
+        body,
+      });
+      expect(late.status).toBe(401);
+      expect((await ops('delete-user', user.sub, '--yes', '--json')).code).toBe(0);
+      const stale = await ops('delivery', traceId, '--json');
+      expect(stale.json.delivery).toMatchObject({ status: 'stale', type: 's3_payload' });
+
+      const replayed = await ops('replay', traceId, '--json');
+      expect(replayed.code, replayed.stderr).toBe(0);
+      expect(replayed.json.results).toEqual([
+        expect.objectContaining({ event_id: traceId, outcome: 'deleted_user', previous_status: 'stale' }),
+      ]);
+      // Resolved: no record left for ops to list, nothing of the person in the quarantine.
+      expect((await ops('delivery', traceId, '--json')).code).toBe(3);
+      const attention = await ops('deliveries', '--status', 'stale', '--json');
+      expect(
+        (attention.json.deliveries as Array<Record<string, unknown>>).map((row) => row.event_id),
+      ).not.toContain(traceId);
+      expect(
+        filesUnder(join(stack.archiveDir, 'quarantine')).filter((name) => name.includes(traceId)),
+      ).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 });

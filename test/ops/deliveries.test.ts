@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -328,6 +328,125 @@ describe('read-only commands', () => {
   });
 });
 
+describe('replaying what the archive holds', () => {
+  /** A quarantined auth delivery of a fresh Terra user for this app user: its id, archived file, bytes. */
+  async function quarantined(reference_id: string) {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify(authSuccess({ user: terraUser({ user_id, reference_id }) }));
+    expect(await deliver(body, { traceId, timestamp: anHourAgo() })).toBe(401);
+    const detail = await ops('delivery', traceId, '--json');
+    const [archived] = detail.json.archive as Row[];
+    const file = join(stack.archiveDir, String(archived?.key));
+    expect(readFileSync(file, 'utf8')).toBe(body);
+    return { traceId, file, body };
+  }
+
+  it('refuses a quarantined body edited or swapped on disk, writing nothing, and replays it once restored', async () => {
+    const attacker = `attacker-${randomUUID()}`;
+    const victim = new AppUser(stack, `victim-${randomUUID()}`);
+    const mine = await quarantined(attacker);
+    const theirs = await quarantined(`other-${randomUUID()}`);
+
+    // Edited: the victim's identity put into the attacker's authentic (but late) delivery.
+    writeFileSync(mine.file, mine.body.replace(attacker, victim.sub));
+    await settle(stack);
+    const before = await snapshot();
+    const edited = await ops('replay', mine.traceId, '--json');
+    expect(edited.code).toBe(1);
+    expect((edited.json.error as Row).message).toMatch(/do(es)? not match/);
+    expect((edited.json.error as Row).message).toContain(mine.traceId);
+    const human = await ops('replay', mine.traceId);
+    expect(human.code).toBe(1);
+    expect(human.stderr).toContain(mine.traceId);
+    await settle(stack);
+    expect(await snapshot()).toEqual(before);
+    expect(await victim.connections()).toEqual([]);
+
+    // Swapped: each file holds the other delivery's (authentic) bytes; a selection is refused whole.
+    writeFileSync(mine.file, theirs.body);
+    writeFileSync(theirs.file, mine.body);
+    await settle(stack);
+    const swappedBefore = await snapshot();
+    for (const args of [[mine.traceId], [theirs.traceId], ['--status', 'stale', '--since', '1d']]) {
+      const run = await ops('replay', ...args, '--json');
+      expect(run.code, args.join(' ')).toBe(1);
+      expect((run.json.error as Row).message).toMatch(/do(es)? not match/);
+    }
+    await settle(stack);
+    expect(await snapshot()).toEqual(swappedBefore);
+
+    // Put back as Terra signed them: both replay.
+    writeFileSync(mine.file, mine.body);
+    writeFileSync(theirs.file, theirs.body);
+    const restored = await ops('replay', mine.traceId, theirs.traceId, '--json');
+    expect(restored.code, restored.stderr).toBe(0);
+    expect((restored.json.results as Row[]).map((row) => row.outcome)).toEqual(['processed', 'processed']);
+    expect(await victim.connections()).toEqual([]);
+  });
+});
+
+describe('what a terminal is shown', () => {
+  // What a signed body may carry into a delivery's fields: an OSC 52 clipboard write, clear-screen, a
+  // right-to-left override, a C1 CSI, a lone CR that overwrites the line.
+  const HOSTILE = '\u001b]52;c;ZWNobyBwd25lZA==\u0007\u001b[2J\u202egnp.exe\u009b31m\rX\u2066\u200f';
+  // Any raw control (but the newline that ends a line) or bidi character a terminal would act on.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  const RAW = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+
+  it('escapes control and bidi characters of delivery fields in every human view; --json stays exact', async () => {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify({
+      type: `x${HOSTILE}`,
+      user: terraUser({ user_id, reference_id: `ops-${randomUUID()}`, provider: `GARMIN${HOSTILE}` }),
+    });
+    expect(await deliver(body, { traceId })).toBe(200);
+
+    const exact = await ops('delivery', traceId, '--body', '--json');
+    expect(exact.json.delivery).toMatchObject({ type: `x${HOSTILE}`, provider: `GARMIN${HOSTILE}` });
+    expect(exact.json.body).toEqual({ encoding: 'utf8', text: body });
+
+    const views = await Promise.all([
+      ops('deliveries', '--user', user_id),
+      ops('deliveries', '--status', 'ignored', '--since', '30m'),
+      ops('delivery', traceId),
+      ops('delivery', traceId, '--body'),
+      ops('connection', user_id),
+      ops('delivery', `nobody${HOSTILE}`),
+    ]);
+    for (const view of views) {
+      expect(view.stdout).not.toMatch(RAW);
+      expect(view.stderr).not.toMatch(RAW);
+    }
+    const [list, , one, withBody, , unknown] = views;
+    expect(list?.stdout).toContain('x\\u001b]52;c;ZWNobyBwd25lZA==\\u0007\\u001b[2J\\u202egnp.exe');
+    expect(one?.stdout).toMatch(/provider\s+GARMIN\\u001b\]52/);
+    expect(withBody?.stdout).toContain('\\u009b31m\\rX\\u2066\\u200f');
+    expect(unknown?.code).toBe(3);
+    expect(unknown?.stderr).toContain('nobody\\u001b]52');
+  });
+
+  it('prints every time of a delivery in ISO-8601, and counts in words that agree', async () => {
+    const user_id = randomUUID();
+    const traceId = `trace-${user_id}`;
+    const body = JSON.stringify(
+      authSuccess({ user: terraUser({ user_id, reference_id: `ops-${randomUUID()}` }) }),
+    );
+    expect(await deliver(body, { traceId, timestamp: anHourAgo() })).toBe(401);
+    const one = await ops('delivery', traceId);
+    for (const field of ['received_at', 'at', 'signed_at', 'expires_at'])
+      expect(one.stdout).toMatch(
+        new RegExp(`^${field}\\s+\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z$`, 'm'),
+      );
+    const replayed = await ops('replay', traceId);
+    expect(replayed.code, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toContain('1 delivery: 1 ok, 0 failed, 0 not found');
+    const listed = await ops('deliveries', '--user', user_id);
+    expect(listed.stdout).toContain('1 of 1 delivery (by the archive layout)');
+  });
+});
+
 describe('mistakes and unknowns', () => {
   it('answers usage errors with exit 2 (and a JSON error with --json)', async () => {
     const mistakes = [
@@ -396,6 +515,24 @@ describe('mistakes and unknowns', () => {
     const one = await ops('replay', '--help');
     expect(one.code).toBe(0);
     expect(one.stdout).toContain('Usage: npm run ops -- replay');
+  });
+
+  it('says which setting a deployed stack lacks when no AWS region is set', async () => {
+    const run = await runOps(
+      ['--stack', 'terra-connect-prod', 'deliveries', '--json'],
+      cleanEnv({
+        AWS_CONFIG_FILE: '/dev/null',
+        AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
+        AWS_EC2_METADATA_DISABLED: 'true',
+        TERRA_CONNECT_DATA_DIR: mkdtempSync(join(tmpdir(), 'ops-no-region-')),
+      }),
+    );
+    expect(run.code).toBe(1);
+    const { message } = run.json.error as { message: string };
+    expect(message).toContain('--region');
+    expect(message).toContain('AWS_REGION');
+    expect(message).toContain('terra-connect-prod');
+    expect(message).not.toMatch(/^Error: Region is missing/);
   });
 
   it('finds no stack where none runs, and not one on another port', async () => {

@@ -1,12 +1,19 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseDuration, parseInvocation } from '#local/ops/args';
 import { UsageError } from '#local/ops/errors';
+import { count, fields, printable, table } from '#local/ops/output';
 import { progressOn } from '#local/ops/progress';
 import type { PublisherDeps } from '#shared/events/publisher';
 import { logger } from '#shared/log';
 import type { DeliveryRecord } from '#shared/operations/ports';
 import { type DeadLetterQueue, type QueueMessage, redriveQueue } from '#shared/operations/redrive';
-import { noSigningSecrets, replayHeaders } from '#shared/operations/replay';
+import {
+  ArchiveNotAuthentic,
+  noSigningSecrets,
+  replayDeliveries,
+  replayHeaders,
+} from '#shared/operations/replay';
 import { unexplainedTerraUsers } from '#shared/operations/terra-users';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 
@@ -160,6 +167,43 @@ describe('replay', () => {
     });
   });
 
+  const untouchableReceiver = new Proxy({}, { get: nothing }) as unknown as WebhookDeps;
+  const hashOf = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('refuses a record that keeps no hash of its body (a trace id), running nothing', async () => {
+    const old = delivery('trace-old');
+    const run = replayDeliveries(
+      {
+        reader: { deliveries: async () => [old] },
+        archive: { get: async () => Buffer.from('{"type":"auth"}'), delete: nothing },
+        receiver: untouchableReceiver,
+        deliveries: { deleteDeliveries: nothing },
+      },
+      ['trace-old'],
+    );
+    await expect(run).rejects.toThrow(ArchiveNotAuthentic);
+    await expect(run).rejects.toMatchObject({
+      refused: [{ event_id: 'trace-old', archive_key: old.archive_key, problem: 'unverifiable' }],
+    });
+  });
+
+  it('refuses bytes that changed on disk between the check and the run', async () => {
+    const body = '{"type":"auth"}';
+    const reads = [Buffer.from(body), Buffer.from('{"type":"auth","reference_id":"victim"}')];
+    const results = await replayDeliveries(
+      {
+        reader: { deliveries: async () => [delivery('trace-1', { body_sha256: hashOf(body) })] },
+        archive: { get: async () => reads.shift(), delete: nothing },
+        receiver: untouchableReceiver,
+        deliveries: { deleteDeliveries: nothing },
+      },
+      ['trace-1'],
+    );
+    expect(results).toEqual([
+      { event_id: 'trace-1', previous_status: 'stale', outcome: 'body_mismatch', status: 'stale' },
+    ]);
+  });
+
   it('gives the receiver no signing secret: anything but a replay fails closed, writing nothing', async () => {
     const untouchable = new Proxy({}, { get: () => nothing });
     const deps = {
@@ -204,6 +248,48 @@ describe('the command line', () => {
       expect(() => parseInvocation([command, ' '])).toThrow(/got an empty argument/);
     expect(() => parseInvocation(['deliveries', '--status'])).toThrow(UsageError);
     expect(() => parseInvocation(['deliveries', '--stack', ''])).toThrow(UsageError);
+    expect(parseInvocation(['deliveries', '--stack', 'prod', '--region', 'eu-west-1'])).toMatchObject({
+      stack: 'prod',
+      region: 'eu-west-1',
+    });
+    // A region is for a deployed stack; the local one has none to choose.
+    expect(() => parseInvocation(['deliveries', '--region', 'eu-west-1'])).toThrow(/--region .*--stack/);
+    expect(() => parseInvocation(['deliveries', '--stack', 'prod', '--region', ' '])).toThrow(UsageError);
+  });
+});
+
+describe('human output', () => {
+  it('writes every control and bidi character as an escape, keeping line breaks only in a whole view', () => {
+    const hostile = 'a\u001b]52;c;SGk=\u0007b\u009b2J\u202ec\u2067d\u200e\u200f\u061c\u007f\r\t\ne\u0000';
+    expect(printable(hostile)).toBe(
+      'a\\u001b]52;c;SGk=\\u0007b\\u009b2J\\u202ec\\u2067d\\u200e\\u200f\\u061c\\u007f\\r\\t\\ne\\u0000',
+    );
+    expect(printable('one\ntwo\u202e', { lines: true })).toBe('one\ntwo\\u202e');
+    // Letters of any script are no controls: shown as they are.
+    expect(printable('Zoë שלום 東京')).toBe('Zoë שלום 東京');
+  });
+
+  it('escapes cells before measuring them, so a table stays one line per row and aligned', () => {
+    const drawn = table(
+      [
+        { id: 'a\u202eb', type: 'x\ny' },
+        { id: 'plain', type: 'z' },
+      ],
+      ['id', 'type'],
+    );
+    expect(drawn.split('\n')).toEqual([
+      'id        type',
+      '--------  ----',
+      'a\\u202eb  x\\ny',
+      'plain     z',
+    ]);
+    expect(fields([['type', '\u001b[2J']])).toBe('type  \\u001b[2J');
+  });
+
+  it('counts in words that agree', () => {
+    expect(count(1, 'delivery', 'deliveries')).toBe('1 delivery');
+    expect(count(0, 'delivery', 'deliveries')).toBe('0 deliveries');
+    expect(count(2, 'Terra user', 'Terra users')).toBe('2 Terra users');
   });
 });
 

@@ -113,6 +113,8 @@ function factsOf(delivery: Delivery, extra: Partial<DeliveryFacts> & { type: str
   return {
     event_id: TRACE,
     bytes: delivery.body.length,
+    // What a replay later holds the archived bytes to.
+    body_sha256: sha256(delivery.body),
     received_at: NOW,
     at: T * 1000,
     signed_at: T,
@@ -1112,6 +1114,8 @@ describe('stale deliveries', () => {
         type: 'auth',
         archive_key: key,
         bytes: delivery.body.length,
+        // Kept with the record, not only in the file: a replay refuses other bytes.
+        body_sha256: sha256(delivery.body),
         received_at: NOW,
         at: OLD * 1000,
         signed_at: OLD,
