@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_SETTINGS } from '#local/stack';
 import { SECTIONS } from '#shared/config';
@@ -9,7 +11,8 @@ import { ROUTES } from '#shared/http/routes';
  * The README is the newcomer's manual: what it says about settings and routes is held to the code, so a
  * setting added to the schema or a route added to the table cannot be left out of it.
  */
-const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+const ROOT = resolve(import.meta.dirname, '../..');
+const README = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
 
 /** The lines of the README section under `## <title>`, up to the next `## `. */
 function section(title: string): string {
@@ -82,4 +85,32 @@ describe('the README', () => {
       expect(() => readFileSync(resolve(import.meta.dirname, '../..', link)), link).not.toThrow();
     }
   });
+
+  it('has TypeScript snippets that compile as written, against the package they import', async () => {
+    const snippets = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+    expect(snippets.length, 'the consumer example at least').toBeGreaterThan(0);
+    // Inside the repository, so that `terra-connect/consumer` resolves through package.json's exports
+    // as it does for an app that installs the package; `.cache/` is ignored by git and biome.
+    mkdirSync(join(ROOT, '.cache'), { recursive: true });
+    const dir = mkdtempSync(join(ROOT, '.cache', 'readme-snippets-'));
+    try {
+      snippets.forEach((code, index) => {
+        writeFileSync(join(dir, `snippet-${index + 1}.ts`), code);
+      });
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({ extends: '../../tsconfig.json', include: ['*.ts'], exclude: [] }),
+      );
+      const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc');
+      const result = await promisify(execFile)(process.execPath, [tsc, '--noEmit', '-p', dir], {
+        cwd: ROOT,
+      }).then(
+        () => '',
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+      expect(result, 'tsc on the README snippets').toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
