@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod';
+import { withoutDeletedPeople } from '#local/demo/forget';
 import { identityProblem } from '#shared/ids';
 import type { Archive } from '#shared/webhooks/archive';
 import type { DevAuth } from './dev-auth.ts';
@@ -63,7 +64,10 @@ export function devRoutes(options: {
       }
       case 'GET /dev/events': {
         const after = Number(url.searchParams.get('after') ?? 0);
-        const events = options.pipeline()?.feed(Number.isFinite(after) ? after : 0) ?? [];
+        // As the app would keep it: nothing about a person from before their terra.user_deleted.
+        const events = withoutDeletedPeople(
+          options.pipeline()?.feed(Number.isFinite(after) ? after : 0) ?? [],
+        );
         return sendJson(response, 200, { events });
       }
       case 'GET /dev/events/payload': {

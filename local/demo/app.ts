@@ -14,6 +14,7 @@ import {
   startWidgetSession,
 } from './api.ts';
 import { archivedPayload, type EventEnvelope, eventsAfter, type FeedEntry, payloadUrl } from './feed.ts';
+import { withoutDeletedPeople } from './forget.ts';
 import { type Delivery, fireEvent, recentDeliveries, SANDBOX_EVENTS } from './sandbox.ts';
 
 /**
@@ -594,7 +595,7 @@ async function pollFeed(): Promise<void> {
       last !== undefined && (!first || (first.seq === last.seq && first.envelope.id !== last.envelope.id));
     feedFailed = false;
     if (restarted) {
-      feed = await eventsAfter(0);
+      feed = withoutDeletedPeople(await eventsAfter(0));
       learn(feed);
       renderFeed();
       return;
@@ -603,7 +604,10 @@ async function pollFeed(): Promise<void> {
     learn(fresh);
     feed.push(...fresh);
     if (feed.length > FEED_KEEP) feed = feed.slice(-FEED_KEEP);
-    if (last === undefined) renderFeed();
+    // On terra.user_deleted the app deletes its own copies of that person's events: so does this page.
+    const deletion = fresh.some(({ envelope }) => envelope['detail-type'] === 'terra.user_deleted');
+    if (deletion) feed = withoutDeletedPeople(feed);
+    if (last === undefined || deletion) renderFeed();
     else addFeedRows(fresh);
   } catch {
     feedFailed = true;
@@ -946,7 +950,7 @@ function renderDeletionEvent(): void {
         ? [
             'Your app received ',
             h('code', {}, 'terra.user_deleted'),
-            '. ',
+            ' and deleted its copies of your events (only this one is left). ',
             h(
               'button',
               {
