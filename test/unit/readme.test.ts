@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -113,4 +114,35 @@ describe('the README', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('names a Node that every locked package supports, in the README and in package.json engines', () => {
+    // semver comes with npm's own tree (a dependency of several dev tools); no types of its own here.
+    const semver = createRequire(import.meta.url)('semver') as {
+      satisfies(version: string, range: string): boolean;
+      minVersion(range: string): { version: string } | null;
+    };
+    const manifest = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
+    const lock = JSON.parse(readFileSync(resolve(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { engines?: { node?: string } | string[] }>;
+    };
+    const named = /Needs Node\.js (\d+\.\d+)\+/.exec(README)?.[1];
+    expect(named, 'the README says "Needs Node.js X.Y+"').toBeDefined();
+    // The oldest Node of each alternative the engines field allows, and the README's.
+    const oldest = [
+      ...manifest.engines.node.split('||').map((range) => semver.minVersion(range)?.version ?? range),
+      `${named}.0`,
+    ];
+    expect(semver.satisfies(`${named}.0`, manifest.engines.node), 'README within engines').toBe(true);
+    const unsupported = oldest.flatMap((version) =>
+      Object.entries(lock.packages).flatMap(([path, entry]) => {
+        const range = Array.isArray(entry.engines) ? undefined : entry.engines?.node;
+        return path && range && !semver.satisfies(version, range)
+          ? [`${version}: ${path} wants ${range}`]
+          : [];
+      }),
+    );
+    expect(unsupported, 'npm ci would warn EBADENGINE').toEqual([]);
+  });
 });
