@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod';
+import { withoutDeletedPeople } from '#local/demo/forget';
+import { identityProblem } from '#shared/ids';
 import type { Archive } from '#shared/webhooks/archive';
 import type { DevAuth } from './dev-auth.ts';
 import type { LocalPipeline } from './pipeline.ts';
@@ -9,7 +11,7 @@ import { resultPage } from './result-page.ts';
  * Local-only endpoints beside the API (never deployed): a dev token for the demo and scripts, the page
  * Terra's redirect lands on, and the feed of events the app would receive from the bus.
  */
-const tokenRequest = z.strictObject({ sub: z.string().trim().min(1).max(256) });
+const tokenRequest = z.strictObject({ sub: z.string() });
 
 function sendJson(response: ServerResponse, status: number, body: unknown): true {
   response
@@ -48,11 +50,24 @@ export function devRoutes(options: {
             error: { code: 'invalid_body', message: 'Send {"sub": "<your user id>"}.' },
           });
         }
+        // A token for an identity every route refuses would only surface later as a 401; say why now.
+        const problem = identityProblem(parsed.data.sub);
+        if (problem !== undefined) {
+          return sendJson(response, 400, {
+            error: {
+              code: 'invalid_identity',
+              message: `"sub" ${problem}. The API refuses such an identity with 401.`,
+            },
+          });
+        }
         return sendJson(response, 200, { token: await options.auth.mint({ sub: parsed.data.sub }) });
       }
       case 'GET /dev/events': {
         const after = Number(url.searchParams.get('after') ?? 0);
-        const events = options.pipeline()?.feed(Number.isFinite(after) ? after : 0) ?? [];
+        // As the app would keep it: nothing about a person from before their terra.user_deleted.
+        const events = withoutDeletedPeople(
+          options.pipeline()?.feed(Number.isFinite(after) ? after : 0) ?? [],
+        );
         return sendJson(response, 200, { events });
       }
       case 'GET /dev/events/payload': {

@@ -208,6 +208,18 @@ export interface LocalServerOptions {
 
 const STARTING = { message: 'Service Unavailable: starting' };
 
+/** Why the dev authorizer refused a token, in the words of API Gateway's `error_description`. */
+function refusal(error: unknown): string {
+  const { code, claim } = (error ?? {}) as { code?: unknown; claim?: unknown };
+  if (code === 'ERR_JWT_EXPIRED') return 'the token has expired';
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'aud')
+    return 'the token does not have a valid audience';
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'iss')
+    return 'the token does not have a valid issuer';
+  if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' && claim === 'exp') return 'the token has no exp claim';
+  return 'the token is not valid';
+}
+
 export function createLocalServer(options: LocalServerOptions): Server {
   const ready = options.ready ?? (() => true);
   return createServer(async (request, response) => {
@@ -233,9 +245,15 @@ export function createLocalServer(options: LocalServerOptions): Server {
         try {
           if (!token) throw new Error('no token');
           claims = await options.auth.verify(token);
-        } catch {
-          // API Gateway's authorizer answers exactly this, without detail.
-          return send(response, 401, { message: 'Unauthorized' });
+        } catch (error) {
+          // API Gateway's authorizer answers exactly this body; for a token it refused, the reason is in
+          // www-authenticate (AWS: "Troubleshooting issues with HTTP API JWT authorizers").
+          const headers: Record<string, string> = token
+            ? {
+                'www-authenticate': `Bearer scope="" error="invalid_token" error_description="${refusal(error)}"`,
+              }
+            : {};
+          return send(response, 401, { message: 'Unauthorized' }, headers);
         }
       }
       const result = await route.handler(buildEvent(request, route, url, params, body, claims));

@@ -18,11 +18,30 @@ export const REDIRECT_TARGET = /^[a-z0-9_-]{1,32}$/;
 export const LANGUAGE = /^[a-z]{2}(-[A-Za-z]{2})?$/;
 
 /**
- * The caller's identity (the JWT claim that becomes Terra's reference_id): printable ASCII, no spaces or
- * control characters, bounded, and not dots alone (`.` and `..` are path segments wherever an identity
- * becomes part of a key). Anything else is refused at the edge with 401.
+ * The caller's identity (the JWT claim that becomes Terra's reference_id): what people and identity
+ * providers use (a UUID, `auth0|…`, an email with `+`, a name with spaces and accents, any script) is
+ * accepted: letters, marks, digits, punctuation, symbols and the ASCII space between them, 1 to 256
+ * characters. Refused with 401: control and format characters (invisible: zero-width, bidi overrides
+ * that show one name as another), other spaces (a no-break space looks like a space but is another
+ * identity), a leading or trailing space, lone surrogates, and dots alone (`.` and `..` are path
+ * segments wherever an identity becomes part of a key). Identities are never normalised: two spellings
+ * of a name are two identities, as they are to the identity provider. Wherever an identity becomes a
+ * key segment it is encoded (`keySegment`).
  */
-export const APP_IDENTITY = /^(?!\.+$)[\x21-\x7e]{1,256}$/;
+export const APP_IDENTITY = /^(?!\.+$)(?! )(?!.* $)[\p{L}\p{M}\p{N}\p{P}\p{S} ]{1,256}$/u;
+
+/** Why a value is not an `APP_IDENTITY`, for the developer choosing one (`/dev/token`); none if it is. */
+export function identityProblem(value: string): string | undefined {
+  if (APP_IDENTITY.test(value)) return undefined;
+  if (value === '') return 'is empty';
+  if ([...value].length > 256) return 'is longer than 256 characters';
+  if (/^\.+$/.test(value))
+    return 'is only dots, which is a path segment ("here" or "up") wherever it becomes a key';
+  if (/^ | $/.test(value)) return 'starts or ends with a space';
+  const odd = [...value].find((char) => !/^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u.test(char)) ?? '';
+  const code = `U+${(odd.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+  return `contains ${code}, a control, format, invisible or non-ASCII space character; use letters, digits, punctuation, symbols and plain spaces`;
+}
 
 /**
  * A delivery id taken from `x-terra-trace-id`. Terra's are UUIDs, chunks `<id>:chunk:<n>`; `#` is

@@ -14,6 +14,7 @@ import {
   startWidgetSession,
 } from './api.ts';
 import { archivedPayload, type EventEnvelope, eventsAfter, type FeedEntry, payloadUrl } from './feed.ts';
+import { withoutDeletedPeople } from './forget.ts';
 import { type Delivery, fireEvent, recentDeliveries, SANDBOX_EVENTS } from './sandbox.ts';
 
 /**
@@ -55,6 +56,8 @@ let shown = '';
 let pollTimer: number | undefined;
 /** The event feed as received, oldest first. */
 let feed: FeedEntry[] = [];
+/** Logins the result page (opened from this browser) reported cancelled: a hint only, never state. */
+const cancelledLogins = new Set<string>();
 let feedAll = false;
 let feedTimer: number | undefined;
 let feedBusy = false;
@@ -276,6 +279,23 @@ function historyNote(backfill: Backfill | undefined): HTMLElement | null {
   );
 }
 
+/**
+ * A pending connection is a login started here that Terra has not confirmed. A cancel at the provider
+ * leaves it so (Terra's `auth_cancelled` names no user, and the redirect can be forged, so the backend
+ * records nothing from either); only the result page, in this browser, tells us it was cancelled.
+ */
+function pendingNote(connection: Connection): HTMLElement {
+  const provider = providerName(connection.provider);
+  const cancelled = cancelledLogins.has(connection.user_id);
+  return h(
+    'div',
+    { class: 'pending-note small', 'data-login': cancelled ? 'cancelled' : 'waiting' },
+    cancelled
+      ? `You cancelled the login at ${provider}, so nothing was connected. Connect again when you want it, or Disconnect to clear this line.`
+      : `Waiting for you to sign in at ${provider} in the tab Terra opened. Closed it or cancelled? Connect again, or Disconnect to clear this line.`,
+  );
+}
+
 function connectionRow(connection: Connection): HTMLElement {
   const live = !TERMINAL.has(connection.status);
   const notes = [
@@ -301,13 +321,14 @@ function connectionRow(connection: Connection): HTMLElement {
       {},
       statusBadge(connection),
       ...notes.map((note) => h('div', { class: 'muted small' }, note)),
+      connection.status === 'pending' ? pendingNote(connection) : null,
       historyNote(connection.backfill),
     ),
     h('td', {}, ...connection.scopes.map((scope) => h('span', { class: 'scope' }, scope))),
     h(
       'td',
       { class: 'small' },
-      when('connected', connection.created_at),
+      when(connection.status === 'pending' ? 'started' : 'connected', connection.created_at),
       changedLater(connection) ? when('changed', connection.updated_at) : null,
       connection.last_webhook_update ? when('last data', connection.last_webhook_update) : null,
     ),
@@ -351,8 +372,10 @@ function renderConnections(): void {
 
   const select = byId<HTMLSelectElement>('sandbox-connection');
   const chosen = select.value;
+  // Terra has a user only behind a confirmed login: never a pending one (cancelled, or not finished).
   const options = sorted
-    .filter((connection) => !TERMINAL.has(connection.status))
+    .filter((connection) => !TERMINAL.has(connection.status) && connection.status !== 'pending')
+    .sort((a, b) => Number(b.status === 'active') - Number(a.status === 'active'))
     .map((connection) =>
       h(
         'option',
@@ -361,7 +384,7 @@ function renderConnections(): void {
       ),
     );
   select.replaceChildren(
-    ...(options.length ? options : [h('option', { value: '' }, 'connect something first')]),
+    ...(options.length ? options : [h('option', { value: '' }, 'no live connection: connect one first')]),
   );
   for (const button of Array.from(byId('sandbox-events').querySelectorAll('button')))
     button.disabled = !options.length;
@@ -594,7 +617,7 @@ async function pollFeed(): Promise<void> {
       last !== undefined && (!first || (first.seq === last.seq && first.envelope.id !== last.envelope.id));
     feedFailed = false;
     if (restarted) {
-      feed = await eventsAfter(0);
+      feed = withoutDeletedPeople(await eventsAfter(0));
       learn(feed);
       renderFeed();
       return;
@@ -603,7 +626,10 @@ async function pollFeed(): Promise<void> {
     learn(fresh);
     feed.push(...fresh);
     if (feed.length > FEED_KEEP) feed = feed.slice(-FEED_KEEP);
-    if (last === undefined) renderFeed();
+    // On terra.user_deleted the app deletes its own copies of that person's events: so does this page.
+    const deletion = fresh.some(({ envelope }) => envelope['detail-type'] === 'terra.user_deleted');
+    if (deletion) feed = withoutDeletedPeople(feed);
+    if (last === undefined || deletion) renderFeed();
     else addFeedRows(fresh);
   } catch {
     feedFailed = true;
@@ -946,7 +972,7 @@ function renderDeletionEvent(): void {
         ? [
             'Your app received ',
             h('code', {}, 'terra.user_deleted'),
-            '. ',
+            ' and deleted its copies of your events (only this one is left). ',
             h(
               'button',
               {
@@ -1107,7 +1133,12 @@ async function main(): Promise<void> {
       if (!inside) dialog.close();
     });
   }
-  new BroadcastChannel(CHANNEL).addEventListener('message', () => {
+  new BroadcastChannel(CHANNEL).addEventListener('message', (event: MessageEvent) => {
+    const result = event.data as { status?: unknown; user_id?: unknown } | null;
+    if (result?.status === 'cancelled' && typeof result.user_id === 'string') {
+      cancelledLogins.add(result.user_id);
+      shown = '';
+    }
     void attempt('Refreshing', refresh);
     void pollFeed();
   });

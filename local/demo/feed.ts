@@ -7,36 +7,17 @@
  * `detail.id`; the envelope's own id is new for every publication in AWS.
  */
 
-import type { BackfillDetail, ConnectionDetail, DataDetail, UserDeletedDetail } from '#shared/events/details';
+import type { EventEnvelope } from '#shared/events/details';
 
 export type {
   ArchivePointer,
   BackfillDetail,
   ConnectionDetail,
   DataDetail,
+  DataEnvelope,
+  EventEnvelope,
   UserDeletedDetail,
 } from '#shared/events/details';
-
-interface Envelope<Type extends string, Detail> {
-  version: '0';
-  id: string;
-  'detail-type': Type;
-  source: string;
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
-  detail: Detail;
-}
-
-export type DataEnvelope = Envelope<'terra.data', DataDetail>;
-
-/** The events the backend publishes. A newer backend may add types: handle the rest generically. */
-export type EventEnvelope =
-  | DataEnvelope
-  | Envelope<'terra.connection', ConnectionDetail>
-  | Envelope<'terra.backfill', BackfillDetail>
-  | Envelope<'terra.user_deleted', UserDeletedDetail>;
 
 export interface FeedEntry {
   /** The feed's own position (local mode only): ask for what is `after` the last one seen. */

@@ -12,8 +12,9 @@ export const SANDBOX_EVENTS = [
   { type: 'connection_error', label: 'Connection error' },
   { type: 'access_revoked', label: 'Revoke access' },
   { type: 'activity', label: 'Send activity data' },
-  // Over EventBridge's 256 KB: the event carries only the claim check (the archived payload's key).
-  { type: 'activity', label: 'Send large activity data', bytes: 400_000 },
+  // Over the sandbox's `s3PayloadThresholdBytes` (1 MB, as Terra): Terra sends an `s3_payload` link that
+  // the webhook downloads; over EventBridge's 256 KB too, so the app's event carries only the claim check.
+  { type: 'activity', label: 'Send large activity data (s3_payload)', bytes: 1_500_000 },
 ] as const satisfies ReadonlyArray<{ type: string; label: string; bytes?: number }>;
 
 /** `bytes` pads a data event with samples to about that size. */

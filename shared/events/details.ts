@@ -29,8 +29,31 @@ export interface DataDetail {
   terra_reference?: string;
   /** True when the payload answers this backend's own history request on connect. */
   backfill: boolean;
-  /** The payload itself, when the whole event fits EventBridge's 256 KB. */
+  /**
+   * The payload itself, when the whole event fits EventBridge's 256 KB; as it arrives, unchecked: read
+   * it through the consumer helper's `payloadOf`, which checks it is a `TerraDataPayload`.
+   */
   data?: unknown;
+}
+
+/**
+ * The body of a Terra data webhook (activity, sleep, daily, body, …) as Terra sent it, which is what a
+ * `terra.data` event carries or points at. Only what every data type shares is typed; the records under
+ * `data` follow Terra's data models for `type` (https://docs.tryterra.co/reference/data-models).
+ */
+export interface TerraDataPayload {
+  type: string;
+  user: {
+    user_id: string;
+    provider?: string;
+    reference_id?: string | null;
+    scopes?: string | null;
+    [field: string]: unknown;
+  };
+  /** For most types an array of Terra's records; shapes per type in Terra's data models. */
+  data?: unknown;
+  version?: string;
+  [field: string]: unknown;
 }
 
 export interface ConnectionDetail {
@@ -69,3 +92,26 @@ export interface UserDeletedDetail {
   user_ids: string[];
   deleted_at: string;
 }
+
+/** An event as EventBridge delivers it to a rule's target (Lambda, SQS, an API destination). */
+export interface Envelope<Type extends string, Detail> {
+  version: '0';
+  /** EventBridge's own id: new for every publication; deduplicate on `detail.id` instead. */
+  id: string;
+  'detail-type': Type;
+  source: string;
+  account: string;
+  time: string;
+  region: string;
+  resources: string[];
+  detail: Detail;
+}
+
+export type DataEnvelope = Envelope<'terra.data', DataDetail>;
+
+/** The events the backend publishes. A newer backend may add types: handle the rest generically. */
+export type EventEnvelope =
+  | DataEnvelope
+  | Envelope<'terra.connection', ConnectionDetail>
+  | Envelope<'terra.backfill', BackfillDetail>
+  | Envelope<'terra.user_deleted', UserDeletedDetail>;

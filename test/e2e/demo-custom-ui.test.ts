@@ -61,3 +61,44 @@ describe('the sandbox panel', () => {
     await context.close();
   }, 30_000);
 });
+
+describe('a login that is not finished', () => {
+  it('says what a pending connection is and what to do, names a cancelled login, and the sandbox aims at the live connection', async () => {
+    const shots = new Screenshots('pending-cancelled');
+    const { context, page } = await signIn(demo.browser, demo.stack.apiUrl, 'ivan');
+    const garminTab = await openTab(page, '#providers [data-provider="GARMIN"]');
+    await decide(garminTab, 'approve', 'ivan-garmin');
+    await garminTab.close();
+    const garmin = row(page, 'GARMIN', 'active');
+    await garmin.waitFor();
+    const garminId = await garmin.getAttribute('data-user-id');
+
+    // While the provider's login is open: pending, waiting for it, and how to go on.
+    const ouraTab = await openTab(page, '#providers [data-provider="OURA"]');
+    const pending = row(page, 'OURA', 'pending');
+    const waiting = pending.locator('.pending-note[data-login="waiting"]');
+    await waiting.waitFor();
+    expect(await waiting.textContent()).toContain('Waiting for you to sign in at Oura');
+    expect(await waiting.textContent()).toContain('Disconnect');
+
+    // Cancelled at the provider: the record stays pending (Terra sends no webhook naming the user), and
+    // the page says what happened and what to do.
+    await decide(ouraTab, 'cancel', 'ivan-oura');
+    await ouraTab.close();
+    const cancelled = pending.locator('.pending-note[data-login="cancelled"]');
+    await cancelled.waitFor();
+    expect(await cancelled.textContent()).toContain('You cancelled the login at Oura');
+    expect(await cancelled.textContent()).toContain('Connect again');
+    expect(await cancelled.textContent()).toContain('Disconnect');
+    // Its time says when the login started: it was never connected.
+    expect(await pending.textContent()).toMatch(/started (now|\d)/);
+    expect(await pending.textContent()).not.toMatch(/connected (now|\d)/);
+    await shots.take(page, 'cancelled');
+
+    // Terra has no user behind a cancelled login: the sandbox's controls aim at the live connection only.
+    const ouraId = await pending.getAttribute('data-user-id');
+    expect(await page.locator('#sandbox-connection').inputValue()).toBe(garminId);
+    expect(await page.locator(`#sandbox-connection option[value="${ouraId}"]`).count()).toBe(0);
+    await context.close();
+  }, 30_000);
+});

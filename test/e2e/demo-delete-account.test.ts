@@ -104,6 +104,25 @@ describe('deleting the account', () => {
     );
     await announced.waitFor();
     expect(await announced.textContent()).toContain('terra.user_deleted · 2 Terra users');
+    // The app deletes its own copies on terra.user_deleted: of judy's events, with their health data,
+    // only the deletion's own is left, on the page and in the feed it is read from.
+    const judysRows = `#events tbody tr[data-reference-id="${name}"]:not([data-detail-type="terra.user_deleted"])`;
+    expect(await page.locator(judysRows).count()).toBe(0);
+    await page.check('#feed-all');
+    const everyRow = await page.locator('#events tbody tr').count();
+    expect(await page.locator(judysRows).count()).toBe(0);
+    expect(await page.locator('#feed-count').textContent()).toContain(`${everyRow} event`);
+    await page.uncheck('#feed-all');
+    const feed = (await (await fetch(`${demo.stack.apiUrl}/dev/events`)).json()) as {
+      events: Array<{
+        envelope: { 'detail-type': string; detail: { reference_id?: string; user_id?: string } };
+      }>;
+    };
+    const about = feed.events.filter(
+      ({ envelope: { detail } }) =>
+        detail.reference_id === name || detail.user_id === garmin || detail.user_id === oura,
+    );
+    expect(about.map(({ envelope }) => envelope['detail-type'])).toEqual(['terra.user_deleted']);
     const open = page.locator('#deletion-event-open');
     await open.waitFor();
     expect(await page.locator('#delete-account').isEnabled()).toBe(true);

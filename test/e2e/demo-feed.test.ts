@@ -180,8 +180,10 @@ describe('the event feed', () => {
     await connectGarmin(page, 'heidi-garmin');
     await row(page, 'GARMIN', 'active').locator('.history[data-history="complete"]').waitFor();
 
-    // The sandbox pads the activity to about 400 KB, past EventBridge's 256 KB.
+    // The sandbox pads the activity past its 1 MB threshold, as the README promises: Terra sends an
+    // s3_payload link, which the webhook downloads; past EventBridge's 256 KB, it reaches the app by claim check.
     await page.click('#sandbox-events [data-event="activity"][data-bytes]');
+    await page.locator('#deliveries tbody tr[data-type="s3_payload"][data-status="delivered"]').waitFor();
     const large = feedRow(
       page,
       '[data-detail-type="terra.data"][data-type="activity"][data-backfill="false"]',
@@ -189,7 +191,7 @@ describe('the event feed', () => {
     await large.waitFor();
     expect(await large.getAttribute('data-inline')).toBe('false');
     expect(await large.textContent()).toContain('claim check');
-    expect(await large.locator('td.number').textContent()).toMatch(/^(39\d|40\d)\.\d KB$/);
+    expect(await large.locator('td.number').textContent()).toMatch(/^1\.\d MB$/);
     await shots.take(page, 'large-event');
 
     await large.locator('button.event-open').click();
@@ -197,7 +199,10 @@ describe('the event feed', () => {
     await payload.waitFor();
     expect(await payload.getAttribute('data-source')).toBe('archive');
     expect(await page.locator('#event-payload-source').textContent()).toContain('GET /dev/events/payload');
-    const json = JSON.parse((await payload.textContent()) ?? '') as {
+    // Over 2 MB pretty-printed, the dialog shows the start and links to the whole payload.
+    expect(await payload.textContent()).toContain('"type": "activity"');
+    const whole = await payload.locator('a', { hasText: 'the whole payload' }).getAttribute('href');
+    const json = (await (await fetch(new URL(whole ?? '', demo.stack.apiUrl))).json()) as {
       type: string;
       user: { reference_id: string };
       data: unknown[];

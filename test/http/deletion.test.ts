@@ -7,7 +7,7 @@ import type { LocalStack } from '#local/stack';
 import { createDocumentClient } from '#shared/store/client';
 import { referencePrefixes, userPrefixes } from '#shared/webhooks/archive';
 import { connectAtSandbox, eventsFor, eventually, fireAtSandbox, settle } from '../helpers/events.ts';
-import { AppUser, decideAtLogin, startTestStack } from '../helpers/local-stack.ts';
+import { AppUser, decideAtLogin, followCallback, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import { dataEvent, deauth, terraUser } from '../helpers/terra-fixtures.ts';
 
@@ -87,6 +87,43 @@ async function finished(user: AppUser) {
     80,
   );
 }
+
+describe('identities people have', () => {
+  it.each([
+    ['an email with a plus', `ana+terra-${randomUUID()}@example.com`],
+    ['a name with a space and accents', `José Müller ${randomUUID()}`],
+    ['a name in another script', `山田 太郎 ${randomUUID()}`],
+    ['an apostrophe and a hyphen', `Zoë O'Brien-Smith ${randomUUID()}`],
+  ])(
+    '%s: connected through Terra, its history archived and announced, then deleted everywhere',
+    async (_name, sub) => {
+      const person = new AppUser(stack, sub);
+      const created = await person.call('POST', '/connections', { provider: 'OURA' });
+      expect(created.status).toBe(201);
+      const user_id = String(created.body.user_id);
+      const landing = await followCallback(await decideAtLogin(String(created.body.auth_url), 'approve'));
+      expect(landing.searchParams.get('status')).toBe('active');
+      await eventually(stack, async () => {
+        const [connection] = await person.connections();
+        expect(connection).toMatchObject({ user_id, status: 'active' });
+        expect(connection?.backfill?.status).toBe('complete');
+      });
+      expect(stack.sandbox?.users().filter((terra) => terra.reference_id === sub)).toHaveLength(1);
+      expect((await leftOf([user_id], sub)).files.length).toBeGreaterThan(0);
+      expect(eventsFor(stack, { reference_id: sub, type: 'terra.data' }).length).toBeGreaterThan(0);
+
+      expect([202, 204]).toContain((await person.call('DELETE', '/me')).status);
+      await finished(person);
+      await settle(stack);
+      expect(stack.sandbox?.users().filter((terra) => terra.reference_id === sub)).toEqual([]);
+      const left = await leftOf([user_id], sub);
+      expect(left.other).toEqual([]);
+      expect(left.deliveries).toEqual([]);
+      expect(left.files).toEqual([]);
+      expect(eventsFor(stack, { reference_id: sub, type: 'terra.user_deleted' })).toHaveLength(1);
+    },
+  );
+});
 
 describe('DELETE /me', () => {
   it('deletes a person everywhere: at Terra, in the tables, in the archive; late webhooks bring nothing back', async () => {

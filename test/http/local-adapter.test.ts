@@ -206,6 +206,26 @@ describe('the local JWT authorizer', () => {
     expect(events[0]?.requestContext.authorizer.jwt.claims.sub).toBe('alice');
   });
 
+  it("answers a token it refuses as API Gateway's JWT authorizer does: the bare body, the reason in www-authenticate", async () => {
+    const { routes, events } = recordingRoutes();
+    const url = await serve({ routes });
+    const foreign = await new SignJWT({ sub: 'alice' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(LOCAL_ISSUER)
+      .setAudience('another-api')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(SECRET));
+
+    const response = await fetch(`${url}/connections`, { headers: { authorization: `Bearer ${foreign}` } });
+
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ message: 'Unauthorized' });
+    expect(response.headers.get('www-authenticate')).toBe(
+      'Bearer scope="" error="invalid_token" error_description="the token does not have a valid audience"',
+    );
+    expect(events).toHaveLength(0);
+  });
+
   it('answers 401 without a token', async () => {
     const { routes } = recordingRoutes();
     const url = await serve({ routes });

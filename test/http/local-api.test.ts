@@ -146,6 +146,30 @@ describe('local API over HTTP', () => {
     expect(JSON.stringify(bad.body)).toContain('status');
   });
 
+  it('mints dev tokens for the identities the API accepts, and refuses the others saying why', async () => {
+    const mint = (sub: string) =>
+      fetch(`${stack.apiUrl}/dev/token`, { method: 'POST', body: JSON.stringify({ sub }) });
+    for (const sub of ['José Müller', 'ana+terra@example.com', '山田 太郎']) {
+      const response = await mint(sub);
+      expect(response.status, sub).toBe(200);
+      const { token } = (await response.json()) as { token: string };
+      const listed = await connectionsOf(token);
+      expect(listed.status, sub).toBe(200);
+    }
+    for (const [sub, reason] of [
+      ['alice\u200b', /U\+200B/],
+      ['alice\u0007', /U\+0007/],
+      ['..', /only dots/],
+      ['x'.repeat(257), /256 characters/],
+    ] as const) {
+      const response = await mint(sub);
+      expect(response.status, JSON.stringify(sub)).toBe(400);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('invalid_identity');
+      expect(body.error.message).toMatch(reason);
+    }
+  });
+
   it('mints dev tokens only for a usable sub', async () => {
     const response = await fetch(`${stack.apiUrl}/dev/token`, { method: 'POST', body: '{"user":"x"}' });
     expect(response.status).toBe(400);

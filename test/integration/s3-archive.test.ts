@@ -20,6 +20,7 @@ import {
   referencePrefixes,
   userPrefixes,
 } from '#shared/webhooks/archive';
+import { dataEvent, terraUser } from '../helpers/terra-fixtures.ts';
 
 /** The archive's S3 adapter against an S3 emulator (s3rver), the code path a deployed stack runs. */
 const BUCKET = 'terra-archive-test';
@@ -175,7 +176,8 @@ describe('the S3 archive', () => {
 
   it("gives a consumer the payload behind a terra.data event's claim check", async () => {
     const key = keyFor('user-s3-5', 'e');
-    await archive.put(key, Buffer.from(JSON.stringify({ type: 'sleep', data: [{ id: 1 }] })));
+    const sleep = dataEvent('sleep', { user: terraUser({ user_id: 'user-s3-5', provider: 'OURA' }) });
+    await archive.put(key, Buffer.from(JSON.stringify(sleep)));
     const detail = {
       id: 'data:1',
       event_id: 'e',
@@ -188,15 +190,9 @@ describe('the S3 archive', () => {
       bytes: 40,
       backfill: false,
     };
-    expect(await payloadOf(detail, fromS3(new S3Client(config ?? {})))).toEqual({
-      type: 'sleep',
-      data: [{ id: 1 }],
-    });
-    expect(
-      await payloadOf({ ...detail, data: { inline: true } }, fromS3(new S3Client(config ?? {}))),
-    ).toEqual({
-      inline: true,
-    });
+    expect(await payloadOf(detail, fromS3(new S3Client(config ?? {})))).toEqual(sleep);
+    const inline = dataEvent('daily');
+    expect(await payloadOf({ ...detail, data: inline }, fromS3(new S3Client(config ?? {})))).toEqual(inline);
   });
 });
 

@@ -78,11 +78,26 @@ describe('identity: no caller can reach records that are not its own', () => {
   it.each([
     ['control character', 'alice\u0007'],
     ['a newline', 'alice\nbob'],
-    ['only spaces inside', 'a b'],
+    ['a tab', 'alice\tbob'],
+    ['a leading space', ' alice'],
+    ['a trailing space', 'alice '],
+    ['a no-break space (looks like a space, is another identity)', 'alice\u00a0bob'],
+    ['a zero-width space (invisible)', 'alice\u200b'],
+    ['a right-to-left override (shows as another name)', 'alice\u202eboj'],
+    ['a lone surrogate (not text)', 'alice\ud800'],
     ['only a dot (a path segment: "here")', '.'],
     ['only dots (a path segment: "up")', '..'],
+    ['257 characters', 'é'.repeat(257)],
   ])('refuses an identity with %s on every JWT route with 401', async (_name, sub) => {
-    const intruder = new AppUser(stack, sub);
+    // Signed with the stack's own secret rather than minted by /dev/token, which refuses these itself:
+    // this is what a misconfigured identity provider could put in a valid token.
+    const secret = readFileSync(join(stack.dataDir, 'dev-jwt-secret'), 'utf8').trim();
+    const token = await new SignJWT({ sub })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer('terra-connect-local')
+      .setAudience('terra-connect')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(secret));
     for (const [method, path, body] of [
       ['GET', '/connections', undefined],
       ['POST', '/connections', { provider: 'OURA' }],
@@ -93,7 +108,12 @@ describe('identity: no caller can reach records that are not its own', () => {
       ['DELETE', '/me', undefined],
       ['GET', '/me/deletion', undefined],
     ] as const) {
-      expect((await intruder.call(method, path, body)).status, `${method} ${path}`).toBe(401);
+      const response = await fetch(`${stack.apiUrl}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      expect(response.status, `${method} ${path}`).toBe(401);
     }
   });
 });

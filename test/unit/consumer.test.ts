@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { fromDirectory, payloadOf } from '#shared/events/consumer';
 import type { DataDetail } from '#shared/events/details';
 import { DirectoryArchive } from '#shared/webhooks/archive';
+import { dataEvent } from '../helpers/terra-fixtures.ts';
 
 /** The consumer helper over local mode's archive: the pointer a `terra.data` event carries, read back. */
 function detailFor(bucket: string, key: string): DataDetail {
@@ -26,8 +27,11 @@ describe('fromDirectory', () => {
   it('reads the payload a pointer names, as local mode archived it', async () => {
     const root = mkdtempSync(join(tmpdir(), 'terra-consumer-'));
     const key = 'users/u-1/2026/12/01/e-1.0123456789abcdef.json';
-    await new DirectoryArchive(root).put(key, Buffer.from('{"steps":12}'));
-    expect(await payloadOf(detailFor(root, key), fromDirectory())).toEqual({ steps: 12 });
+    const activity = dataEvent('activity');
+    await new DirectoryArchive(root).put(key, Buffer.from(JSON.stringify(activity)));
+    const payload = await payloadOf(detailFor(root, key), fromDirectory());
+    expect(payload).toEqual(activity);
+    expect(payload.user.user_id).toBe(activity.user.user_id);
   });
 
   it('says the payload is gone when it expired or was deleted', async () => {
@@ -41,5 +45,23 @@ describe('fromDirectory', () => {
     const root = mkdtempSync(join(tmpdir(), 'terra-consumer-'));
     for (const key of ['../outside.json', 'users/../references/x.json', 'users/./u-1.json'])
       await expect(payloadOf(detailFor(root, key), fromDirectory())).rejects.toThrow(/archive key/);
+  });
+});
+
+describe('payloadOf', () => {
+  it('answers the inline payload without reading the archive', async () => {
+    const sleep = dataEvent('sleep');
+    const read = () => Promise.reject(new Error('the archive was read'));
+    expect(await payloadOf({ ...detailFor('unused', 'users/u-1/x.json'), data: sleep }, read)).toEqual(sleep);
+  });
+
+  it('refuses what is not a Terra data payload, naming what it expected', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'terra-consumer-'));
+    const key = 'users/u-1/2026/12/01/e-2.0123456789abcdef.json';
+    await new DirectoryArchive(root).put(key, Buffer.from('{"steps":12}'));
+    await expect(payloadOf(detailFor(root, key), fromDirectory())).rejects.toThrow(/user\.user_id/);
+    await expect(
+      payloadOf({ ...detailFor(root, key), data: { type: 'sleep', user: {} } }, fromDirectory()),
+    ).rejects.toThrow(/not a Terra data payload/);
   });
 });

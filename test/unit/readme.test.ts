@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_SETTINGS } from '#local/stack';
 import { SECTIONS } from '#shared/config';
@@ -9,7 +12,8 @@ import { ROUTES } from '#shared/http/routes';
  * The README is the newcomer's manual: what it says about settings and routes is held to the code, so a
  * setting added to the schema or a route added to the table cannot be left out of it.
  */
-const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+const ROOT = resolve(import.meta.dirname, '../..');
+const README = readFileSync(resolve(ROOT, 'README.md'), 'utf8');
 
 /** The lines of the README section under `## <title>`, up to the next `## `. */
 function section(title: string): string {
@@ -81,5 +85,64 @@ describe('the README', () => {
     for (const link of local) {
       expect(() => readFileSync(resolve(import.meta.dirname, '../..', link)), link).not.toThrow();
     }
+  });
+
+  it('has TypeScript snippets that compile as written, against the package they import', async () => {
+    const snippets = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+    expect(snippets.length, 'the consumer example at least').toBeGreaterThan(0);
+    // Inside the repository, so that `terra-connect/consumer` resolves through package.json's exports
+    // as it does for an app that installs the package; `.cache/` is ignored by git and biome.
+    mkdirSync(join(ROOT, '.cache'), { recursive: true });
+    const dir = mkdtempSync(join(ROOT, '.cache', 'readme-snippets-'));
+    try {
+      snippets.forEach((code, index) => {
+        writeFileSync(join(dir, `snippet-${index + 1}.ts`), code);
+      });
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({ extends: '../../tsconfig.json', include: ['*.ts'], exclude: [] }),
+      );
+      const tsc = resolve(ROOT, 'node_modules/typescript/bin/tsc');
+      const result = await promisify(execFile)(process.execPath, [tsc, '--noEmit', '-p', dir], {
+        cwd: ROOT,
+      }).then(
+        () => '',
+        (error: { stdout?: string }) => error.stdout ?? String(error),
+      );
+      expect(result, 'tsc on the README snippets').toBe('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('names a Node that every locked package supports, in the README and in package.json engines', () => {
+    // semver comes with npm's own tree (a dependency of several dev tools); no types of its own here.
+    const semver = createRequire(import.meta.url)('semver') as {
+      satisfies(version: string, range: string): boolean;
+      minVersion(range: string): { version: string } | null;
+    };
+    const manifest = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
+    const lock = JSON.parse(readFileSync(resolve(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { engines?: { node?: string } | string[] }>;
+    };
+    const named = /Needs Node\.js (\d+\.\d+)\+/.exec(README)?.[1];
+    expect(named, 'the README says "Needs Node.js X.Y+"').toBeDefined();
+    // The oldest Node of each alternative the engines field allows, and the README's.
+    const oldest = [
+      ...manifest.engines.node.split('||').map((range) => semver.minVersion(range)?.version ?? range),
+      `${named}.0`,
+    ];
+    expect(semver.satisfies(`${named}.0`, manifest.engines.node), 'README within engines').toBe(true);
+    const unsupported = oldest.flatMap((version) =>
+      Object.entries(lock.packages).flatMap(([path, entry]) => {
+        const range = Array.isArray(entry.engines) ? undefined : entry.engines?.node;
+        return path && range && !semver.satisfies(version, range)
+          ? [`${version}: ${path} wants ${range}`]
+          : [];
+      }),
+    );
+    expect(unsupported, 'npm ci would warn EBADENGINE').toEqual([]);
   });
 });
