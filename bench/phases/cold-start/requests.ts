@@ -315,10 +315,9 @@ export const REQUESTS: Record<string, RealisticRequest> = {
         event: streamEvent(f.tables.connectionsTable, [
           {
             eventName: 'INSERT',
-            keys: { user_id: userId, sk: 'connection' },
+            keys: { reference_id: reference, user_id: userId },
             image: {
               user_id: userId,
-              sk: 'connection',
               reference_id: reference,
               provider: 'GARMIN',
               status: 'active',

@@ -173,7 +173,6 @@ async function main(raw: unknown) {
           TableName: floorTables.connectionsTable,
           Item: {
             user_id: `floor-user-${i % config.users}`,
-            sk: 'connection',
             reference_id: `floor-app-user-${i % config.users}`,
             provider: 'GARMIN',
             status: 'active',
