@@ -32,6 +32,8 @@ export function confirmedByTerra(
     provider: user.provider,
   };
   if (current !== undefined && isTerminal(current.status)) return undefined;
+  // No record without an owner (docs/decisions/0020): Terra names no app user, and none owns it yet.
+  if (current === undefined && user.reference_id === null) return undefined;
   if (user.active === false) return { ...base, change: { kind: 'revoked' } };
   if (current === undefined || current.status === 'pending') {
     return {

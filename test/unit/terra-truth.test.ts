@@ -51,9 +51,13 @@ describe('confirmedByTerra', () => {
     });
   });
 
-  it('carries a null reference_id when Terra lists the user under no app user', () => {
+  it('creates no record for a user Terra lists under no app user: no record without an owner', () => {
+    expect(confirmedByTerra({ ...listed, reference_id: null }, undefined, EVENT_ID, AT)).toBeUndefined();
+  });
+
+  it('still syncs a user it has a record of when Terra lists it under no app user', () => {
     expect(
-      confirmedByTerra({ ...listed, reference_id: null }, undefined, EVENT_ID, AT)?.reference_id,
+      confirmedByTerra({ ...listed, reference_id: null }, record('active'), EVENT_ID, AT)?.reference_id,
     ).toBeNull();
   });
 
