@@ -213,6 +213,8 @@ export class MemoryConnections
         throw new Error(`no app user owns Terra user ${event.user_id} yet`);
       }
       const next = applyEvent(current, event);
+      // A data event's app user owns a Terra user nobody owns yet, as in the store.
+      if (next.reference_id === undefined && event.reference_id !== null) next.reference_id = event.reference_id;
       this.records.set(event.user_id, next);
       return structuredClone(next);
     });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ConnectionEvent } from '#shared/connections/model';
 import { signPayload } from '#shared/terra/signature';
 import type { Fetched } from '#shared/webhooks/payloads';
 import type { DeliveryFacts, DeliveryStatus } from '#shared/webhooks/ports';
@@ -567,6 +568,52 @@ describe('connection events', () => {
       outcome: 'deleted_user',
     });
     expect(h.archive.keys()).toEqual([]);
+  });
+});
+
+describe('deliveries for a Terra user nobody owns (docs/decisions/0020)', () => {
+  const anonymous = terraUser({ reference_id: null });
+
+  it.each([
+    ['a data event', () => dataEvent('sleep', { user: anonymous })],
+    ['a deauth', () => deauth({ user: anonymous })],
+    ['an auth', () => authSuccess({ user: anonymous })],
+  ])(
+    'park %s that names no app user: 200 parked, archived under unattributed/<user_id>/, no record',
+    async (_, build) => {
+      const h = harness();
+      const result = await h.receive(signed(build(), { traceId: TRACE }));
+      expect(result).toStrictEqual(answered('parked'));
+      expect(h.connections.records.size).toBe(0);
+      expect(h.archive.keys()).toHaveLength(1);
+      expect(h.archive.keys()[0]?.startsWith(`unattributed/${TERRA_USER_ID}/`)).toBe(true);
+      expect(h.deliveries.entries.get(TRACE)).toMatchObject({ status: 'parked', outcome: 'unattributed' });
+      expect(h.deliveries.parked.get(TERRA_USER_ID)?.map((entry) => entry.event_id)).toEqual([TRACE]);
+      expect(h.log.entries.at(-1)?.attributes).toMatchObject({ outcome: 'parked' });
+    },
+  );
+
+  it('creates the record of an unknown Terra user under the app user a data event names (Terra signed it)', async () => {
+    const h = harness();
+    expect(await h.receive(signed(dataEvent('sleep'), { traceId: TRACE }))).toStrictEqual(
+      answered('processed'),
+    );
+    expect(h.connections.records.get(TERRA_USER_ID)?.reference_id).toBe(REFERENCE_ID);
+    expect(h.deliveries.parked.size).toBe(0);
+  });
+
+  it('answers 500 when an owner appeared between the look and the park, so that Terra retries the normal way', async () => {
+    const h = harness();
+    const park = h.deliveries.park.bind(h.deliveries);
+    h.deliveries.park = async (facts, events, unowned) => {
+      await h.connections.apply([{ ...(events[0] as ConnectionEvent), reference_id: REFERENCE_ID }]);
+      return park(facts, events, unowned);
+    };
+    expect((await h.receive(signed(deauth({ user: anonymous }), { traceId: TRACE }))).status).toBe(500);
+    expect(h.deliveries.entries.get(TRACE)).toBeUndefined();
+    expect((await h.receive(signed(deauth({ user: anonymous }), { traceId: TRACE }))).outcome).toBe(
+      'processed',
+    );
   });
 });
 
