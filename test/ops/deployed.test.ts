@@ -171,7 +171,7 @@ async function streamBatchOf(user_id: string) {
       const record = Records?.find(
         (candidate) =>
           candidate.dynamodb?.NewImage?.user_id?.S === user_id &&
-          candidate.dynamodb?.NewImage?.sk?.S === 'connection',
+          candidate.dynamodb?.NewImage?.status?.S !== undefined,
       );
       const sequence = record?.dynamodb?.SequenceNumber;
       if (sequence) {
