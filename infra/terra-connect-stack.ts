@@ -50,19 +50,29 @@ export interface TerraConnectProps extends StackProps {
   };
 }
 
-type Grant = 'records' | 'touch' | 'listing' | 'inbox' | 'archiveWrite' | 'deletion' | 'deletionStatus';
+type Grant =
+  | 'records'
+  | 'touch'
+  | 'listing'
+  | 'inbox'
+  | 'archiveWrite'
+  | 'deletion'
+  | 'deletionStatus'
+  | 'sdkClaimOpen'
+  | 'sdkClaimRead';
 
 /** What each function may touch besides its logs and the Terra secret (every function reads that). */
 const ACCESS: Record<string, readonly Grant[]> = {
   'terra-webhook': ['records', 'touch', 'inbox', 'archiveWrite'],
   'terra-callback': ['records'],
-  // `?refresh=true` applies what Terra says before listing.
-  'list-connections': ['records', 'listing'],
+  // `?refresh=true` applies what Terra says before listing; an SDK-only user only under the caller's claim.
+  'list-connections': ['records', 'listing', 'sdkClaimRead'],
   'create-connection': ['records'],
   'delete-connection': ['records'],
   'create-session': [],
   'list-providers': [],
-  'create-sdk-token': [],
+  // The token names no app user: the caller's claim is what binds the SDK connection to them.
+  'create-sdk-token': ['sdkClaimOpen'],
   'delete-me': ['deletion'],
   'get-deletion': ['deletionStatus'],
 };
@@ -90,6 +100,8 @@ function grant(storage: Storage, fn: TerraFunction, grants: readonly Grant[]): v
     if (name === 'archiveWrite') storage.grantArchiveWrite(fn);
     if (name === 'deletion') storage.grantDeletion(fn);
     if (name === 'deletionStatus') storage.grantDeletionJobs(fn, ['dynamodb:GetItem']);
+    if (name === 'sdkClaimOpen') storage.grantSdkClaims(fn, ['dynamodb:PutItem']);
+    if (name === 'sdkClaimRead') storage.grantSdkClaims(fn, ['dynamodb:GetItem']);
   }
 }
 

@@ -280,6 +280,11 @@ export class Storage extends Construct {
     );
   }
 
+  /** App users' claims on SDK connections (`sdk#<reference_id>`), and no delivery or other reserved item. */
+  grantSdkClaims(grantee: IGrantable, actions: string[]): void {
+    this.grantReserved(grantee, actions, ['sdk']);
+  }
+
   /** Claims, closes, records and parks deliveries (a park checks that no guard exists yet). */
   grantInbox(grantee: IGrantable): void {
     grantee.grantPrincipal.addToPrincipalPolicy(

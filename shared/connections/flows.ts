@@ -8,9 +8,10 @@ import {
   type ConnectionStatus,
   toConnection,
 } from './model.ts';
-import type { ConnectionRepository, TerraPort } from './ports.ts';
+import type { ConnectionRepository, SdkClaims, TerraPort } from './ports.ts';
 import type { ProviderCatalogue } from './providers.ts';
 import { callbackUrls, type RedirectSettings, redirectTargetName } from './redirects.ts';
+import { claimUntil, needsClaim } from './sdk-claims.ts';
 import { confirmedByTerra, goneFromTerra } from './terra-truth.ts';
 import { isTerminal } from './transitions.ts';
 
@@ -29,6 +30,11 @@ export interface TerraDeps {
 
 export interface ConnectDeps extends TerraDeps {
   connections: ConnectionRepository;
+}
+
+/** `GET /connections` also reads the caller's SDK claim, for `?refresh=true`. */
+export interface ListDeps extends ConnectDeps {
+  claims: Pick<SdkClaims, 'live'>;
 }
 
 export interface SessionRequest {
@@ -119,7 +125,7 @@ export async function disconnect(deps: ConnectDeps, reference_id: string, user_i
  * `GET /connections?refresh=true`: what Terra knows about the caller wins over what we missed. Each
  * user is applied on its own, so one failure does not block the rest.
  */
-export async function refreshConnections(deps: ConnectDeps, reference_id: string): Promise<void> {
+export async function refreshConnections(deps: ListDeps, reference_id: string): Promise<void> {
   const [terraUsers, stored] = await Promise.all([
     deps.terra.getUsersByReference(reference_id),
     deps.connections.listByReference(reference_id),
@@ -128,11 +134,15 @@ export async function refreshConnections(deps: ConnectDeps, reference_id: string
   const event_id = `refresh:${at}`;
   const byId = new Map<string, ConnectionRecord>(stored.map((record) => [record.user_id, record]));
   const listed = new Set(terraUsers.map((user) => user.user_id));
+  // Only users Terra files under this caller: the reference is Terra's, not the request's.
+  const theirs = terraUsers.filter((user) => user.reference_id === reference_id);
+  // For an SDK-only provider Terra's reference is the device's word: a user the caller has no record of
+  // yet becomes theirs only under their live claim (read only when there is such a user).
+  const claimed = theirs.some((user) => !byId.has(user.user_id) && needsClaim(user))
+    ? await deps.claims.live(reference_id)
+    : false;
   const events = [
-    // Only users Terra files under this caller: the reference is Terra's, not the request's.
-    ...terraUsers
-      .filter((user) => user.reference_id === reference_id)
-      .map((user) => confirmedByTerra(user, byId.get(user.user_id), event_id, at)),
+    ...theirs.map((user) => confirmedByTerra(user, byId.get(user.user_id), event_id, at, { claimed })),
     ...stored
       .filter((record) => !listed.has(record.user_id))
       .map((record) => goneFromTerra(record, event_id, at)),
@@ -147,7 +157,7 @@ export type ListedConnection = Connection & { backfill?: BackfillSummary };
 
 /** Every record of the caller, terminal ones included, newest first; `status` filters. */
 export async function listConnections(
-  deps: ConnectDeps,
+  deps: ListDeps,
   reference_id: string,
   query: { status?: ConnectionStatus; refresh?: boolean },
 ): Promise<{ connections: ListedConnection[] }> {
@@ -170,6 +180,17 @@ export async function listConnections(
   return { connections };
 }
 
-export async function mintSdkToken(deps: TerraDeps): Promise<{ token: string; expires_in: number }> {
-  return deps.terra.generateAuthToken();
+/**
+ * `POST /sdk-token`: Terra's single-use token for the mobile SDK's `initConnection`, and a claim for the
+ * caller that lets the SDK connection the token makes become theirs (sdk-claims.ts). The token names no
+ * app user, so the claim is what ties it to the caller; it is opened once Terra answered, for the token's
+ * lifetime and a grace period for the webhook.
+ */
+export async function mintSdkToken(
+  deps: { terra: Pick<TerraPort, 'generateAuthToken'>; claims: Pick<SdkClaims, 'open'>; now: () => number },
+  reference_id: string,
+): Promise<{ token: string; expires_in: number }> {
+  const minted = await deps.terra.generateAuthToken();
+  await deps.claims.open(reference_id, claimUntil(deps.now(), minted.expires_in));
+  return minted;
 }

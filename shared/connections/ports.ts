@@ -23,6 +23,17 @@ export interface ConnectionRepository {
   scanPage(next?: string): Promise<{ records: ConnectionRecord[]; next?: string }>;
 }
 
+/**
+ * Pending claims on SDK connections, one per app user (`POST /sdk-token` opens one): while it runs, an
+ * SDK-only provider's Terra user may become that app user's. `shared/store/sdk-claims.ts` keeps them.
+ */
+export interface SdkClaims {
+  /** Opens the app user's claim until `until` (epoch ms); never shortens a claim that runs longer. */
+  open(reference_id: string, until: number): Promise<void>;
+  /** Whether the app user holds a claim that runs past now. */
+  live(reference_id: string): Promise<boolean>;
+}
+
 /** A Terra user as the domain sees it: what Terra says about one connection right now. */
 export interface TerraUserInfo {
   user_id: string;

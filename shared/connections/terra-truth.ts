@@ -1,5 +1,6 @@
 import type { ConnectionEvent, ConnectionRecord } from './model.ts';
 import type { TerraUserInfo } from './ports.ts';
+import { needsClaim } from './sdk-claims.ts';
 import { isTerminal } from './transitions.ts';
 
 /**
@@ -17,13 +18,21 @@ import { isTerminal } from './transitions.ts';
 // A pending record Terra does not list yet is a login still in progress, not a lost connection.
 export const PENDING_GRACE_MS = 60 * 60 * 1000;
 
-/** Terra lists this user: confirm it (pending → active, scopes synced) or mark it revoked. */
+/**
+ * Terra lists this user: confirm it (pending → active, scopes synced) or mark it revoked. `claimed`: the
+ * app user Terra names holds a live SDK claim (only `GET /connections?refresh=true` knows; the callback
+ * and the reconcile act for no caller and never create an SDK-only record).
+ */
 export function confirmedByTerra(
   user: TerraUserInfo,
   current: ConnectionRecord | undefined,
   event_id: string,
   at: number,
+  options: { claimed?: boolean } = {},
 ): ConnectionEvent | undefined {
+  // An SDK-only provider's reference is whatever the device said: Terra's word keeps a record we have up
+  // to date, and makes a new one only for an app user who holds a live claim (sdk-claims.ts).
+  if (current === undefined && needsClaim(user) && options.claimed !== true) return undefined;
   const base = {
     user_id: user.user_id,
     reference_id: user.reference_id,

@@ -14,7 +14,7 @@ export const FUNCTION_CONFIG = {
   'list-connections': ['identity', 'terra', 'providers', 'connect', 'store'],
   'delete-connection': ['identity', 'terra', 'providers', 'connect', 'store'],
   'list-providers': ['identity', 'terra', 'providers'],
-  'create-sdk-token': ['identity', 'terra', 'providers'],
+  'create-sdk-token': ['identity', 'terra', 'providers', 'store'],
   'terra-callback': ['terra', 'providers', 'connect', 'store'],
   reconcile: ['terra', 'store'],
   publisher: ['store', 'inbox', 'archive', 'events'],

@@ -14,6 +14,7 @@ import type { Claim, DeliveryFacts, DeliveryLedger, DeliveryStatus } from '#shar
 import { batchGetAll, isConditionFailure } from './conditions.ts';
 import { type ConnectionStore, UnattributedError } from './connections.ts';
 import { readDeletionJob } from './deletions.ts';
+import { SdkClaimStore } from './sdk-claims.ts';
 import { INBOX_KEYS, RESERVED } from './tables.ts';
 
 /**
@@ -64,6 +65,10 @@ export class DeliveryStore implements DeliveryLedger {
     const job = await readDeletionJob(this.doc, this.table, reference_id);
     // Running counts too: what arrives during the deletion could land after its last sweep.
     return job?.status === 'running' || job?.status === 'done';
+  }
+
+  async sdkClaimed(reference_id: string): Promise<boolean> {
+    return new SdkClaimStore(this.doc, this.table, this.options.now).live(reference_id);
   }
 
   async claim(facts: DeliveryFacts): Promise<Claim> {

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import type { CallbackUrls, Provider, TerraPort, TerraUserInfo } from '#shared/connections/ports';
+import { isSdkOnly } from '#shared/connections/providers';
 import { DomainError } from '#shared/errors';
 import { type HttpAnswer, nodeHttp } from './http.ts';
 import { scopesIfGiven } from './scopes.ts';
@@ -102,9 +103,6 @@ export function toUserInfo(user: TerraUser): TerraUserInfo {
   return info;
 }
 
-// Terra marks these `setup: SDK`; the list is the fallback when an answer leaves `setup` out.
-const SDK_ONLY = new Set(['APPLE', 'SAMSUNG', 'HEALTH_CONNECT', 'GOOGLE_FIT_SDK']);
-
 /** An entry of Terra's `/integrations/detailed` → what `GET /providers` answers. */
 export function toProvider(integration: TerraIntegration): Provider {
   return {
@@ -115,7 +113,7 @@ export function toProvider(integration: TerraIntegration): Provider {
       .filter(([, available]) => available === true)
       .map(([type]) => type)
       .sort(),
-    sdk_only: integration.setup?.toUpperCase() === 'SDK' || SDK_ONLY.has(integration.provider.toUpperCase()),
+    sdk_only: integration.setup?.toUpperCase() === 'SDK' || isSdkOnly(integration.provider),
   };
 }
 

@@ -86,6 +86,8 @@ export interface DeliveryLedger {
   recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'>;
   /** The app user is being or was deleted: deliveries naming only it are not kept. */
   referenceDeleted(reference_id: string): Promise<boolean>;
+  /** The app user holds a live claim on SDK connections (`POST /sdk-token`). */
+  sdkClaimed(reference_id: string): Promise<boolean>;
 }
 
 /** Who owns a Terra user: an app user, nobody yet, or nobody any more (deleted). */

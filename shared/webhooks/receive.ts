@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConnectionEvent } from '#shared/connections/model';
+import { withClaimedReferences } from '#shared/connections/sdk-claims';
 import { TRACE_ID } from '#shared/ids';
 import type { Log } from '#shared/log';
 import { type ParsedWebhook, parseWebhook, type Subject } from '#shared/terra/events';
@@ -317,9 +318,18 @@ async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subj
     subject.reference_id,
   );
   if (touched.state === 'deleted') return forgotten(flight);
-  // No record, and the payload names no app user: no record without an owner (docs/decisions/0020).
-  if (touched.state === 'missing' && subject.reference_id === null) {
-    return park(flight, [event], [subject.user_id]);
+  // No record, and the payload names no app user (or only an SDK device's unclaimed word for one): no
+  // record without an owner (docs/decisions/0020).
+  if (touched.state === 'missing') {
+    const [claimed = event] = await withClaimedReferences(
+      [event],
+      () => true,
+      (reference_id) => deps.deliveries.sdkClaimed(reference_id),
+    );
+    if (claimed.reference_id === null) {
+      delete facts.reference_id;
+      return park(flight, [claimed], [subject.user_id]);
+    }
   }
   await archiveOf(flight);
   let record = touched.state === 'missing' ? undefined : touched.record;
@@ -365,7 +375,16 @@ async function park(flight: InFlight, events: ConnectionEvent[], unowned: string
 async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): Promise<WebhookResult> {
   const { deps, facts } = flight;
   const owners = await deps.connections.owners(all.map((event) => event.user_id));
-  const events = all.filter((event) => owners.get(event.user_id)?.state !== 'deleted');
+  // An SDK device's reference counts only under that app user's live claim (POST /sdk-token), or when the
+  // delivery's other Terra user is already theirs (a reauth of a connection they own).
+  const owned = new Set(
+    [...owners.values()].flatMap((owner) => (owner.state === 'owned' ? [owner.reference_id] : [])),
+  );
+  const events = await withClaimedReferences(
+    all.filter((event) => owners.get(event.user_id)?.state !== 'deleted'),
+    (user_id) => owners.get(user_id)?.state === 'missing',
+    async (reference_id) => owned.has(reference_id) || deps.deliveries.sdkClaimed(reference_id),
+  );
   const [first] = events;
   if (first === undefined) return forgotten(flight);
   about(facts, first);

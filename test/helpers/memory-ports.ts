@@ -129,6 +129,14 @@ export class MemoryLedger implements DeliveryLedger {
     return this.deletedReferences.has(reference_id);
   }
 
+  /** App users holding a live claim on SDK connections. */
+  readonly sdkClaims = new Set<string>();
+
+  async sdkClaimed(reference_id: string): Promise<boolean> {
+    this.calls.push(`sdkClaimed:${reference_id}`);
+    return this.sdkClaims.has(reference_id);
+  }
+
   /** Parked deliveries by Terra user, with their events (as the store's `parked#` lists). */
   readonly parked = new Map<string, Array<{ event_id: string; events: ConnectionEvent[] }>>();
 

@@ -131,6 +131,14 @@ describe('reconcile', () => {
     expect(active).toEqual(expect.arrayContaining(missed));
   });
 
+  it("never creates a record for an SDK-only user: its reference is the device's word", async () => {
+    const user = new AppUser(stack);
+    const missed = await offline(() => sandboxUser(user.sub, 'APPLE', 'sdk-device'));
+    const report = await reconcile(deps, { perPage: 100 });
+    expect(report).toMatchObject({ finished: true, failed: 0 });
+    expect((await user.connections()).map((c) => c.user_id)).not.toContain(missed);
+  });
+
   it('stops before its deadline, saving where it was', async () => {
     const report = await reconcile(deps, { deadline: Date.now() });
     expect(report).toMatchObject({ finished: false, pages: 0 });

@@ -355,17 +355,44 @@ describe('least privilege', () => {
     expect(JSON.stringify(deletes[0]?.Resource)).toMatch(/\/users\/\*"\]\]\}$/);
   });
 
-  it.each(['createsession', 'listproviders', 'createsdktoken'])(
-    'gives %s no table or bucket at all',
-    (name) => {
-      expect(actionsOf(main.template, `${name}Role`)).toEqual([
-        'logs:CreateLogStream',
-        'logs:PutLogEvents',
-        'secretsmanager:DescribeSecret',
-        'secretsmanager:GetSecretValue',
-      ]);
-    },
-  );
+  it.each(['createsession', 'listproviders'])('gives %s no table or bucket at all', (name) => {
+    expect(actionsOf(main.template, `${name}Role`)).toEqual([
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+  });
+
+  it("lets createsdktoken put its caller's SDK claim and nothing else: no record, no delivery, no read", () => {
+    expect(actionsOf(main.template, 'createsdktokenRole')).toEqual([
+      'dynamodb:PutItem',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+    ]);
+    const put = statementsOf(main.template, 'createsdktokenRole').find(
+      (statement) => statement.Action === 'dynamodb:PutItem',
+    );
+    expect(JSON.stringify(put?.Resource)).toContain('Inbox');
+    expect(JSON.stringify(put?.Resource)).not.toContain('Connections');
+    expect((put as Statement & { Condition?: unknown }).Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['sdk#*'] },
+    });
+  });
+
+  it('lets listconnections read SDK claims (for ?refresh=true), and never write one', () => {
+    const claims = statementsOf(main.template, 'listconnectionsRole').filter((statement) =>
+      JSON.stringify((statement as Statement & { Condition?: unknown }).Condition ?? '').includes('sdk#'),
+    );
+    expect(claims).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:GetItem',
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['sdk#*'] } },
+      }),
+    ]);
+  });
 
   it.each(['listconnections', 'createconnection', 'deleteconnection', 'terracallback'])(
     'gives %s the connections table, the owner guards and no delivery or bucket',
@@ -381,7 +408,7 @@ describe('least privilege', () => {
       expect(inbox.length).toBeGreaterThan(0);
       for (const statement of inbox) {
         expect(JSON.stringify((statement as Statement & { Condition?: unknown }).Condition)).toMatch(
-          /"dynamodb:LeadingKeys":\["(owner|request)#\*"/,
+          /"dynamodb:LeadingKeys":\["(owner|request|sdk)#\*"/,
         );
       }
     },

@@ -1390,3 +1390,86 @@ describe('a data event for a user deleted while it is received', () => {
     expect(await archive.list(`users/${TERRA_USER_ID}/`)).toEqual([]);
   });
 });
+
+describe('SDK-only providers (the device names the app user)', () => {
+  const apple = (overrides: Parameters<typeof terraUser>[0] = {}) =>
+    terraUser({ provider: 'APPLE', ...overrides });
+
+  it('parks an auth naming an app user who holds no claim, naming no one', async () => {
+    const h = harness();
+    const result = await h.receive(signed(authSuccess({ user: apple() }), { traceId: TRACE }));
+    expect(result).toMatchObject({ status: 200, outcome: 'parked' });
+    expect(h.deliveries.calls).toContain(`sdkClaimed:${REFERENCE_ID}`);
+    expect(h.deliveries.entries.get(TRACE)?.facts.reference_id).toBeUndefined();
+    expect(h.deliveries.parked.get(TERRA_USER_ID)?.[0]?.events[0]?.reference_id).toBeNull();
+    expect(h.archive.keys()[0]?.startsWith(`unattributed/${TERRA_USER_ID}/`)).toBe(true);
+    expect(h.connections.records.get(TERRA_USER_ID)).toBeUndefined();
+  });
+
+  it('applies it under the app user while their claim is live', async () => {
+    const h = harness();
+    h.deliveries.sdkClaims.add(REFERENCE_ID);
+    const result = await h.receive(signed(authSuccess({ user: apple() }), { traceId: TRACE }));
+    expect(result).toMatchObject({ status: 200, outcome: 'processed' });
+    expect(h.connections.records.get(TERRA_USER_ID)).toMatchObject({
+      reference_id: REFERENCE_ID,
+      provider: 'APPLE',
+      status: 'active',
+    });
+  });
+
+  it('reads no claim for a web provider, nor for an SDK user that already has an owner', async () => {
+    const h = harness();
+    await h.receive(signed(authSuccess(), { traceId: TRACE }));
+    h.deliveries.sdkClaims.add(REFERENCE_ID);
+    const sdkUser = apple({ user_id: TERRA_NEW_USER_ID });
+    await h.receive(signed(authSuccess({ user: sdkUser }), { traceId: `${TRACE}-2` }));
+    h.deliveries.sdkClaims.clear();
+    const calls = h.deliveries.calls.length;
+    const later = await h.receive(signed(deauth({ user: sdkUser }), { traceId: `${TRACE}-3`, t: T + 1 }));
+    expect(later.outcome).toBe('processed');
+    expect(h.deliveries.calls.slice(calls).some((call) => call.startsWith('sdkClaimed'))).toBe(false);
+    expect(h.deliveries.calls.filter((call) => call.startsWith('sdkClaimed'))).toHaveLength(1);
+    expect(h.connections.records.get(TERRA_NEW_USER_ID)).toMatchObject({ status: 'disconnected' });
+  });
+
+  it("lets a reauth of the app user's own SDK connection through without a claim, not someone else's", async () => {
+    const h = harness();
+    h.deliveries.sdkClaims.add(REFERENCE_ID);
+    await h.receive(signed(authSuccess({ user: apple() }), { traceId: TRACE }));
+    h.deliveries.sdkClaims.clear();
+    const reauth = userReauth({
+      new_user: apple({ user_id: TERRA_NEW_USER_ID }),
+      old_user: apple({ active: false }),
+    });
+    expect(await h.receive(signed(reauth, { traceId: `${TRACE}-2`, t: T + 1 }))).toMatchObject({
+      outcome: 'processed',
+    });
+    expect(h.connections.records.get(TERRA_NEW_USER_ID)).toMatchObject({
+      reference_id: REFERENCE_ID,
+      replaces: TERRA_USER_ID,
+    });
+
+    // The same reauth naming another app user: the old connection is not theirs, so nothing vouches.
+    const other = harness();
+    other.deliveries.sdkClaims.add(REFERENCE_ID);
+    await other.receive(signed(authSuccess({ user: apple() }), { traceId: TRACE }));
+    other.deliveries.sdkClaims.clear();
+    const foreign = userReauth({
+      new_user: apple({ user_id: TERRA_NEW_USER_ID, reference_id: 'someone-else' }),
+      old_user: apple({ active: false, reference_id: 'someone-else' }),
+    });
+    expect(await other.receive(signed(foreign, { traceId: `${TRACE}-2`, t: T + 1 }))).toMatchObject({
+      outcome: 'parked',
+    });
+    expect(other.connections.records.get(TERRA_NEW_USER_ID)).toBeUndefined();
+  });
+
+  it("parks an SDK user's data naming an app user without a claim, instead of making them its owner", async () => {
+    const h = harness();
+    const result = await h.receive(signed(dataEvent('activity', { user: apple() }), { traceId: TRACE }));
+    expect(result).toMatchObject({ status: 200, outcome: 'parked' });
+    expect(h.connections.records.get(TERRA_USER_ID)).toBeUndefined();
+    expect(h.deliveries.entries.get(TRACE)?.facts.reference_id).toBeUndefined();
+  });
+});

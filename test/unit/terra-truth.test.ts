@@ -36,6 +36,22 @@ describe('confirmedByTerra', () => {
     });
   });
 
+  it("creates no record for an SDK-only user without the app user's live claim, but keeps one we have", () => {
+    const apple = { ...listed, provider: 'APPLE' };
+    expect(confirmedByTerra(apple, undefined, EVENT_ID, AT)).toBeUndefined();
+    expect(confirmedByTerra(apple, undefined, EVENT_ID, AT, { claimed: false })).toBeUndefined();
+    expect(confirmedByTerra(apple, undefined, EVENT_ID, AT, { claimed: true })).toStrictEqual({
+      ...base,
+      provider: 'APPLE',
+      change: { kind: 'authenticated', scopes: ['daily', 'sleep'] },
+    });
+    expect(confirmedByTerra({ ...apple, active: false }, record('active'), EVENT_ID, AT)).toStrictEqual({
+      ...base,
+      provider: 'APPLE',
+      change: { kind: 'revoked' },
+    });
+  });
+
   it('authenticates a pending connection', () => {
     expect(confirmedByTerra(listed, record('pending'), EVENT_ID, AT)).toStrictEqual({
       ...base,
