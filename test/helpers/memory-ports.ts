@@ -222,7 +222,8 @@ export class MemoryConnections
       }
       const next = applyEvent(current, event);
       // A data event's app user owns a Terra user nobody owns yet, as in the store.
-      if (next.reference_id === undefined && event.reference_id !== null) next.reference_id = event.reference_id;
+      if (next.reference_id === undefined && event.reference_id !== null)
+        next.reference_id = event.reference_id;
       this.records.set(event.user_id, next);
       return structuredClone(next);
     });
