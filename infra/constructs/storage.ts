@@ -232,8 +232,9 @@ export class Storage extends Construct {
         resources: [this.connections.tableArn],
       }),
     );
-    // The guard (read, then the tombstone in its place); deliveries, requests and parked lists deleted.
-    this.grantReserved(grantee, ['dynamodb:GetItem', 'dynamodb:PutItem'], ['owner']);
+    // The guard turned into the tombstone (an update that answers what it held); deliveries, requests and
+    // parked lists deleted.
+    this.grantReserved(grantee, ['dynamodb:UpdateItem'], ['owner']);
     principal.addToPrincipalPolicy(
       new PolicyStatement({ actions: ['dynamodb:DeleteItem'], resources: [this.inbox.tableArn] }),
     );

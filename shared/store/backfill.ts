@@ -12,7 +12,7 @@ import {
   requestStatus,
 } from '#shared/backfill/model';
 import { isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
-import { toOwner } from './connections.ts';
+import { OWNED, toOwner } from './connections.ts';
 import { RESERVED } from './tables.ts';
 
 /**
@@ -200,7 +200,7 @@ export class BackfillStore {
                 TableName: this.tables.inboxTable,
                 Key: { event_id: RESERVED.owner(user_id) },
                 UpdateExpression: 'ADD requests :reference',
-                ConditionExpression: 'attribute_exists(reference_id)',
+                ConditionExpression: OWNED,
                 ExpressionAttributeValues: { ':reference': new Set([reference]) },
               },
             },

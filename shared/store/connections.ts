@@ -24,14 +24,6 @@ export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems'
 /** A record as stored: the record, its plan (docs/architecture.md, "Backfill") and a version. */
 type StoredRecord = ConnectionRecord & { version: number; backfill?: BackfillPlan };
 
-/** A deleted Terra user: its id and a time, nothing else (docs/architecture.md, "Deleting a user"). */
-export interface Tombstone {
-  event_id: string;
-  user_id: string;
-  deleted_at: string;
-  expires_at: number;
-}
-
 export type StoredConnection =
   | { state: 'missing' }
   | { state: 'deleted' }
@@ -56,11 +48,19 @@ export class UnattributedError extends Error {
 
 type Item = Record<string, unknown>;
 
+/**
+ * A guard with `deleted_at` is a tombstone: it keeps the owner and the requests it had only until the
+ * deletion has removed what they point at (so a deletion that stops midway finds them again).
+ */
 export function toOwner(item: Item | undefined): Owner {
   if (item === undefined) return { state: 'missing' };
+  if (item.deleted_at !== undefined) return { state: 'deleted', deleted_at: String(item.deleted_at) };
   if (typeof item.reference_id === 'string') return { state: 'owned', reference_id: item.reference_id };
-  return { state: 'deleted', deleted_at: String(item.deleted_at ?? '') };
+  return { state: 'missing' };
 }
+
+/** The condition that a guard names a live owner (not a tombstone). */
+export const OWNED = 'attribute_exists(reference_id) AND attribute_not_exists(deleted_at)';
 
 /** A stored record → the record (its plan and version apart). */
 function toRecord(item: Item): { record: ConnectionRecord; version: number; plan?: BackfillPlan } {
@@ -321,7 +321,7 @@ export class ConnectionStore implements ConnectionRepository {
           TableName: this.tables.inboxTable,
           Key: { event_id: guard },
           UpdateExpression: 'SET reference_id = :to',
-          ConditionExpression: 'reference_id = :from',
+          ConditionExpression: 'reference_id = :from AND attribute_not_exists(deleted_at)',
           ExpressionAttributeValues: { ':to': next.reference_id, ':from': current.owner },
         },
       },

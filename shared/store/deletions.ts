@@ -4,10 +4,10 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
 import { batchGetAll, isConditionFailure } from './conditions.ts';
-import type { Tombstone } from './connections.ts';
 import { deletionKey, INBOX_KEYS, RESERVED } from './tables.ts';
 
 /**
@@ -44,27 +44,25 @@ export class DeletionStore implements DeletionStorePort {
   }
 
   async tombstone(user_id: string, at: number): Promise<void> {
-    const guard = await this.doc.send(
-      new GetCommand({
+    const guard = { event_id: RESERVED.owner(user_id) };
+    // The guard becomes the tombstone first, keeping its owner and requests: from then on no write can
+    // create, move or touch-create the record, nor add a data request (each is conditional on the guard),
+    // and a deletion that stops midway finds here again what is left to delete.
+    const marked = await this.doc.send(
+      new UpdateCommand({
         TableName: this.tables.inboxTable,
-        Key: { event_id: RESERVED.owner(user_id) },
-        ConsistentRead: true,
+        Key: guard,
+        UpdateExpression:
+          'SET user_id = :user, deleted_at = if_not_exists(deleted_at, :at), expires_at = :ttl',
+        ExpressionAttributeValues: {
+          ':user': user_id,
+          ':at': new Date(at).toISOString(),
+          ':ttl': this.expiresAt(),
+        },
+        ReturnValues: 'ALL_NEW',
       }),
     );
-    // The guard becomes the tombstone first: from then on no write can create, move or touch-create the
-    // record (each is conditional on the guard), and a late delivery reads "deleted".
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.tables.inboxTable,
-        Item: {
-          event_id: RESERVED.owner(user_id),
-          user_id,
-          deleted_at: new Date(at).toISOString(),
-          expires_at: this.expiresAt(),
-        } satisfies Tombstone,
-      }),
-    );
-    const item = guard.Item ?? {};
+    const item = marked.Attributes ?? {};
     const requests = item.requests instanceof Set ? [...(item.requests as Set<string>)] : [];
     if (typeof item.reference_id === 'string') {
       await this.deleteKeys(this.tables.connectionsTable, [{ reference_id: item.reference_id, user_id }]);
@@ -73,6 +71,14 @@ export class DeletionStore implements DeletionStorePort {
       ...requests.map((reference) => ({ event_id: RESERVED.request(user_id, reference) })),
       { event_id: RESERVED.parked(user_id) },
     ]);
+    // What remains is the tombstone: the Terra user's id and a time, nothing else.
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tables.inboxTable,
+        Key: guard,
+        UpdateExpression: 'REMOVE reference_id, requests',
+      }),
+    );
   }
 
   async parkedNaming(reference_id: string): Promise<string[]> {

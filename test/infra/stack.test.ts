@@ -662,15 +662,18 @@ describe('deleting a user', () => {
         ]),
       );
       // No batch writes (they would allow puts), no archive writes or reads, no delivery updates.
-      for (const forbidden of [
-        'dynamodb:BatchWriteItem',
-        's3:PutObject',
-        's3:GetObject',
-        'dynamodb:UpdateItem',
-      ]) {
+      for (const forbidden of ['dynamodb:BatchWriteItem', 's3:PutObject', 's3:GetObject']) {
         expect(actions, `${role} ${forbidden}`).not.toContain(forbidden);
       }
       const statements = statementsOf(main.template, role);
+      // Updates only of the owner guards (each becomes its tombstone), never of a delivery or a record.
+      for (const statement of statements.filter((each) =>
+        JSON.stringify(each.Action).includes('UpdateItem'),
+      )) {
+        expect((statement as Statement & { Condition?: unknown }).Condition).toEqual({
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['owner#*'] },
+        });
+      }
       const list = statements.find((statement) => statement.Action === 's3:ListBucket') as Statement & {
         Condition?: unknown;
       };

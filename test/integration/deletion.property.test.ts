@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TerraPort } from '#shared/connections/ports';
@@ -12,6 +12,7 @@ import {
   type DeletionJob,
   startDeletion,
 } from '#shared/privacy/deletion';
+import { BackfillStore } from '#shared/store/backfill';
 import { ConnectionStore } from '#shared/store/connections';
 import { DeletionStore } from '#shared/store/deletions';
 import type { DeliveryStore } from '#shared/store/deliveries';
@@ -333,5 +334,36 @@ describe('deleting a user with parked deliveries', () => {
       entry.isFile(),
     );
     expect(files).toEqual([]);
+  });
+});
+
+describe('a tombstone written by a deletion that stopped midway', () => {
+  it('still leads the next attempt to the record and the data requests the guard pointed at', async () => {
+    run++;
+    const stamp = `${run}-${Date.now()}`;
+    const reference_id = `ref-midway-${stamp}`;
+    const user_id = `midway-${stamp}`;
+    const store = new ConnectionStore(tables.doc, tables);
+    await store.apply([
+      { user_id, reference_id, event_id: 'e1', at: Date.now(), change: { kind: 'authenticated' } },
+    ]);
+    await new BackfillStore(tables.doc, tables).track(user_id, 'req-1', { data_type: 'sleep' });
+    // The first attempt marked the guard and died before deleting anything.
+    await tables.doc.send(
+      new UpdateCommand({
+        TableName: tables.inboxTable,
+        Key: { event_id: `owner#${user_id}` },
+        UpdateExpression: 'SET deleted_at = :at',
+        ExpressionAttributeValues: { ':at': new Date().toISOString() },
+      }),
+    );
+    expect(await store.owner(user_id)).toMatchObject({ state: 'deleted' });
+    const jobs = new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now });
+    await jobs.tombstone(user_id, Date.now());
+    expect(await store.listByReference(reference_id)).toEqual([]);
+    const inbox = (await tables.doc.send(new ScanCommand({ TableName: tables.inboxTable }))).Items ?? [];
+    expect(inbox.filter((item) => item.user_id === user_id).map((item) => Object.keys(item).sort())).toEqual([
+      ['deleted_at', 'event_id', 'expires_at', 'user_id'],
+    ]);
   });
 });
