@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { DEAD_LETTER_FILE } from '#local/pipeline';
-import { APP_IDENTITY } from '#shared/ids';
+import { identityProblem } from '#shared/ids';
 import type { Log } from '#shared/log';
 import { findConnection } from '#shared/operations/connections';
 import { deleteUserToEnd } from '#shared/operations/deletion';
@@ -432,10 +432,11 @@ function deletionLabel(job: DeletionJob, waitingMs: number): [string, number?, n
 
 async function deleteUserCommand(context: Context): Promise<Outcome> {
   const [reference_id = ''] = context.invocation.positionals;
-  // Only an identity the API takes can be a person to delete: `.`, `..`, spaces or controls never are.
-  if (!APP_IDENTITY.test(reference_id)) {
+  // Only an identity the API takes can be a person to delete: `.`, `..` or controls never are.
+  const problem = identityProblem(reference_id);
+  if (problem !== undefined) {
     throw new UsageError(
-      `'${reference_id}' is not an app identity the API accepts (1 to 256 printable ASCII characters, no spaces, not only dots): no one with it can exist`,
+      `'${reference_id}' is not an app identity the API accepts (it ${problem}): no one with it can exist`,
     );
   }
   canConfirm(context, 'Deleting a user');

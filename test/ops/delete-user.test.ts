@@ -99,10 +99,10 @@ describe('delete-user', () => {
     expect(again.stdout).not.toContain(user_id);
   });
 
-  it('refuses identities the API refuses (., .., spaces, non-ASCII, controls, over 256), deleting nothing', {
+  it('refuses identities the API refuses (., .., a space at an end, controls, invisible characters, over 256), deleting nothing', {
     timeout: 300_000,
   }, async () => {
-    for (const id of ['..', '.', '...', 'a b', 'caf\u00e9', '\u001b[2J', 'x'.repeat(257)]) {
+    for (const id of ['..', '.', '...', ' a', '\u001b[2J', 'a\u200bb', 'x'.repeat(257)]) {
       const run = await ops('delete-user', id, '--yes', '--json');
       expect(run.code, id).toBe(2);
       expect((run.json.error as Record<string, unknown>).message, id).toContain(
