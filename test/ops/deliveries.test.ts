@@ -157,13 +157,12 @@ describe('stale deliveries', () => {
 
   it('replays what --status stale --since selects (a body-hash id too), and nothing twice', async () => {
     const user_id = randomUUID();
+    const reference_id = `ops-${randomUUID()}`;
     const traceId = `trace-${user_id}`;
-    const body = JSON.stringify(
-      dataEvent('sleep', { user: terraUser({ user_id, reference_id: `ops-${randomUUID()}` }) }),
-    );
+    const body = JSON.stringify(dataEvent('sleep', { user: terraUser({ user_id, reference_id }) }));
     expect(await deliver(body, { traceId, timestamp: anHourAgo() })).toBe(401);
     // Without a trace id the delivery's id is its body's hash, which the replay must find again.
-    const untraced = JSON.stringify(dataEvent('daily', { user: terraUser({ user_id, reference_id: null }) }));
+    const untraced = JSON.stringify(dataEvent('daily', { user: terraUser({ user_id, reference_id }) }));
     expect(await deliver(untraced, { timestamp: anHourAgo() })).toBe(401);
     const hashId = `sha256:${createHash('sha256').update(untraced).digest('hex')}`;
 

@@ -74,8 +74,12 @@ describe('terra-users', () => {
     const orphanRef = `ops-${randomUUID()}`;
     const orphan = await connectedWhileOffline(orphanRef);
     // A record in a terminal status, though Terra still holds the user.
-    const terminal = await connectedWhileOffline(`ops-${randomUUID()}`);
-    await deliver(deauth({ user: terraUser({ user_id: terminal, provider: 'OURA', reference_id: null }) }));
+    const terminalRef = `ops-${randomUUID()}`;
+    const terminal = await connectedWhileOffline(terminalRef);
+    // (Naming its app user: one that named nobody would be parked, not recorded, docs/decisions/0020.)
+    await deliver(
+      deauth({ user: terraUser({ user_id: terminal, provider: 'OURA', reference_id: terminalRef }) }),
+    );
     // Active, but silent for 40 days.
     const silentRef = `ops-${randomUUID()}`;
     const silent = await connectedWhileOffline(silentRef);
