@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
 import { batchGetAll, isConditionFailure } from './conditions.ts';
-import { deletionKey, INBOX_KEYS, RESERVED } from './tables.ts';
+import { deletionKey, INBOX_KEYS, PARKED_SHARDS, RESERVED } from './tables.ts';
 
 /**
  * Deletion jobs (one per app user, in the inbox table under `deletion#<reference_id>`), tombstones in
@@ -69,7 +69,7 @@ export class DeletionStore implements DeletionStorePort {
     }
     await this.deleteKeys(this.tables.inboxTable, [
       ...requests.map((reference) => ({ event_id: RESERVED.request(user_id, reference) })),
-      { event_id: RESERVED.parked(user_id) },
+      ...Array.from({ length: PARKED_SHARDS }, (_, shard) => ({ event_id: RESERVED.parked(user_id, shard) })),
     ]);
     // What remains is the tombstone: the Terra user's id and a time, nothing else.
     await this.doc.send(

@@ -15,7 +15,7 @@ import { batchGetAll, isConditionFailure } from './conditions.ts';
 import { type ConnectionStore, UnattributedError } from './connections.ts';
 import { readDeletionJob } from './deletions.ts';
 import { SdkClaimStore } from './sdk-claims.ts';
-import { INBOX_KEYS, RESERVED } from './tables.ts';
+import { INBOX_KEYS, PARKED_SHARDS, parkedShard, RESERVED } from './tables.ts';
 
 /**
  * The webhook inbox: one item per delivery id (docs/architecture.md, "Data model"). A delivery that
@@ -200,7 +200,7 @@ export class DeliveryStore implements DeliveryLedger {
               {
                 Update: {
                   TableName: this.table,
-                  Key: { event_id: RESERVED.parked(user_id) },
+                  Key: { event_id: RESERVED.parked(user_id, parkedShard(facts.event_id)) },
                   UpdateExpression: 'SET user_id = :user ADD ids :id',
                   ExpressionAttributeValues: { ':user': user_id, ':id': new Set([facts.event_id]) },
                 },
@@ -242,14 +242,14 @@ export class DeliveryStore implements DeliveryLedger {
    * concurrently: a delivery leaves `parked` once. Answers how many it applied.
    */
   async drain(user_id: string): Promise<number> {
-    const list = await this.doc.send(
-      new GetCommand({
-        TableName: this.table,
-        Key: { event_id: RESERVED.parked(user_id) },
-        ConsistentRead: true,
-      }),
+    const owner = await this.connections.owner(user_id);
+    if (owner.state !== 'owned') return 0;
+    const shards = await batchGetAll(
+      this.doc,
+      this.table,
+      Array.from({ length: PARKED_SHARDS }, (_, shard) => ({ event_id: RESERVED.parked(user_id, shard) })),
     );
-    const ids = list.Item?.ids instanceof Set ? [...(list.Item.ids as Set<string>)].sort() : [];
+    const ids = shards.flatMap((item) => (item.ids instanceof Set ? [...(item.ids as Set<string>)] : [])).sort();
     let applied = 0;
     for (const event_id of ids) {
       const delivery = await this.get(event_id);
@@ -257,18 +257,20 @@ export class DeliveryStore implements DeliveryLedger {
         const events = JSON.parse(delivery.parked_events ?? '[]') as ConnectionEvent[];
         try {
           await this.connections.applyTogether(events, {
+            // Processed now, under its owner: a data delivery's `terra.data` goes out from this write.
             item: {
               Update: {
                 TableName: this.table,
                 Key: { event_id },
                 UpdateExpression:
-                  'SET #status = :processed, outcome = :applied REMOVE attention, parked_events',
+                  'SET #status = :processed, outcome = :applied, reference_id = if_not_exists(reference_id, :owner) REMOVE attention, parked_events',
                 ConditionExpression: '#status = :parked',
                 ExpressionAttributeNames: { '#status': 'status' },
                 ExpressionAttributeValues: {
                   ':processed': 'processed',
                   ':applied': 'applied',
                   ':parked': 'parked',
+                  ':owner': owner.reference_id,
                 },
               },
             },
@@ -285,7 +287,7 @@ export class DeliveryStore implements DeliveryLedger {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.table,
-          Key: { event_id: RESERVED.parked(user_id) },
+          Key: { event_id: RESERVED.parked(user_id, parkedShard(event_id)) },
           UpdateExpression: 'DELETE ids :id',
           ExpressionAttributeValues: { ':id': new Set([event_id]) },
         }),

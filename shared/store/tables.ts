@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 
 /**
@@ -28,8 +29,11 @@ export const RESERVED = {
   owner: (user_id: string) => `owner#${user_id}`,
   /** A data request of a Terra user, by Terra's request reference. */
   request: (user_id: string, reference: string) => `request#${user_id}#${reference}`,
-  /** The ids of the deliveries parked for a Terra user no one owns yet. */
-  parked: (user_id: string) => `parked#${user_id}`,
+  /**
+   * The ids of the deliveries parked for a Terra user no one owns yet, spread over `PARKED_SHARDS` items
+   * by the first hex digit of the id's SHA-256, so that no item nears DynamoDB's 400 KB however many.
+   */
+  parked: (user_id: string, shard: number) => `parked#${user_id}#${shard.toString(16)}`,
   /** An app user's pending claim on SDK connections (`POST /sdk-token`). */
   sdkClaim: (reference_id: string) => `sdk#${reference_id}`,
 } as const;
@@ -53,6 +57,14 @@ export const CHECKPOINT_ID = 'reconcile#checkpoint';
 
 /** A deletion job, per app user. */
 export const deletionKey = (reference_id: string): string => `deletion#${reference_id}`;
+
+/** How many items a Terra user's parked list is spread over (16: one per hex digit). */
+export const PARKED_SHARDS = 16;
+
+/** The shard of a parked delivery's id. */
+export function parkedShard(event_id: string): number {
+  return Number.parseInt(createHash('sha256').update(event_id).digest('hex').slice(0, 1), 16);
+}
 
 const STREAM = { StreamEnabled: true, StreamViewType: 'NEW_AND_OLD_IMAGES' } as const;
 

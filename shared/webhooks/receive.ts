@@ -328,6 +328,8 @@ async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subj
     );
     if (claimed.reference_id === null) {
       delete facts.reference_id;
+      // Announced (`terra.data`) when it is applied, like any data delivery.
+      facts.data = true;
       return park(flight, [claimed], [subject.user_id]);
     }
   }
