@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeletionStorePort } from '#shared/privacy/deletion';
-import { type Archive, payloadKeyFor } from '#shared/webhooks/archive';
+import type { Archive } from '#shared/webhooks/archive';
 import type { DeliveryStatus } from '#shared/webhooks/ports';
 import { type DeliveryOutcome, receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import type { ArchiveReader, DeliveryRecord, OnProgress, OperationsReader } from './ports.ts';
@@ -120,9 +120,15 @@ async function replayOne(deps: ReplayDeps, delivery: DeliveryRecord): Promise<Re
   if (bodyProblem(delivery, body) !== undefined) {
     return { ...base, outcome: 'body_mismatch', status: delivery.status };
   }
-  // An s3_payload's URL has expired by now; a payload an earlier attempt archived stands in for it.
-  const payloadKey = delivery.payload_key ?? payloadKeyFor(delivery.archive_key);
-  const payload = await deps.archive.get(payloadKey);
+  // An s3_payload's URL has expired by now; the payload an earlier attempt downloaded stands in for it,
+  // but only the bytes it recorded the hash of: a file planted or edited on disk is not a download.
+  const archived = delivery.payload_key ? await deps.archive.get(delivery.payload_key) : undefined;
+  const payload =
+    archived !== undefined &&
+    delivery.payload_sha256 !== undefined &&
+    createHash('sha256').update(archived).digest('hex') === delivery.payload_sha256
+      ? archived
+      : undefined;
   const result = await receiveWebhook(deps.receiver, {
     headers: replayHeaders(delivery),
     body,

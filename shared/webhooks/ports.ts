@@ -24,6 +24,11 @@ export interface DeliveryFacts {
    * runs only bytes that match it, so an archive edited or swapped on disk cannot forge a delivery.
    */
   body_sha256?: string;
+  /**
+   * Hex SHA-256 of the downloaded `s3_payload` archived at `payload_key`, taken as it was downloaded: a
+   * replay uses an archived payload only when it matches, so a file planted or edited on disk is ignored.
+   */
+  payload_sha256?: string;
   /** Receive time, epoch ms. */
   received_at: number;
   /** Ordering time, epoch ms (`x-terra-ordering-timestamp`, else the signature time). */

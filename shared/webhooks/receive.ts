@@ -240,6 +240,7 @@ async function archiveOf(flight: InFlight): Promise<void> {
   await deps.archive.put(facts.archive_key, flight.raw);
   if (flight.payload) {
     facts.payload_key = payloadKeyFor(facts.archive_key);
+    facts.payload_sha256 = sha256(flight.payload);
     await deps.archive.put(facts.payload_key, flight.payload);
   }
   await deps.afterStep?.('archive');

@@ -15,7 +15,7 @@ import { ConnectionStore } from '#shared/store/connections';
 import { DeletionStore } from '#shared/store/deletions';
 import { DeliveryStore } from '#shared/store/deliveries';
 import { RESERVED } from '#shared/store/tables';
-import { DirectoryArchive } from '#shared/webhooks/archive';
+import { DirectoryArchive, payloadKeyFor } from '#shared/webhooks/archive';
 import type { PayloadFetcher } from '#shared/webhooks/payloads';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
 import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
@@ -27,6 +27,7 @@ import {
   dataEvent,
   deauth,
   healthcheck,
+  permissionChange,
   terraUser,
   userReauth,
 } from '../helpers/terra-fixtures.ts';
@@ -884,6 +885,51 @@ describe('s3_payload', () => {
     expect(replayed).toMatchObject({ outcome: 'processed', previous_status: 'failed', status: 'processed' });
     expect((await store().get(user_id))?.status).toBe('disconnected');
   });
+
+  it.each(['planted where none was downloaded', 'edited after it was downloaded'])(
+    'replays no payload file it did not download: one %s is ignored',
+    async (how) => {
+      const reference_id = uniqueRef();
+      const user_id = uniqueUser();
+      await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id }) }));
+      const traceId = `trace-${user_id}-forged`;
+      if (how.startsWith('edited')) {
+        // Downloaded (a permission change), then the copy dies; Terra's retry finds the URL expired.
+        const real = Buffer.from(
+          JSON.stringify(permissionChange({ user: terraUser({ user_id, reference_id }) })),
+        );
+        const crashing = depsWith({
+          payloads: answering({ ok: true, body: real }),
+          afterStep: (step) => {
+            if (step === 'claim') throw new Error('crash');
+          },
+        });
+        expect(await deliver(crashing, notification, { traceId })).toMatchObject({ status: 500 });
+      }
+      const expired = answering({ ok: false, retryable: false, reason: 'expired' });
+      await deliver(depsWith({ payloads: expired }), notification, { traceId });
+      const failed = await inbox().get(traceId);
+      expect(failed).toMatchObject({ status: 'failed' });
+      // Someone with the archive's disk puts a deauth of the user where a payload is or would be.
+      const forged = JSON.stringify(deauth({ user: terraUser({ user_id, reference_id }) }));
+      const key = failed?.payload_key ?? payloadKeyFor(failed?.archive_key ?? '');
+      await new DirectoryArchive(archiveDir).put(key, Buffer.from(forged));
+
+      await replayDeliveries(
+        {
+          reader: {
+            deliveries: async (ids) =>
+              (await Promise.all(ids.map((id) => inbox().get(id)))).filter((d) => d !== undefined),
+          },
+          archive: new DirectoryArchive(archiveDir),
+          receiver: depsWith({ signingSecrets: noSigningSecrets, payloads: expired }),
+          deliveries: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
+        },
+        [traceId],
+      );
+      expect((await store().get(user_id))?.status).toBe('active');
+    },
+  );
 
   it('records a downloaded payload that is not JSON as failed', async () => {
     const traceId = `trace-${uniqueUser()}`;
