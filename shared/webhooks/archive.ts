@@ -110,7 +110,8 @@ export class DirectoryArchive implements Archive {
   async put(key: string, body: Uint8Array): Promise<void> {
     const path = this.pathOf(key);
     // Write then rename, so a reader never sees half a payload; concurrent copies each use their own file.
-    const partial = `${path}.${randomUUID()}.partial`;
+    // Named apart from the key, so that a name near the file system's 255 bytes still has room for it.
+    const partial = join(dirname(path), `.${randomUUID()}.partial`);
     for (let attempt = 1; ; attempt++) {
       try {
         await mkdir(dirname(path), { recursive: true });

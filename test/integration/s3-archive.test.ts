@@ -133,6 +133,17 @@ describe('archive key segments', () => {
     const key = payloadKeyFor(keyFor('u', `a${':'.repeat(199)}`));
     expect(bytes(key.split('/').at(-1) ?? '')).toBeLessThanOrEqual(255);
   });
+
+  it.each([150, 190, 200])(
+    'writes, on disk, a payload of a %s-character trace id (its file name near 255 bytes)',
+    async (n) => {
+      const local = new DirectoryArchive(mkdtempSync(join(tmpdir(), 'terra-long-id-')));
+      const key = payloadKeyFor(keyFor('u', 'a'.repeat(n)));
+      await local.put(key, Buffer.from('{}'));
+      expect(await local.get(key)).toEqual(Buffer.from('{}'));
+      expect(await local.list('users/')).toEqual([key]);
+    },
+  );
 });
 
 describe('the S3 archive', () => {
