@@ -8,10 +8,10 @@ export type Cell = string | number | boolean | null | undefined;
  * What a terminal acts on instead of showing: the C0 and C1 controls and DEL (ESC opens OSC 52
  * clipboard writes, clear-screen, cursor moves; a lone CR overwrites a line) and the bidi controls that
  * make text read in another order than it is stored (LRM, RLM, ALM, the embeddings, overrides and
- * isolates). A delivery's fields are whatever a signed body said, so none of it reaches a terminal raw.
+ * isolates), and the line and paragraph separators (U+2028/9) that break a table's row. A delivery's fields are whatever a signed body said, so none of it reaches a terminal raw.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
 /**

@@ -265,6 +265,8 @@ describe('human output', () => {
       'a\\u001b]52;c;SGk=\\u0007b\\u009b2J\\u202ec\\u2067d\\u200e\\u200f\\u061c\\u007f\\r\\t\\ne\\u0000',
     );
     expect(printable('one\ntwo\u202e', { lines: true })).toBe('one\ntwo\\u202e');
+    // The line and paragraph separators break a row as a newline would.
+    expect(printable('row\u2028two\u2029')).toBe('row\\u2028two\\u2029');
     // Letters of any script are no controls: shown as they are.
     expect(printable('Zoë שלום 東京')).toBe('Zoë שלום 東京');
   });
