@@ -257,6 +257,8 @@ export class ConnectionStore implements ConnectionRepository {
         const reference_id = next.reference_id ?? owner ?? event.reference_id ?? undefined;
         if (reference_id === undefined) throw new UnattributedError(event.user_id);
         next.reference_id = reference_id;
+        // Likewise the provider it names, for a record a data event creates; a connection event decides later.
+        if (next.provider === undefined && event.provider !== undefined) next.provider = event.provider;
         results.push(next);
         if (current.state === 'live' && sameRecord(before, next)) continue;
         writes.push(...this.moves(current, { ...next, reference_id }));

@@ -224,6 +224,7 @@ export class MemoryConnections
       // A data event's app user owns a Terra user nobody owns yet, as in the store.
       if (next.reference_id === undefined && event.reference_id !== null)
         next.reference_id = event.reference_id;
+      if (next.provider === undefined && event.provider !== undefined) next.provider = event.provider;
       this.records.set(event.user_id, next);
       return structuredClone(next);
     });

@@ -476,6 +476,17 @@ describe('users without a reference_id', () => {
     ).toMatchObject({ status: 200, outcome: 'duplicate' });
   });
 
+  it('creates the record of an unknown Terra user a data event names under that app user, with its provider', async () => {
+    const reference_id = uniqueRef();
+    const user_id = uniqueUser();
+    const result = await deliver(
+      depsWith(),
+      dataEvent('sleep', { user: terraUser({ user_id, reference_id, provider: 'OURA' }) }),
+    );
+    expect(result.outcome).toBe('processed');
+    expect(await store().get(user_id)).toMatchObject({ reference_id, provider: 'OURA', status: 'active' });
+  });
+
   it('routes a reference-less event to the record its user already has', async () => {
     const reference_id = uniqueRef();
     const user_id = uniqueUser();
