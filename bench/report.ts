@@ -117,6 +117,12 @@ export function render(results: Results): string {
         }),
       ),
     );
+    for (const row of rows) {
+      if (!row.warm) continue;
+      say(
+        `  warm ${row.entry}: ${row.warm.requests} more of its request per process after the first answer, one at a time: p50 ${ms(row.warm.ms.median)}, p90 ${ms(row.warm.ms.p90)}, ${times(row.warm.ratioToFloor)} floor (the floor's process, as many consistent GetItems of its item: p50 ${ms(cold.floor.warmMs?.median)}, p90 ${ms(cold.floor.warmMs?.p90)}); cold first response ${ms(row.firstResponseMs.median)}, ${times(row.ratioToFloor)}`,
+      );
+    }
     const readBy = [...new Set(rows.flatMap((row) => Object.keys(row.secretReadsBySource)))];
     say(
       `  secret read at cold start through: ${

@@ -4,8 +4,9 @@ import { pathToFileURL } from 'node:url';
 /**
  * One cold start, in a fresh Node process (bundled to plain JavaScript, run without any loader): reads
  * the request, then imports the function's bundle and calls its handler once, as Lambda's runtime
- * does, and reports on file descriptor 3 how long the import took and how long until the answer. The
- * function's own logs go to stdout, as in Lambda. Imports only Node's built-ins.
+ * does, and reports on file descriptor 3 how long the import took and how long until the answer; then,
+ * if asked, `warm` more invocations in the same process, one at a time, as a warm environment serves
+ * them. The function's own logs go to stdout, as in Lambda. Imports only Node's built-ins.
  */
 export interface ColdInput {
   bundle: string;
@@ -13,6 +14,9 @@ export interface ColdInput {
   functionName: string;
   memoryMb: number;
   timeoutMs: number;
+  /** Invocations after the first answer, each timed; with `warmEvent` if given, else `event`. */
+  warm?: number;
+  warmEvent?: unknown;
 }
 
 export interface ColdAnswer {
@@ -28,6 +32,10 @@ export interface ColdOutput {
   cpuMs: number;
   answer?: ColdAnswer;
   error?: string;
+  /** Each warm invocation, from the call to its answer. */
+  warmMs?: number[];
+  /** The first warm invocation that threw or answered another status than the first. */
+  warmError?: string;
 }
 
 const input = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as ColdInput;
@@ -56,13 +64,13 @@ function summarize(value: unknown): ColdAnswer {
   return { body: JSON.stringify(value ?? null).slice(0, 2000) };
 }
 
+type Handler = (event: unknown, ctx: typeof context) => Promise<unknown>;
 const cpu = process.cpuUsage();
 const started = performance.now();
 let output: ColdOutput;
+let handler: Handler | undefined;
 try {
-  const { handler } = (await import(pathToFileURL(input.bundle).href)) as {
-    handler: (event: unknown, ctx: typeof context) => Promise<unknown>;
-  };
+  ({ handler } = (await import(pathToFileURL(input.bundle).href)) as { handler: Handler });
   const imported = performance.now();
   try {
     const answer = await handler(input.event, context);
@@ -90,6 +98,22 @@ try {
 }
 const used = process.cpuUsage(cpu);
 output.cpuMs = (used.user + used.system) / 1000;
+if (handler && input.warm && !output.error) {
+  output.warmMs = [];
+  for (let i = 0; i < input.warm && !output.warmError; i++) {
+    const call = performance.now();
+    try {
+      const again = summarize(
+        await handler(input.warmEvent ?? input.event, { ...context, awsRequestId: crypto.randomUUID() }),
+      );
+      output.warmMs.push(performance.now() - call);
+      if (again.statusCode !== output.answer?.statusCode)
+        output.warmError = `answered ${again.statusCode} after ${output.answer?.statusCode}`;
+    } catch (error) {
+      output.warmError = `threw ${(error as Error).name}: ${(error as Error).message}`;
+    }
+  }
+}
 writeSync(3, JSON.stringify(output));
 // Lambda freezes the environment after the answer; here the process just ends (open sockets included).
 process.exit(0);

@@ -35,6 +35,9 @@ import { type Fixture, REQUESTS, type RealisticRequest } from './requests.ts';
  * stand-in and an S3 sink; the environment is the one the stack gives it. Against a floor: a bundle
  * of the bare DynamoDB client and document client that sends one PutItem. Variants interleave, the
  * order rotating every round; one unrecorded round first; ×floor is the median of per-round ratios.
+ * A request marked `warm` is then sent WARM_REQUESTS more times in the same process, one at a time;
+ * the floor's process does as many strongly consistent GetItems of the item it put (a read, as a warm
+ * read route's least), and warm ×floor is the median of per-round ratios of the processes' medians.
  */
 export type FunctionClass = 'webhook' | 'dynamo' | 'no-dynamo';
 
@@ -65,6 +68,8 @@ export interface ColdRow {
   /** The largest modules beyond the floor. */
   carries: Array<{ module: string; bytes: number }>;
   notes: string[];
+  /** For a request marked `warm`: WARM_REQUESTS invocations per process after the first, all pooled. */
+  warm: { requests: number; ms: Spread; ratioToFloor: number } | null;
 }
 
 export interface ColdStartResult {
@@ -74,19 +79,35 @@ export interface ColdStartResult {
   secretSource: string;
   stackSource: StackFacts['source'];
   stackNote: string | null;
-  floor: { firstResponseMs: Spread; importMs: Spread; bytes: number; zipBytes: number; problems: string[] };
+  floor: {
+    firstResponseMs: Spread;
+    importMs: Spread;
+    /** Its warm GetItems (consistent read of the item it put), pooled, when any request is warm. */
+    warmMs: Spread | null;
+    bytes: number;
+    zipBytes: number;
+    problems: string[];
+  };
   functions: ColdRow[];
   skipped: Array<{ entry: string; reason: string }>;
 }
 
 export const FLOOR_SOURCE = `import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const TableName = process.env.FLOOR_TABLE;
 export const handler = async (event) => {
-  await doc.send(new PutCommand({ TableName: process.env.FLOOR_TABLE, Item: { event_id: event.id, at: Date.now() } }));
+  await doc.send(
+    event.read
+      ? new GetCommand({ TableName, Key: { event_id: event.id }, ConsistentRead: true })
+      : new PutCommand({ TableName, Item: { event_id: event.id, at: Date.now() } }),
+  );
   return { statusCode: 200 };
 };
 `;
+
+/** Invocations after the first answer, per process, for a request marked `warm` (and the floor). */
+export const WARM_REQUESTS = 30;
 
 /** The id suffix of a function measured with its archive in a directory instead of S3. */
 export const DIR_VARIANT = '@dir';
@@ -120,6 +141,7 @@ function coldStart(
   variant: Variant,
   event: unknown,
   inputFile: string,
+  warm: { requests: number; event?: unknown },
 ): Promise<Run> {
   const input: ColdInput = {
     bundle: variant.bundle.file,
@@ -127,6 +149,8 @@ function coldStart(
     functionName: `TerraConnect-${variant.id}`,
     memoryMb: variant.memoryMb,
     timeoutMs: variant.timeoutMs,
+    warm: warm.requests,
+    warmEvent: warm.event,
   };
   writeFileSync(inputFile, JSON.stringify(input));
   return new Promise((resolve) => {
@@ -362,6 +386,7 @@ export async function measureColdStart(options: {
       );
       const runs = new Map<string, Run[]>(variants.map((v) => [v.id, []]));
       const inputFile = join(dir, 'input.json');
+      const anyWarm = variants.some((v) => v.request?.warm);
       for (let round = -1; round < samples; round++) {
         for (let k = 0; k < variants.length; k++) {
           const variant = variants[(k + Math.max(round, 0)) % variants.length];
@@ -370,7 +395,11 @@ export async function measureColdStart(options: {
             variant.request && variant.fixture ? await variant.request.next(variant.fixture) : undefined;
           const event = sample?.event ?? { id: randomUUID() };
           const readsBefore = secret.reads();
-          const run = await coldStart(node.path, childScript, variant, event, inputFile);
+          const warm =
+            variant.id === 'floor'
+              ? { requests: anyWarm ? WARM_REQUESTS : 0, event: { ...(event as object), read: true } }
+              : { requests: variant.request?.warm ? WARM_REQUESTS : 0 };
+          const run = await coldStart(node.path, childScript, variant, event, inputFile, warm);
           const readsAfter = secret.reads();
           run.secretReadsBy = Object.fromEntries(
             Object.entries(readsAfter)
@@ -378,7 +407,7 @@ export async function measureColdStart(options: {
               .filter(([, n]) => n > 0),
           );
           run.secretReads = Object.values(run.secretReadsBy).reduce((sum, n) => sum + n, 0);
-          run.problem = run.error ?? sample?.check(run.answer);
+          run.problem = run.error ?? sample?.check(run.answer) ?? (run.warmError && `warm: ${run.warmError}`);
           if (!sample && run.answer?.statusCode !== 200) run.problem ??= `answered ${run.answer?.statusCode}`;
           await sample?.cleanup?.().catch(() => undefined);
           if (round >= 0) runs.get(variant.id)?.push(run);
@@ -399,6 +428,14 @@ export async function measureColdStart(options: {
               .filter(Number.isFinite),
           ),
         );
+      const warmMedian = (r: Run | undefined) => median(r?.warmMs ?? []);
+      const warmOf = (mine: Run[]): ColdRow['warm'] => ({
+        requests: WARM_REQUESTS,
+        ms: spread(mine.flatMap((r) => r.warmMs ?? [])),
+        ratioToFloor: round(
+          median(mine.map((r, i) => warmMedian(r) / warmMedian(floorRuns[i])).filter(Number.isFinite)),
+        ),
+      });
       const problemsOf = (mine: Run[]) => {
         const problems = new Map<string, number>();
         for (const r of mine) if (r.problem) problems.set(r.problem, (problems.get(r.problem) ?? 0) + 1);
@@ -464,6 +501,7 @@ export async function measureColdStart(options: {
           problems: problemsOf(mine),
           carries: beyondFloor(variant.bundle, floorBundle),
           notes,
+          warm: variant.request?.warm ? warmOf(mine) : null,
         });
       }
       const goodFloor = floorRuns.filter(ok);
@@ -477,6 +515,7 @@ export async function measureColdStart(options: {
         floor: {
           firstResponseMs: spread(goodFloor.map((r) => r.firstResponseMs)),
           importMs: spread(goodFloor.map((r) => r.importMs)),
+          warmMs: anyWarm ? spread(goodFloor.flatMap((r) => r.warmMs ?? [])) : null,
           bytes: floorBundle.bytes,
           zipBytes: floorBundle.zipBytes,
           problems: problemsOf(floorRuns),

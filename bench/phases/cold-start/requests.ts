@@ -38,6 +38,8 @@ export interface Sample {
 
 export interface RealisticRequest {
   describe: string;
+  /** Also measured warm: after the first answer, WARM_REQUESTS more of the same request (measure.ts). */
+  warm?: true;
   setup?(fixture: Fixture): Promise<void>;
   next(fixture: Fixture): Promise<Sample>;
 }
@@ -167,6 +169,7 @@ export const REQUESTS: Record<string, RealisticRequest> = {
   },
   'list-connections': {
     describe: 'GET /connections, JWT-authorized, for an app user with 3 connections',
+    warm: true,
     setup: (f) => f.seed(['oura', 'garmin', 'whoop'].map((p) => authenticated(`bench-list-${p}`, LIST_USER))),
     async next() {
       return {
