@@ -52,7 +52,14 @@ const DELIVERY_COLUMNS = [
   'outcome',
   'replayed_at',
 ] as const;
-const LISTED_STATUSES: readonly DeliveryStatus[] = ['failed', 'stale', 'received', 'ignored', 'parked', 'processed'];
+const LISTED_STATUSES: readonly DeliveryStatus[] = [
+  'failed',
+  'stale',
+  'received',
+  'ignored',
+  'parked',
+  'processed',
+];
 const REPLAYABLE: readonly DeliveryStatus[] = ['stale', 'failed', 'received'];
 const DEFAULT_SCAN_MS = 86_400_000;
 

@@ -249,7 +249,9 @@ export class DeliveryStore implements DeliveryLedger {
       this.table,
       Array.from({ length: PARKED_SHARDS }, (_, shard) => ({ event_id: RESERVED.parked(user_id, shard) })),
     );
-    const ids = shards.flatMap((item) => (item.ids instanceof Set ? [...(item.ids as Set<string>)] : [])).sort();
+    const ids = shards
+      .flatMap((item) => (item.ids instanceof Set ? [...(item.ids as Set<string>)] : []))
+      .sort();
     let applied = 0;
     for (const event_id of ids) {
       const delivery = await this.get(event_id);
