@@ -3,12 +3,12 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
-import { batchGetAll, isConditionFailure } from './conditions.ts';
-import { deletionKey, INBOX_KEYS, PARKED_SHARDS, RESERVED } from './tables.ts';
+import { isConditionFailure } from './conditions.ts';
+import { itemsByAttention } from './deliveries.ts';
+import { deletionKey, PARKED_SHARDS, RESERVED } from './tables.ts';
 
 /**
  * Deletion jobs (one per app user, in the inbox table under `deletion#<reference_id>`), tombstones in
@@ -82,23 +82,7 @@ export class DeletionStore implements DeletionStorePort {
   }
 
   async parkedNaming(reference_id: string): Promise<string[]> {
-    const keys: Array<Record<string, unknown>> = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tables.inboxTable,
-          IndexName: INBOX_KEYS.byAttentionIndex,
-          KeyConditionExpression: '#a = :parked',
-          ExpressionAttributeNames: { '#a': INBOX_KEYS.attentionKey },
-          ExpressionAttributeValues: { ':parked': 'parked' },
-          ExclusiveStartKey,
-        }),
-      );
-      keys.push(...(page.Items ?? []).map((item) => ({ event_id: item.event_id })));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    const parked = await batchGetAll(this.doc, this.tables.inboxTable, keys);
+    const parked = await itemsByAttention(this.doc, this.tables.inboxTable, 'parked');
     return [
       ...new Set(
         parked

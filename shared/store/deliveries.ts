@@ -231,7 +231,11 @@ export class DeliveryStore implements DeliveryLedger {
 
   /** The Terra users with parked deliveries (the reconcile drains them all). */
   async parkedUsers(): Promise<string[]> {
-    return [...new Set((await this.byAttention('parked')).map((item) => String(item.user_id ?? '')))]
+    return [
+      ...new Set(
+        (await itemsByAttention(this.doc, this.table, 'parked')).map((item) => String(item.user_id ?? '')),
+      ),
+    ]
       .filter((user_id) => user_id !== '')
       .sort();
   }
@@ -296,26 +300,6 @@ export class DeliveryStore implements DeliveryLedger {
       );
     }
     return applied;
-  }
-
-  private async byAttention(attention: string): Promise<Array<Record<string, unknown>>> {
-    const keys: Array<Record<string, unknown>> = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.table,
-          IndexName: INBOX_KEYS.byAttentionIndex,
-          KeyConditionExpression: '#a = :a',
-          ExpressionAttributeNames: { '#a': INBOX_KEYS.attentionKey },
-          ExpressionAttributeValues: { ':a': attention },
-          ExclusiveStartKey,
-        }),
-      );
-      keys.push(...(page.Items ?? []).map((item) => ({ event_id: item.event_id })));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return batchGetAll(this.doc, this.table, keys);
   }
 
   async recordStale(facts: DeliveryFacts): Promise<'recorded' | 'duplicate'> {
@@ -415,4 +399,32 @@ function factsUpdate(facts: DeliveryFacts) {
     clauses.push(`#f_${name} = :f_${name}`);
   }
   return { names, values, sets: clauses.join(', ') };
+}
+
+/**
+ * Every inbox item the sparse `byAttention` index holds under `attention` (keys only there), read back
+ * strongly consistent: the parked deliveries for the reconcile and for a deletion.
+ */
+export async function itemsByAttention(
+  doc: DynamoDBDocumentClient,
+  table: string,
+  attention: string,
+): Promise<Array<Record<string, unknown>>> {
+  const keys: Array<Record<string, unknown>> = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: INBOX_KEYS.byAttentionIndex,
+        KeyConditionExpression: '#a = :a',
+        ExpressionAttributeNames: { '#a': INBOX_KEYS.attentionKey },
+        ExpressionAttributeValues: { ':a': attention },
+        ExclusiveStartKey,
+      }),
+    );
+    keys.push(...(page.Items ?? []).map((item) => ({ event_id: item.event_id })));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return batchGetAll(doc, table, keys);
 }

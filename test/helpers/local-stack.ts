@@ -6,6 +6,9 @@ import { expect, inject } from 'vitest';
 import type { Sandbox } from '#local/sandbox/sandbox';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '#local/stack';
 import type { BackfillSummary } from '#shared/backfill/model';
+import { createDocumentClient } from '#shared/store/client';
+import { ConnectionStore } from '#shared/store/connections';
+import { DeliveryStore } from '#shared/store/deliveries';
 
 /**
  * The local stack as the HTTP tests use it: random ports, the run's DynamoDB Local with fresh tables,
@@ -108,4 +111,14 @@ export async function followCallback(callbackUrl: string): Promise<URL> {
 export function sandboxOf(stack: LocalStack): Sandbox {
   if (!stack.sandbox) throw new Error('the sandbox is not running');
   return stack.sandbox;
+}
+
+/** The stack's delivery inbox, read as the webhook's store does (parked deliveries, their drain). */
+export function inboxOf(stack: LocalStack): DeliveryStore {
+  const doc = createDocumentClient({ dynamoEndpoint: stack.dynamoEndpoint });
+  return new DeliveryStore(doc, stack.tables.inboxTable, new ConnectionStore(doc, stack.tables), {
+    leaseSeconds: 15,
+    ttlDays: 30,
+    now: Date.now,
+  });
 }

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
-import { createDocumentClient } from '#shared/store/client';
-import { ConnectionStore } from '#shared/store/connections';
-import { DeliveryStore } from '#shared/store/deliveries';
+import type { DeliveryStore } from '#shared/store/deliveries';
 import { eventsFor, eventually } from '../helpers/events.ts';
-import { AppUser, startTestStack } from '../helpers/local-stack.ts';
+import { AppUser, inboxOf, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import { authSuccess, dataEvent, terraUser } from '../helpers/terra-fixtures.ts';
 
@@ -18,12 +16,7 @@ let inbox: DeliveryStore;
 
 beforeAll(async () => {
   stack = await startTestStack();
-  const doc = createDocumentClient({ dynamoEndpoint: stack.dynamoEndpoint });
-  inbox = new DeliveryStore(doc, stack.tables.inboxTable, new ConnectionStore(doc, stack.tables), {
-    leaseSeconds: 15,
-    ttlDays: 30,
-    now: Date.now,
-  });
+  inbox = inboxOf(stack);
 });
 afterAll(async () => {
   await stack?.stop();

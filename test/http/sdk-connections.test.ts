@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
-import { createDocumentClient } from '#shared/store/client';
-import { ConnectionStore } from '#shared/store/connections';
-import { DeliveryStore } from '#shared/store/deliveries';
-import { AppUser, sandboxOf, startTestStack } from '../helpers/local-stack.ts';
+import type { DeliveryStore } from '#shared/store/deliveries';
+import { AppUser, inboxOf, sandboxOf, startTestStack } from '../helpers/local-stack.ts';
 
 /**
  * SDK connections bound to the app user who asked for the token (docs/architecture.md, "SDK connections"):
@@ -16,12 +14,7 @@ let inbox: DeliveryStore;
 
 beforeAll(async () => {
   stack = await startTestStack();
-  const doc = createDocumentClient({ dynamoEndpoint: stack.dynamoEndpoint });
-  inbox = new DeliveryStore(doc, stack.tables.inboxTable, new ConnectionStore(doc, stack.tables), {
-    leaseSeconds: 15,
-    ttlDays: 30,
-    now: Date.now,
-  });
+  inbox = inboxOf(stack);
 });
 afterAll(async () => {
   await stack?.stop();

@@ -553,6 +553,22 @@ describe('users without a reference_id', () => {
   });
 });
 
+/** `ops replay` of one delivery, its s3_payload URL expired by now, with this run's stores. */
+function replayExpired(traceId: string, payloads: PayloadFetcher) {
+  return replayDeliveries(
+    {
+      reader: {
+        deliveries: async (ids) =>
+          (await Promise.all(ids.map((id) => inbox().get(id)))).filter((d) => d !== undefined),
+      },
+      archive: new DirectoryArchive(archiveDir),
+      receiver: depsWith({ signingSecrets: noSigningSecrets, payloads }),
+      deliveries: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
+    },
+    [traceId],
+  );
+}
+
 describe('deleted users', () => {
   async function tombstone(user_id: string) {
     await tables.doc.send(
@@ -881,18 +897,7 @@ describe('s3_payload', () => {
     expect(failed).toMatchObject({ status: 'failed', outcome: 'payload_expired' });
     expect(failed?.payload_key).toBeDefined();
 
-    const [replayed] = await replayDeliveries(
-      {
-        reader: {
-          deliveries: async (ids) =>
-            (await Promise.all(ids.map((id) => inbox().get(id)))).filter((d) => d !== undefined),
-        },
-        archive: new DirectoryArchive(archiveDir),
-        receiver: depsWith({ signingSecrets: noSigningSecrets, payloads: expired }),
-        deliveries: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
-      },
-      [traceId],
-    );
+    const [replayed] = await replayExpired(traceId, expired);
     expect(replayed).toMatchObject({ outcome: 'processed', previous_status: 'failed', status: 'processed' });
     expect((await store().get(user_id))?.status).toBe('disconnected');
   });
@@ -926,18 +931,7 @@ describe('s3_payload', () => {
       const key = failed?.payload_key ?? payloadKeyFor(failed?.archive_key ?? '');
       await new DirectoryArchive(archiveDir).put(key, Buffer.from(forged));
 
-      await replayDeliveries(
-        {
-          reader: {
-            deliveries: async (ids) =>
-              (await Promise.all(ids.map((id) => inbox().get(id)))).filter((d) => d !== undefined),
-          },
-          archive: new DirectoryArchive(archiveDir),
-          receiver: depsWith({ signingSecrets: noSigningSecrets, payloads: expired }),
-          deliveries: new DeletionStore(tables.doc, tables, { tombstoneDays: 30, now: Date.now }),
-        },
-        [traceId],
-      );
+      await replayExpired(traceId, expired);
       expect((await store().get(user_id))?.status).toBe('active');
     },
   );
