@@ -26,11 +26,20 @@ afterAll(async () => {
 
 const sandbox = () => sandboxOf(stack);
 
-async function deliver(target: LocalStack, payload: unknown, traceId: string = randomUUID()) {
+async function deliver(
+  target: LocalStack,
+  payload: unknown,
+  traceId: string = randomUUID(),
+  orderingMs?: number,
+) {
   const body = JSON.stringify(payload);
   const response = await fetch(target.webhookUrl, {
     method: 'POST',
-    headers: signedHeaders(body, { secret: target.signingSecret, traceId }),
+    headers: signedHeaders(body, {
+      secret: target.signingSecret,
+      traceId,
+      ...(orderingMs === undefined ? {} : { orderingMs }),
+    }),
     body,
   });
   return response.status;
@@ -105,10 +114,17 @@ describe('connecting a wearable', () => {
     );
     await fireAtSandbox(stack, user_id, 'connection_error');
     await settle(stack);
-    // Terra says it is connected again (a repeated auth): active once more, the trigger fires again.
-    expect(await deliver(stack, authSuccess({ user: terraUser({ user_id, reference_id: user.sub }) }))).toBe(
-      200,
-    );
+    // Terra says it is connected again (a repeated auth): active once more, the trigger fires again. Its
+    // ordering time in ms, as Terra sends it: a signature time alone (whole seconds) may fall before the
+    // error's within the same second, and the older event would rightly not win.
+    expect(
+      await deliver(
+        stack,
+        authSuccess({ user: terraUser({ user_id, reference_id: user.sub }) }),
+        randomUUID(),
+        Date.now() + 1_000,
+      ),
+    ).toBe(200);
     await settle(stack);
     expect(
       eventsFor(stack, { user_id, type: 'terra.connection' }).map((event) => event.detail.status),
