@@ -172,29 +172,14 @@ export class DeliveryStore implements DeliveryLedger {
     events: readonly ConnectionEvent[],
     unowned: readonly string[],
   ): Promise<'parked' | 'duplicate' | 'attributed'> {
-    const item: StoredDelivery = {
-      ...facts,
-      status: 'parked',
-      attention: 'parked',
-      outcome: 'unattributed',
-      received_at: new Date(facts.received_at).toISOString(),
-      attempts: 1,
-      expires_at: this.expiresAt(),
-      parked_events: JSON.stringify(events),
-    };
     try {
       await this.doc.send(
         new TransactWriteCommand({
           TransactItems: [
             {
-              Put: {
-                TableName: this.table,
-                Item: item,
-                // As any first record of a delivery: over nothing, a stale copy, or a failed one.
-                ConditionExpression: 'attribute_not_exists(event_id) OR #status IN (:stale, :failed)',
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':stale': 'stale', ':failed': 'failed' },
-              },
+              Put: this.firstPut(facts, 'parked', 'unattributed', {
+                parked_events: JSON.stringify(events),
+              }),
             },
             ...unowned.flatMap((user_id) => [
               {
@@ -227,17 +212,6 @@ export class DeliveryStore implements DeliveryLedger {
         return 'attributed';
       throw error;
     }
-  }
-
-  /** The Terra users with parked deliveries (the reconcile drains them all). */
-  async parkedUsers(): Promise<string[]> {
-    return [
-      ...new Set(
-        (await itemsByAttention(this.doc, this.table, 'parked')).map((item) => String(item.user_id ?? '')),
-      ),
-    ]
-      .filter((user_id) => user_id !== '')
-      .sort();
   }
 
   /**
@@ -347,7 +321,27 @@ export class DeliveryStore implements DeliveryLedger {
     status: DeliveryStatus,
     outcome: string,
   ): Promise<'recorded' | 'duplicate'> {
-    const item: StoredDelivery = {
+    try {
+      await this.doc.send(new PutCommand(this.firstPut(facts, status, outcome)));
+      return 'recorded';
+    } catch (error) {
+      if (isConditionFailure(error)) return 'duplicate';
+      throw error;
+    }
+  }
+
+  /**
+   * The conditional put that records a delivery for the first time: over nothing, or, unless it is stale
+   * itself, over a stale copy (only kept, never applied: a valid copy or a replay takes its place) or a
+   * failed one (one copy downloaded its payload, another did not).
+   */
+  private firstPut(
+    facts: DeliveryFacts,
+    status: DeliveryStatus,
+    outcome: string,
+    extra: Partial<StoredDelivery> = {},
+  ) {
+    const Item: StoredDelivery = {
       ...facts,
       status,
       outcome,
@@ -355,31 +349,17 @@ export class DeliveryStore implements DeliveryLedger {
       attempts: 1,
       expires_at: this.expiresAt(),
       ...(status === 'processed' ? {} : { attention: status }),
+      ...extra,
     };
-    try {
-      await this.doc.send(
-        new PutCommand({
+    return status === 'stale'
+      ? { TableName: this.table, Item, ConditionExpression: 'attribute_not_exists(event_id)' }
+      : {
           TableName: this.table,
-          Item: item,
-          // A stale copy is only kept, never applied: a valid copy or a replay takes its place. So does a
-          // success over a failure of the same delivery (one copy downloaded its payload, another did not).
-          ConditionExpression:
-            status === 'stale'
-              ? 'attribute_not_exists(event_id)'
-              : 'attribute_not_exists(event_id) OR #status IN (:stale, :failed)',
-          ...(status === 'stale'
-            ? {}
-            : {
-                ExpressionAttributeNames: { '#status': 'status' },
-                ExpressionAttributeValues: { ':stale': 'stale', ':failed': 'failed' },
-              }),
-        }),
-      );
-      return 'recorded';
-    } catch (error) {
-      if (isConditionFailure(error)) return 'duplicate';
-      throw error;
-    }
+          Item,
+          ConditionExpression: 'attribute_not_exists(event_id) OR #status IN (:stale, :failed)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':stale': 'stale', ':failed': 'failed' },
+        };
   }
 
   private expiresAt(): number {

@@ -4,6 +4,7 @@ import { inject } from 'vitest';
 import { localClient } from '#local/dynamodb';
 import { ensureTables } from '#local/tables';
 import { createDocumentClient } from '#shared/store/client';
+import { itemsByAttention } from '#shared/store/deliveries';
 
 export interface TestTables {
   endpoint: string;
@@ -21,4 +22,10 @@ export async function createTestTables(): Promise<TestTables> {
   await ensureTables(admin, names);
   admin.destroy();
   return { endpoint, ...names, doc: createDocumentClient({ dynamoEndpoint: endpoint }) };
+}
+
+/** The Terra users with parked deliveries in an inbox table, read as deletion reads them. */
+export async function parkedUsers(doc: DynamoDBDocumentClient, inboxTable: string): Promise<string[]> {
+  const parked = await itemsByAttention(doc, inboxTable, 'parked');
+  return [...new Set(parked.map((item) => String(item.user_id ?? '')))].filter(Boolean).sort();
 }

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
+import { createDocumentClient } from '#shared/store/client';
 import type { DeliveryStore } from '#shared/store/deliveries';
+import { parkedUsers } from '../helpers/dynamo.ts';
 import { eventsFor, eventually } from '../helpers/events.ts';
 import { AppUser, inboxOf, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
@@ -60,7 +62,8 @@ describe('parked deliveries', () => {
         reference_id: user.sub,
       });
     }
-    expect(await inbox.parkedUsers()).not.toContain(user_id);
+    const doc = createDocumentClient({ dynamoEndpoint: stack.dynamoEndpoint });
+    expect(await parkedUsers(doc, stack.tables.inboxTable)).not.toContain(user_id);
     expect((await user.connections()).map((connection) => connection.user_id)).toEqual([user_id]);
   });
 });

@@ -10,7 +10,7 @@ import { ConnectionStore } from '#shared/store/connections';
 import type { DeliveryStore } from '#shared/store/deliveries';
 import { parseWebhook } from '#shared/terra/events';
 import { receiveWebhook } from '#shared/webhooks/receive';
-import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
+import { createTestTables, parkedUsers, type TestTables } from '../helpers/dynamo.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import {
   authSuccess,
@@ -123,7 +123,7 @@ describe('attribution, property-based', () => {
           const store = new ConnectionStore(tables.doc, tables);
           const record = await store.get(user_id);
           expect(record && toConnection(record)).toEqual(referenceConnection(events));
-          expect(await inbox.parkedUsers()).not.toContain(user_id);
+          expect(await parkedUsers(tables.doc, tables.inboxTable)).not.toContain(user_id);
         },
       ),
       { numRuns: 25 },

@@ -18,7 +18,7 @@ import { RESERVED } from '#shared/store/tables';
 import { DirectoryArchive, payloadKeyFor } from '#shared/webhooks/archive';
 import type { PayloadFetcher } from '#shared/webhooks/payloads';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
-import { createTestTables, type TestTables } from '../helpers/dynamo.ts';
+import { createTestTables, parkedUsers, type TestTables } from '../helpers/dynamo.ts';
 import { type OutageProxy, startOutageProxy } from '../helpers/outage-proxy.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import {
@@ -467,7 +467,7 @@ describe('users without a reference_id', () => {
     const delivery = await inbox().get(traceId);
     expect(delivery).toMatchObject({ status: 'parked', attention: 'parked', user_id, parked: true });
     expect(delivery?.archive_key.startsWith(`unattributed/${user_id}/`)).toBe(true);
-    expect(await inbox().parkedUsers()).toContain(user_id);
+    expect(await parkedUsers(tables.doc, tables.inboxTable)).toContain(user_id);
     // Parked twice is parked once.
     expect(
       await deliver(depsWith(), authSuccess({ user: terraUser({ user_id, reference_id: null }) }), {
@@ -549,7 +549,7 @@ describe('users without a reference_id', () => {
     await inbox().drain(user_id);
     expect(await itemsOf(user_id)).toHaveLength(1);
     expect(await store().get(user_id)).toMatchObject({ reference_id, status: 'disconnected' });
-    expect(await inbox().parkedUsers()).not.toContain(user_id);
+    expect(await parkedUsers(tables.doc, tables.inboxTable)).not.toContain(user_id);
   });
 });
 
