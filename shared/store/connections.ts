@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -191,22 +190,11 @@ export class ConnectionStore implements ConnectionRepository {
     const keys = plans.flatMap((plan) =>
       (plan.references ?? []).map((reference) => ({ event_id: RESERVED.request(plan.user_id, reference) })),
     );
-    const requests = keys.length === 0 ? [] : (await this.batchGetInbox(keys)).map((item) => toRequest(item));
+    const requests =
+      keys.length === 0
+        ? []
+        : (await batchGetAll(this.doc, this.tables.inboxTable, keys)).map((item) => toRequest(item));
     return { records: stored.map(({ record }) => record), plans, requests };
-  }
-
-  private async batchGetInbox(keys: Item[]): Promise<Item[]> {
-    if (keys.length <= 100) {
-      const result = await this.doc.send(
-        new BatchGetCommand({
-          RequestItems: { [this.tables.inboxTable]: { Keys: keys, ConsistentRead: true } },
-        }),
-      );
-      if (!result.UnprocessedKeys?.[this.tables.inboxTable]?.Keys?.length) {
-        return result.Responses?.[this.tables.inboxTable] ?? [];
-      }
-    }
-    return batchGetAll(this.doc, this.tables.inboxTable, keys);
   }
 
   async scanPage(next?: string): Promise<{ records: ConnectionRecord[]; next?: string }> {
