@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type {
   APIGatewayProxyEventV2WithJWTAuthorizer,
@@ -208,6 +209,9 @@ export interface LocalServerOptions {
 
 const STARTING = { message: 'Service Unavailable: starting' };
 
+/** The API's OpenAPI document as checked in (`npm run openapi` writes it), read once. */
+const OPENAPI_DOCUMENT = new URL('../openapi.json', import.meta.url);
+
 /** Why the dev authorizer refused a token, in the words of API Gateway's `error_description`. */
 function refusal(error: unknown): string {
   const { code, claim } = (error ?? {}) as { code?: unknown; claim?: unknown };
@@ -222,11 +226,17 @@ function refusal(error: unknown): string {
 
 export function createLocalServer(options: LocalServerOptions): Server {
   const ready = options.ready ?? (() => true);
+  const openapi = readFileSync(OPENAPI_DOCUMENT);
   return createServer(async (request, response) => {
     try {
       const url = new URL(request.url ?? '/', 'http://localhost');
       const body = await readBody(request);
       if (body === 'too_large') return refuseTooLarge(request, response);
+      // A file, not a route: it answers while the handlers are still starting.
+      if (url.pathname === '/openapi.json' && (request.method === 'GET' || request.method === 'HEAD')) {
+        response.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-cache' });
+        return void response.end(request.method === 'HEAD' ? undefined : openapi);
+      }
       if (options.extra && (await options.extra(request, response, url, body))) return;
       if (!ready()) return send(response, 503, STARTING, { 'retry-after': '1' });
 

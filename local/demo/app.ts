@@ -1,17 +1,14 @@
 import {
   ApiError,
+  apiFor,
   type Backfill,
   type Connection,
-  connectProvider,
   type Deletion,
   deleteAccount,
   devToken,
-  disconnect,
   getDeletion,
-  listConnections,
-  listProviders,
+  ok,
   type Provider,
-  startWidgetSession,
 } from './api.ts';
 import { archivedPayload, type EventEnvelope, eventsAfter, type FeedEntry, payloadUrl } from './feed.ts';
 import { withoutDeletedPeople } from './forget.ts';
@@ -21,7 +18,8 @@ import { type Delivery, fireEvent, recentDeliveries, SANDBOX_EVENTS } from './sa
  * The demo page: sign in as a dev user, connect a wearable through Terra's widget or your own provider
  * buttons, watch the connection list follow the webhooks and the events your app receives, disconnect,
  * and delete the whole account (`DELETE /me`, then `GET /me/deletion` until it is done).
- * Every API call is in `api.ts`; the local event feed's calls are in `feed.ts`, the sandbox's in `sandbox.ts`.
+ * Every API call goes through the typed client (`client/`, via `api.ts`); the local event feed's calls are in
+ * `feed.ts`, the sandbox's in `sandbox.ts`.
  */
 
 interface DemoConfig {
@@ -174,12 +172,12 @@ async function openTerra(what: string, getUrl: () => Promise<string>): Promise<v
 const connectWithWidget = (only?: string) =>
   openTerra(
     'Opening the widget',
-    async () => (await startWidgetSession(token(), only ? [only] : undefined)).url,
+    async () => ok(await api.POST('/sessions', { body: only ? { providers: [only] } : {} })).data.url,
   );
 
 const connectDirectly = (provider: string) =>
   openTerra(`Connecting ${provider}`, async () => {
-    const created = await connectProvider(token(), provider);
+    const created = ok(await api.POST('/connections', { body: { provider } })).data;
     await refresh();
     return created.auth_url;
   });
@@ -188,6 +186,9 @@ function token(): string {
   if (!user) throw new Error('not signed in');
   return user.token;
 }
+
+/** Every API call goes through the typed client, as the signed-in user. */
+const api = apiFor(token);
 
 // ---- rendering ----
 
@@ -433,7 +434,7 @@ function render(): void {
 async function refresh(): Promise<void> {
   if (!user) return;
   const [mineNow, sent] = await Promise.all([
-    listConnections(token()),
+    api.GET('/connections').then((result) => ok(result).data.connections),
     config.sandbox_url ? recentDeliveries(config.sandbox_url).catch(() => deliveries) : Promise.resolve([]),
   ]);
   connections = mineNow;
@@ -837,11 +838,11 @@ async function startDeletion(): Promise<void> {
   byId('deletion').focus();
   await attempt('Deleting your account', async () => {
     try {
-      const started = await deleteAccount(token());
+      const started = await deleteAccount(api);
       if (started.status === 'running') {
         deletionDue = Date.now() + started.retryAfter * 1000;
         showDeletion(started.deletion);
-      } else showDeletion(await getDeletion(token()));
+      } else showDeletion(await getDeletion(api));
     } finally {
       deletionStarting = false;
     }
@@ -878,7 +879,7 @@ async function followDeletion(): Promise<void> {
   if (!user || deletion?.status !== 'running') return;
   const running = deletion;
   try {
-    showDeletion(await getDeletion(token()));
+    showDeletion(await getDeletion(api));
   } catch (error) {
     // Keep following: a failed poll is reported, the next one may answer.
     if (deletion === running) showDeletion(running);
@@ -1002,12 +1003,12 @@ async function showSignedIn(): Promise<void> {
   byId('who').hidden = false;
   byId('who-name').textContent = user.name;
   await attempt('Loading', async () => {
-    providers = await listProviders(token());
+    providers = ok(await api.GET('/providers')).data.providers;
     renderProviders();
     shown = '';
     await refresh();
     // A deletion still running (started before a reload, or in another tab) is followed again.
-    const latest = await getDeletion(token());
+    const latest = await getDeletion(api);
     if (latest?.status === 'running') showDeletion(latest);
   });
   window.clearInterval(pollTimer);
@@ -1074,7 +1075,7 @@ async function onClick(event: MouseEvent): Promise<void> {
   else if (target.dataset.action === 'disconnect' && row?.dataset.userId) {
     const userId = row.dataset.userId;
     await attempt('Disconnecting', async () => {
-      await disconnect(token(), userId);
+      ok(await api.DELETE('/connections/{user_id}', { params: { path: { user_id: userId } } }));
       say(`Disconnected ${providerName(provider ?? '')}.`);
       await refresh();
     });

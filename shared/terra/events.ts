@@ -11,7 +11,8 @@ import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
 
 const optionalText = z.nullish(z.string().check(z.maxLength(4096)));
 
-const base = z.looseObject({
+/** What every delivery shares; also the webhook's body in the OpenAPI document. */
+export const webhookEnvelope = z.looseObject({
   type: z.string().check(z.minLength(1), z.maxLength(64)),
   status: z.nullish(z.string()),
   message: optionalText,
@@ -19,10 +20,10 @@ const base = z.looseObject({
   reference_id: z.nullish(z.string().check(z.maxLength(256))),
 });
 
-const withUser = z.extend(base, { user: terraUserSchema });
-const reauth = z.extend(base, { new_user: terraUserSchema, old_user: z.nullish(terraUserSchema) });
+const withUser = z.extend(webhookEnvelope, { user: terraUserSchema });
+const reauth = z.extend(webhookEnvelope, { new_user: terraUserSchema, old_user: z.nullish(terraUserSchema) });
 const permissionChange = z.extend(withUser, { scopes_added: optionalText, scopes_removed: optionalText });
-const s3Payload = z.extend(base, {
+const s3Payload = z.extend(webhookEnvelope, {
   url: z.string().check(z.minLength(1), z.maxLength(8192)),
   expires_in: z.nullish(z.number()),
 });
@@ -106,7 +107,7 @@ function eventFor(subject: Subject, meta: DeliveryMeta, change: Change): Connect
 }
 
 export function parseWebhook(payload: unknown, meta: DeliveryMeta): ParsedWebhook {
-  const head = base.safeParse(payload);
+  const head = webhookEnvelope.safeParse(payload);
   if (!head.success) return { kind: 'ignored', type: 'unknown', reason: 'unexpected_shape' };
   const { type } = head.data;
   const ignored = (reason: IgnoredReason): ParsedWebhook => {

@@ -60,11 +60,16 @@ export type DeliveryOutcome =
   | 'payload_failed'
   | 'error';
 
+/** The body Terra gets back: an acknowledgement, or the error code (the outcome) and why. */
+export type WebhookAnswer =
+  | { received: true; outcome: DeliveryOutcome; event_id?: string }
+  | { error: { code: DeliveryOutcome; message: string } };
+
 export interface WebhookResult {
   status: number;
   outcome: DeliveryOutcome;
   event_id?: string;
-  body: Record<string, unknown>;
+  body: WebhookAnswer;
 }
 
 // A date alone is UTC by definition; a date-time must say its zone.
@@ -109,7 +114,7 @@ function answer(
   message?: string,
 ): WebhookResult {
   const id = event_id ? { event_id } : {};
-  const body =
+  const body: WebhookAnswer =
     status >= 400
       ? { error: { code: outcome, message: message ?? outcome } }
       : { received: true, outcome, ...id };
