@@ -11,6 +11,7 @@ import { ROUTES } from '#shared/http/routes';
 import { CHECKPOINT_ID } from '#shared/store/tables';
 import { Deletion } from './constructs/deletion.ts';
 import { EventDelivery } from './constructs/event-delivery.ts';
+import { EventSchemas } from './constructs/event-schemas.ts';
 import { TerraHttpApi } from './constructs/http-api.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { Storage } from './constructs/storage.ts';
@@ -247,6 +248,7 @@ export class TerraConnectStack extends Stack {
       environmentOf: (entry, extra) => functionEnvironment(entry, { ...settings, ...extra }),
       exampleSubscription: props.exampleSubscription,
     });
+    new EventSchemas(this, 'EventSchemas');
 
     new CfnOutput(this, 'ApiUrl', { value: http.url, description: 'Base URL for your frontend' });
     new CfnOutput(this, 'WebhookUrl', {

@@ -80,11 +80,15 @@ class LocalBus implements EventBus {
   private readonly entries: FeedEntry[] = [];
   private seq = 0;
 
-  constructor(private readonly forwarder: TargetForwarder | undefined) {}
+  constructor(
+    private readonly forwarder: TargetForwarder | undefined,
+    private readonly onEvent: ((envelope: EventEnvelope) => void) | undefined,
+  ) {}
 
   async publish(events: readonly BusEvent[]): Promise<BusEvent[]> {
     for (const event of events) {
       const envelope = envelopeOf(event);
+      this.onEvent?.(envelope);
       this.entries.push({ seq: ++this.seq, envelope });
       if (this.entries.length > FEED_SIZE) this.entries.shift();
       this.forwarder?.push(envelope);
@@ -184,6 +188,8 @@ export async function startLocalPipeline(options: {
   env: Env;
   dataDir: string;
   eventTargetUrl?: string | undefined;
+  /** Sees every event as it is published (the tests hold each to its JSON Schema); must not throw. */
+  onEvent?: ((envelope: EventEnvelope) => void) | undefined;
 }): Promise<LocalPipeline & { publisherBus: EventBus }> {
   const { env, dataDir } = options;
   const store = storeWiring(env);
@@ -199,7 +205,7 @@ export async function startLocalPipeline(options: {
     ? new TargetForwarder(options.eventTargetUrl, { journal, deadLetters: deadLetterFile })
     : undefined;
   if (!forwarder) deadLetterJournal(journal, deadLetterFile);
-  const bus = new LocalBus(forwarder);
+  const bus = new LocalBus(forwarder, options.onEvent);
   const backfill = backfillDeps(env);
   const backfills = new Set<Promise<void>>();
   const streams = new DynamoDBStreamsClient({

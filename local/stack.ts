@@ -12,7 +12,7 @@ import { type LocalDeletionQueue, localDeletionQueue } from './deletions.ts';
 import { createDevAuth } from './dev-auth.ts';
 import { devRoutes } from './dev-routes.ts';
 import { type DynamoLocal, localClient, startDynamoLocal } from './dynamodb.ts';
-import { type LocalPipeline, startLocalPipeline } from './pipeline.ts';
+import { type EventEnvelope, type LocalPipeline, startLocalPipeline } from './pipeline.ts';
 import { createLocalServer, type LambdaHandler, type LocalRoute } from './server.ts';
 import { ensureTables } from './tables.ts';
 
@@ -115,6 +115,8 @@ export interface LocalStackOptions {
   env?: Record<string, string>;
   /** Where every event the app would receive is also POSTed as EventBridge's envelope (EVENT_TARGET_URL). */
   eventTargetUrl?: string;
+  /** Sees every event as it is published (the tests hold each to its JSON Schema); must not throw. */
+  onEvent?: (envelope: EventEnvelope) => void;
   onProgress?: (message: string) => void;
   /** Aborting stops start-up at the next step and undoes what already started. */
   signal?: AbortSignal;
@@ -298,7 +300,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
     archive = new DirectoryArchive(archiveDir);
     // The outbox publisher AWS runs on the tables' streams, here on DynamoDB Local's.
-    const started = await startLocalPipeline({ admin, env, dataDir, eventTargetUrl: options.eventTargetUrl });
+    const started = await startLocalPipeline({
+      admin,
+      env,
+      dataDir,
+      eventTargetUrl: options.eventTargetUrl,
+      onEvent: options.onEvent,
+    });
     pipeline = started;
     stops.push(() => started.stop());
     ready = true;

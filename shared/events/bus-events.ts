@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { BackfillDetail, ConnectionDetail, DataDetail, UserDeletedDetail } from './details.ts';
-
-/**
- * What the app hears (docs/architecture.md, "Events for the app"): EventBridge events with source
- * `terra-connect`. Every detail carries `id`, stable for the change that caused it (the same delivery
- * or change always yields the same id), so a consumer deduplicates on `detail.id`; EventBridge's own
- * envelope id is new for every publication.
- */
-export const EVENT_SOURCE = 'terra-connect';
+import {
+  type BackfillDetail,
+  type ConnectionDetail,
+  type DataDetail,
+  EVENT_SOURCE,
+  type UserDeletedDetail,
+} from './details.ts';
 
 export type {
   ArchivePointer,
@@ -16,6 +14,13 @@ export type {
   DataDetail,
   UserDeletedDetail,
 } from './details.ts';
+/**
+ * What the app hears (docs/architecture.md, "Events for the app"): EventBridge events with source
+ * `terra-connect`. Every detail carries `id`, stable for the change that caused it (the same delivery
+ * or change always yields the same id), so a consumer deduplicates on `detail.id`; EventBridge's own
+ * envelope id is new for every publication.
+ */
+export { EVENT_SOURCE };
 
 export type BusEvent =
   | { detailType: 'terra.data'; detail: DataDetail }

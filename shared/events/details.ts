@@ -1,40 +1,36 @@
-import type { ConnectionStatus } from '#shared/connections/model';
+import type * as z from 'zod/mini';
+import type {
+  archivePointerSchema,
+  backfillDetailSchema,
+  connectionDetailSchema,
+  dataDetailSchema,
+  envelopeBaseSchema,
+  userDeletedDetailSchema,
+} from './schemas.ts';
 
 /**
- * The details of the events the app hears (docs/architecture.md, "Events for the app"), as plain types
- * with no Node code: the publisher builds them, the consumer helper reads them, and the demo page (browser
- * code) shows them from this one definition.
+ * The details of the events the app hears (docs/architecture.md, "Events for the app"), as types with no
+ * Node code: the publisher builds them, the consumer helper reads them, and the demo page (browser code)
+ * shows them. Each is inferred from its schema in `schemas.ts`, the one definition the JSON Schemas are
+ * generated from too; the imports are type-only, so whoever imports this module gets no zod at run time.
  */
-export interface ArchivePointer {
-  /** The S3 bucket (locally: the archive directory). */
-  bucket: string;
-  key: string;
-}
 
-export interface DataDetail {
-  id: string;
-  /** The delivery's id (x-terra-trace-id, or the body's hash). */
-  event_id: string;
-  /** Terra's data type: activity, sleep, daily, body, … */
-  type: string;
-  /** The app user; null when no delivery or record has named one yet. */
-  reference_id: string | null;
-  user_id: string;
-  provider: string | null;
-  received_at: string;
-  /** The payload as Terra sent it (for an `s3_payload`, the downloaded payload): the claim check. */
-  archive: ArchivePointer;
-  bytes: number;
-  /** Which data request the payload answers (Terra's `terra-reference`), when it answers one. */
-  terra_reference?: string;
-  /** True when the payload answers this backend's own history request on connect. */
-  backfill: boolean;
-  /**
-   * The payload itself, when the whole event fits EventBridge's 256 KB; as it arrives, unchecked: read
-   * it through the consumer helper's `payloadOf`, which checks it is a `TerraDataPayload`.
-   */
-  data?: unknown;
-}
+/** The source of every event on the bus: what a consumer's EventBridge rule matches. */
+export const EVENT_SOURCE = 'terra-connect';
+
+export type ArchivePointer = z.infer<typeof archivePointerSchema>;
+
+/**
+ * `terra.data`: one payload. `data` is the payload as it arrived, unchecked: read it through the consumer
+ * helper's `payloadOf`, which checks it is a `TerraDataPayload` (or reads it from `archive`).
+ */
+export type DataDetail = z.infer<typeof dataDetailSchema>;
+
+export type ConnectionDetail = z.infer<typeof connectionDetailSchema>;
+
+export type BackfillDetail = z.infer<typeof backfillDetailSchema>;
+
+export type UserDeletedDetail = z.infer<typeof userDeletedDetailSchema>;
 
 /**
  * The body of a Terra data webhook (activity, sleep, daily, body, …) as Terra sent it, which is what a
@@ -56,56 +52,14 @@ export interface TerraDataPayload {
   [field: string]: unknown;
 }
 
-export interface ConnectionDetail {
-  id: string;
-  user_id: string;
-  reference_id: string | null;
-  provider: string | null;
-  status: ConnectionStatus;
-  previous_status: ConnectionStatus | null;
-  reason?: string;
-  replaced_by?: string;
-  replaces?: string;
-  /** When the change happened (the ordering time of the event that made it). */
-  at: string;
-}
-
-export interface BackfillDetail {
-  id: string;
-  user_id: string;
-  reference_id: string | null;
-  /** Terra's request reference. */
-  reference: string;
-  type: string;
-  status: 'complete' | 'failed';
-  expected: number | null;
-  received: number;
-  from: string | null;
-  to: string | null;
-  reason?: string;
-}
-
-export interface UserDeletedDetail {
-  id: string;
-  reference_id: string;
-  deletion_id: string;
-  user_ids: string[];
-  deleted_at: string;
-}
-
-/** An event as EventBridge delivers it to a rule's target (Lambda, SQS, an API destination). */
-export interface Envelope<Type extends string, Detail> {
-  version: '0';
-  /** EventBridge's own id: new for every publication; deduplicate on `detail.id` instead. */
-  id: string;
+/**
+ * An event as EventBridge delivers it to a rule's target (Lambda, SQS, an API destination). Its `id` is
+ * EventBridge's own, new for every publication: deduplicate on `detail.id` instead.
+ */
+export type Envelope<Type extends string, Detail> = z.infer<typeof envelopeBaseSchema> & {
   'detail-type': Type;
-  source: string;
-  account: string;
-  time: string;
-  region: string;
-  resources: string[];
   detail: Detail;
-}
+};
 
 export type DataEnvelope = Envelope<'terra.data', DataDetail>;
 

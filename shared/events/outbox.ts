@@ -92,7 +92,8 @@ function requestChange(change: ItemChange): OutboxAction[] {
     user_id: String(next.user_id),
     reference_id: str(next.reference_id) ?? null,
     reference,
-    type: str(next.data_type) ?? 'unknown',
+    // Named by a data payload or by the backfill's own request: one of Terra's data types.
+    type: (str(next.data_type) as BackfillDetail['type'] | undefined) ?? 'unknown',
     status,
     expected: typeof next.expected === 'number' ? next.expected : null,
     received,

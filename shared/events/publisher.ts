@@ -123,7 +123,8 @@ async function dataEvent(
     // signed delivery resent under another one must still be the same event to a consumer.
     id: stableId('data', user_id, bodyHashOfKey(String(delivery.archive_key)) ?? String(delivery.event_id)),
     event_id: String(delivery.event_id),
-    type: String(delivery.type),
+    // Only deliveries of Terra's data types are recorded as data (shared/terra/events.ts).
+    type: String(delivery.type) as DataDetail['type'],
     // The record says whose data it is (the connection events decide it); the payload's own claim only
     // stands in while no record names an app user.
     reference_id: owner ?? str(delivery.reference_id) ?? null,

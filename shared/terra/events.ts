@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import type { Change, ConnectionEvent } from '#shared/connections/model';
+import { TERRA_DATA_TYPES } from './data-types.ts';
 import { parseScopes, scopesIfGiven } from './scopes.ts';
 import { presentOrNull, type TerraUser, terraUserSchema } from './user.ts';
 
@@ -32,21 +33,7 @@ const largeRequest = z.extend(withUser, {
   expected_payloads: z.nullish(z.int().check(z.gte(0), z.lte(1_000_000))),
 });
 
-// Every user-scoped data event in Terra's `WebhookEventType` union.
-export const DATA_TYPES: ReadonlySet<string> = new Set([
-  'activity',
-  'athlete',
-  'body',
-  'daily',
-  'health_observation',
-  'hormone',
-  'lab_report.completed',
-  'lab_report.failed',
-  'menstruation',
-  'nutrition',
-  'planned_workout',
-  'sleep',
-]);
+export const DATA_TYPES: ReadonlySet<string> = new Set(TERRA_DATA_TYPES);
 
 export const INFORMATIONAL_TYPES: ReadonlySet<string> = new Set([
   'healthcheck',

@@ -9,14 +9,17 @@ import type { BackfillSummary } from '#shared/backfill/model';
 import { createDocumentClient } from '#shared/store/client';
 import { ConnectionStore } from '#shared/store/connections';
 import { DeliveryStore } from '#shared/store/deliveries';
+import { ContractCheck } from './event-contracts.ts';
 
 /**
  * The local stack as the HTTP tests use it: random ports, the run's DynamoDB Local with fresh tables,
- * the sandbox with a retry schedule measured in milliseconds.
+ * the sandbox with a retry schedule measured in milliseconds, and every event it publishes held to its
+ * JSON Schema (a broken one fails the test at its next settle, feed read or stop).
  */
 export async function startTestStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const suffix = randomUUID().slice(0, 8);
-  return startLocalStack({
+  const contracts = new ContractCheck();
+  const stack = await startLocalStack({
     port: 0,
     dataDir: mkdtempSync(join(tmpdir(), 'terra-local-')),
     inMemory: true,
@@ -24,7 +27,12 @@ export async function startTestStack(options: LocalStackOptions = {}): Promise<L
     tables: { connectionsTable: `connections-${suffix}`, inboxTable: `inbox-${suffix}` },
     ...options,
     sandbox: { port: 0, retryScheduleMs: [50, 100, 200], deliveryTimeoutMs: 2_000, ...options.sandbox },
+    onEvent: (envelope) => {
+      contracts.check(envelope);
+      options.onEvent?.(envelope);
+    },
   });
+  return contracts.guard(stack);
 }
 
 /** A signed-in app user of the local API. */

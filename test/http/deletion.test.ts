@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '#local/stack';
 import { createDocumentClient } from '#shared/store/client';
 import { referencePrefixes, userPrefixes } from '#shared/webhooks/archive';
+import { conformingTypes } from '../helpers/event-contracts.ts';
 import { connectAtSandbox, eventsFor, eventually, fireAtSandbox, settle } from '../helpers/events.ts';
 import { AppUser, decideAtLogin, followCallback, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
@@ -301,5 +302,11 @@ describe('DELETE /me', () => {
     await finished(user);
     expect((await user.call('GET', '/me/deletion')).body.deletion_id).not.toBe(id);
     expect(await user.connections()).toEqual([]);
+  });
+});
+
+describe('the event contracts', () => {
+  it('held every terra.user_deleted published here to its JSON Schema', () => {
+    expect(conformingTypes).toContain('terra.user_deleted');
   });
 });

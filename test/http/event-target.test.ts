@@ -10,6 +10,7 @@ import { freePort, localClient } from '#local/dynamodb';
 import { DEAD_LETTER_FILE, type EventEnvelope, envelopeOf, startLocalPipeline } from '#local/pipeline';
 import type { LocalStack, LocalStackOptions } from '#local/stack';
 import { TARGET_QUEUE_FILE, TargetForwarder } from '#local/target-forwarder';
+import { ContractCheck } from '../helpers/event-contracts.ts';
 import { settle } from '../helpers/events.ts';
 import { startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
@@ -24,8 +25,11 @@ vi.setConfig({ testTimeout: 180_000 });
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const cleanups: Array<() => Promise<void> | void> = [];
+/** What the targets and the pipelines started here take, held to its JSON Schema. */
+const contracts = new ContractCheck();
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  contracts.assert();
 });
 
 /** The team's server: records what it takes, and how many requests it held at once. */
@@ -68,6 +72,7 @@ class Target {
 
   private async take(body: string, answer: (status: number) => void): Promise<void> {
     const envelope = JSON.parse(body) as EventEnvelope;
+    contracts.check(envelope);
     const user = String((envelope.detail as { user_id?: unknown }).user_id);
     this.attempts.push((envelope.detail as { id: string }).id);
     if (this.mode === 'refuse' || this.refusing.has(user)) {
@@ -263,6 +268,7 @@ describe('EVENT_TARGET_URL when the target is down', () => {
       env: stack.env,
       dataDir: stack.dataDir,
       eventTargetUrl: target.url,
+      onEvent: contracts.check,
     });
     cleanups.push(() => restarted.stop());
     for (let i = 0; i < 40 && target.received.length < count; i++) await restarted.settled();

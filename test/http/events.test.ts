@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localClient } from '#local/dynamodb';
 import { startLocalPipeline } from '#local/pipeline';
 import type { LocalStack } from '#local/stack';
+import { ContractCheck, conformingTypes, expectContract } from '../helpers/event-contracts.ts';
 import { connectAtSandbox, eventsFor, eventually, fireAtSandbox, settle } from '../helpers/events.ts';
 import { AppUser, sandboxOf, startTestStack } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
@@ -304,7 +305,13 @@ describe('the outbox', () => {
       // Committed with nobody publishing: the stream keeps it.
       expect(await deliver(own, dataEvent('body', { user: terraUser({ user_id }) }))).toBe(200);
       const admin = localClient(own.dynamoEndpoint);
-      const restarted = await startLocalPipeline({ admin, env: own.env, dataDir: own.dataDir });
+      const contracts = new ContractCheck();
+      const restarted = await startLocalPipeline({
+        admin,
+        env: own.env,
+        dataDir: own.dataDir,
+        onEvent: contracts.check,
+      });
       try {
         for (let i = 0; i < 40 && restarted.feed().length === 0; i++) await restarted.settled();
         // A few rounds more: a second copy of anything would have had time to arrive.
@@ -312,6 +319,7 @@ describe('the outbox', () => {
         const types = restarted.feed().map((entry) => entry.envelope['detail-type']);
         // The auth's event went out before the stop: from the checkpoint on, only what was missed.
         expect(types).toEqual(['terra.data']);
+        contracts.assert();
       } finally {
         await restarted.stop();
         admin.destroy();
@@ -373,6 +381,7 @@ describe('EVENT_TARGET_URL', () => {
     expect(received.some(forUser)).toBe(false);
     await eventually(target, () => {
       const envelope = received.find(forUser);
+      expectContract(envelope);
       expect(envelope).toMatchObject({
         version: '0',
         id: expect.any(String),
@@ -387,5 +396,11 @@ describe('EVENT_TARGET_URL', () => {
     });
     expect(refuse).toBe(0);
     expect(eventsFor(target, { user_id, type: 'terra.connection' })).toHaveLength(1);
+  });
+});
+
+describe('the event contracts', () => {
+  it('held every event published here to its JSON Schema: connection, data and backfill events alike', () => {
+    expect([...conformingTypes].sort()).toEqual(['terra.backfill', 'terra.connection', 'terra.data']);
   });
 });

@@ -13,6 +13,7 @@ import { EventBridgeBus } from '#shared/aws/event-bus';
 import type { BusEvent, DataDetail } from '#shared/events/bus-events';
 import { type PublisherDeps, publishChanges } from '#shared/events/publisher';
 import { asBusEvent } from '#shared/operations/redrive';
+import { ContractCheck, envelopeOfEntry } from '../helpers/event-contracts.ts';
 import { MemoryArchive, recordingLog } from '../helpers/memory-ports.ts';
 
 /**
@@ -163,6 +164,8 @@ function success(call: WireCall): Answer {
 interface StandIn {
   url: string;
   calls: WireCall[];
+  /** Every event PutEvents took, as its target would receive it, held to its JSON Schema. */
+  contracts: ContractCheck;
   respond(responder: Responder): void;
   reset(): void;
   stop(): Promise<void>;
@@ -170,6 +173,7 @@ interface StandIn {
 
 async function startStandIn(): Promise<StandIn> {
   const calls: WireCall[] = [];
+  const contracts = new ContractCheck();
   let responder: Responder = () => undefined;
   const server: Server = createServer((request, response) => {
     void (async () => {
@@ -187,6 +191,8 @@ async function startStandIn(): Promise<StandIn> {
         input: body ? (JSON.parse(body) as Record<string, unknown>) : {},
       };
       calls.push(call);
+      if (target === 'AWSEvents.PutEvents')
+        for (const entry of entriesOf(call)) contracts.check(envelopeOfEntry(entry));
       const answer = responder(call) ?? success(call);
       const type = target.startsWith('AmazonSQS.')
         ? 'application/x-amz-json-1.0'
@@ -204,6 +210,7 @@ async function startStandIn(): Promise<StandIn> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     calls,
+    contracts,
     respond(next) {
       responder = next;
     },
@@ -374,6 +381,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   for (const client of clients.splice(0)) client.destroy();
+  aws.contracts.assert();
 });
 
 function expectSignedCall(call: WireCall | undefined, target: string, contentType: string, service: string) {

@@ -5,7 +5,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { HttpRequest } from '@smithy/core/protocols';
 import S3rver from 's3rver';
 // As a consumer imports it, through the package's exports.
-import { fromS3, payloadOf } from 'terra-connect/consumer';
+import { type DataDetail, fromS3, payloadOf } from 'terra-connect/consumer';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SECTIONS } from '#shared/config';
 import { keySegment } from '#shared/ids';
@@ -189,7 +189,7 @@ describe('the S3 archive', () => {
     const key = keyFor('user-s3-5', 'e');
     const sleep = dataEvent('sleep', { user: terraUser({ user_id: 'user-s3-5', provider: 'OURA' }) });
     await archive.put(key, Buffer.from(JSON.stringify(sleep)));
-    const detail = {
+    const detail: DataDetail = {
       id: 'data:1',
       event_id: 'e',
       type: 'sleep',

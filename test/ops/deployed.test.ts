@@ -286,6 +286,7 @@ describe('--stack <name> (a deployed stack, its AWS on this machine)', () => {
       detail: expect.objectContaining({ user_id, status: 'active', previous_status: null }),
     });
     expect(aws.queues.get('dead-letters')?.map((message) => message.body)).toEqual(['not a dead letter']);
+    aws.contracts.assert();
 
     // Terra's users, with the stack's secret: the orphan has no record here.
     const terraUsers = await ops('terra-users', '--json');

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ContractCheck, envelopeOfEntry } from '../helpers/event-contracts.ts';
 
 /**
  * Just enough of AWS for the CLI's deployed mode to run for real on this machine, through the SDK's
@@ -25,6 +26,8 @@ export interface FakeAws {
   secrets: Map<string, string>;
   /** What PutEvents received. */
   events: Array<{ EventBusName?: string; Source?: string; DetailType?: string; Detail?: string }>;
+  /** The same events as their targets would receive them, held to their JSON Schemas. */
+  contracts: ContractCheck;
   /** Calls by target (`AmazonSQS.ReceiveMessage`, `DescribeStacks`, …), to see what was asked. */
   calls: string[];
   /** Any request that was not signed. */
@@ -48,6 +51,7 @@ export async function startFakeAws(): Promise<FakeAws> {
     queues: new Map(),
     secrets: new Map(),
     events: [],
+    contracts: new ContractCheck(),
     calls: [],
     unsigned: [],
     send(queue, body) {
@@ -124,6 +128,7 @@ export async function startFakeAws(): Promise<FakeAws> {
       case 'AWSEvents.PutEvents': {
         const entries = (input.Entries ?? []) as FakeAws['events'];
         fake.events.push(...entries);
+        for (const entry of entries) fake.contracts.check(envelopeOfEntry(entry));
         return [200, { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) }];
       }
       case 'secretsmanager.GetSecretValue': {

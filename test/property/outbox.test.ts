@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Change, ConnectionEvent, ConnectionRecord } from '#shared/connections/model';
 import { applyEvent, sameRecord } from '#shared/connections/transitions';
 import { type OutboxAction, outboxActions } from '#shared/events/outbox';
+import { expectBusEventContract } from '../helpers/event-contracts.ts';
 
 /**
  * The outbox's promise to the app, for any order and duplication of a user's deliveries: the last
@@ -61,7 +62,10 @@ function arrive(events: readonly ConnectionEvent[], arrival: { copies: number[];
     .map(({ event }) => event);
 }
 
-/** Applies events as the store does (no write when nothing changes) and collects what the stream says. */
+/**
+ * Applies events as the store does (no write when nothing changes) and collects what the stream says;
+ * every event it means for the app must keep its JSON Schema (schemas/events/).
+ */
 function publish(events: readonly ConnectionEvent[]): {
   record: ConnectionRecord | undefined;
   actions: OutboxAction[];
@@ -81,6 +85,10 @@ function publish(events: readonly ConnectionEvent[]): {
       );
     }
     record = next;
+  }
+  for (const action of actions) {
+    if (action.kind === 'connection')
+      expectBusEventContract({ detailType: 'terra.connection', detail: action.detail });
   }
   return { record, actions };
 }
