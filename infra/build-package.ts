@@ -13,7 +13,9 @@ import { functionEntry, PROJECT_ROOT, prebuiltDir } from './constructs/terra-fun
  *   source bundled by esbuild into its `default` file, what the package declares (dependencies, peer
  *   dependencies) left to the installer and everything else (our shared code, zod) inside; its
  *   declarations bundled by dts-bundle-generator into its `types` file, our own types inlined. Neither
- *   needs our sources or the `#shared/*` aliases, which point at TypeScript that is not shipped.
+ *   needs our sources or the `#shared/*` aliases, which point at TypeScript that is not shipped. A new
+ *   entry (the frontend client, `./client`) is one line there: `{"terra-connect-source": "./…/index.ts",
+ *   "types": "./dist/client/index.d.ts", "default": "./dist/client/index.js"}`.
  * - Every function, prebuilt with the stack's own bundling options (infra/bundling.ts) into
  *   `dist/functions/<entry>/index.mjs`, which the construct deploys where our sources are not there.
  */
@@ -28,14 +30,14 @@ const DIST = join(PROJECT_ROOT, 'dist');
 /** The export condition under which package.json names an entry's source (tsconfig, vitest.config). */
 const SOURCE = 'terra-connect-source';
 
-export interface PackageEntry {
+interface PackageEntry {
   subpath: string;
   source: string;
   types: string;
   output: string;
 }
 
-export function packageEntries(): PackageEntry[] {
+function packageEntries(): PackageEntry[] {
   const manifest = readManifest();
   return Object.entries(manifest.exports).flatMap(([subpath, target]) => {
     const source = target[SOURCE];
