@@ -1,61 +1,10 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { BUNDLING, functionEntry } from '../../infra/constructs/terra-function.ts';
+import { build, type Metafile } from 'esbuild';
+import { BUNDLE_FILE, stackEsbuildOptions } from '../../infra/bundling.ts';
+import { functionEntry } from '../../infra/constructs/terra-function.ts';
 import { PROJECT_ROOT } from './paths.ts';
-
-/**
- * Bundles exactly as the stack does: `BUNDLING` from infra/constructs/terra-function.ts turned into
- * the esbuild options NodejsFunction passes on the command line (`--bundle --platform=node --format
- * --target --minify --sourcemap --sources-content --main-fields --banner:js`, no externals when the
- * SDK is bundled, the output `index.mjs`), NodejsFunction's defaults for the options it leaves out.
- * A bundling option the stack starts using that is not handled here fails the type check below, so
- * the benchmark cannot quietly build something else.
- */
-type Handled =
-  | 'format'
-  | 'target'
-  | 'minify'
-  | 'sourceMap'
-  | 'sourcesContent'
-  | 'mainFields'
-  | 'bundleAwsSDK'
-  | 'banner';
-const EVERY_OPTION_HANDLED: [Exclude<keyof typeof BUNDLING, Handled>] extends [never] ? true : never = true;
-
-interface StackBundling {
-  format?: OutputFormat;
-  target?: string;
-  minify?: boolean;
-  sourceMap?: boolean;
-  sourcesContent?: boolean;
-  mainFields?: readonly string[];
-  bundleAwsSDK?: boolean;
-  banner?: string;
-}
-const STACK: StackBundling = BUNDLING;
-const ESM = (STACK.format ?? OutputFormat.CJS) === OutputFormat.ESM;
-
-export function stackEsbuildOptions(): BuildOptions {
-  void EVERY_OPTION_HANDLED;
-  return {
-    bundle: true,
-    platform: 'node',
-    format: ESM ? 'esm' : 'cjs',
-    // The stack's runtime is Node.js 22; NodejsFunction derives the same target from it.
-    target: STACK.target ?? 'node22',
-    minify: STACK.minify ?? false,
-    sourcemap: STACK.sourceMap ?? false,
-    sourcesContent: STACK.sourcesContent ?? true,
-    ...(STACK.mainFields ? { mainFields: [...STACK.mainFields] } : {}),
-    // NodejsFunction's default externals (`@aws-sdk/*`) apply only when the SDK is not bundled.
-    external: STACK.bundleAwsSDK ? [] : ['@aws-sdk/*'],
-    ...(STACK.banner ? { banner: { js: STACK.banner } } : {}),
-    logLevel: 'error',
-  };
-}
 
 export interface Bundle {
   file: string;
@@ -65,9 +14,13 @@ export interface Bundle {
   metafile: Metafile;
 }
 
+/**
+ * Bundles exactly as the stack does: `stackEsbuildOptions()` is the stack's `BUNDLING`
+ * (infra/bundling.ts) as esbuild options, the same the package build ships prebuilt.
+ */
 async function bundleTo(entry: string, outDir: string): Promise<Bundle> {
   mkdirSync(outDir, { recursive: true });
-  const file = join(outDir, ESM ? 'index.mjs' : 'index.js');
+  const file = join(outDir, BUNDLE_FILE);
   const result = await build({
     ...stackEsbuildOptions(),
     entryPoints: [entry],

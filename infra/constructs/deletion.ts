@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Validations } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -65,7 +65,6 @@ export class Deletion extends Construct {
       failed,
       'Deletion steps that failed five times: a person is not fully deleted yet.',
     );
-    new CfnOutput(scope, 'DeletionQueueUrl', { value: this.queue.queueUrl });
   }
 
   /** A function that starts deletions (`DELETE /me`) may queue their next steps. */

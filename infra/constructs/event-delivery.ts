@@ -1,5 +1,5 @@
-import { CfnOutput, Duration, Validations } from 'aws-cdk-lib';
-import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { Duration, Validations } from 'aws-cdk-lib';
+import { EventBus, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
@@ -22,6 +22,8 @@ export interface EventDeliveryProps {
   environmentOf: (entry: string, extra: Record<string, string>) => Record<string, string>;
   /** One example subscription (a rule to an SQS queue with a dead-letter queue); on by default. */
   exampleSubscription: boolean;
+  /** The app's own bus (same account and region) instead of one of our own. */
+  bus?: IEventBus;
 }
 
 const QUEUE_DEFAULTS = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true } as const;
@@ -32,18 +34,20 @@ const QUEUE_DEFAULTS = { encryption: QueueEncryption.SQS_MANAGED, enforceSSL: tr
  * queue both share, an example subscription, and the read-only policy a consumer attaches.
  */
 export class EventDelivery extends Construct {
-  readonly bus: EventBus;
+  readonly bus: IEventBus;
   readonly deadLetters: Queue;
   readonly publisher: TerraFunction;
   readonly backfill: TerraFunction;
   readonly consumerPolicy: ManagedPolicy;
+  /** The example subscription's queue, when there is one. */
+  readonly appEvents?: Queue;
 
   constructor(scope: Construct, id: string, props: EventDeliveryProps) {
     super(scope, id);
     const { storage, monitoring } = props;
-    this.bus = new EventBus(this, 'Bus', {
-      description: 'terra-connect: events for the app (source terra-connect)',
-    });
+    this.bus =
+      props.bus ??
+      new EventBus(this, 'Bus', { description: 'terra-connect: events for the app (source terra-connect)' });
 
     this.deadLetters = new Queue(this, 'DeadLetters', {
       ...QUEUE_DEFAULTS,
@@ -172,7 +176,7 @@ export class EventDelivery extends Construct {
         id: 'AwsSolutions-SQS3',
         reason: 'The example subscription’s dead-letter queue.',
       });
-      const queue = new Queue(this, 'AppEvents', {
+      this.appEvents = new Queue(this, 'AppEvents', {
         ...QUEUE_DEFAULTS,
         retentionPeriod: Duration.days(4),
         deadLetterQueue: { queue: failed, maxReceiveCount: 5 },
@@ -181,15 +185,8 @@ export class EventDelivery extends Construct {
         eventBus: this.bus,
         description: 'Example subscription: every terra-connect event into a queue the app consumes',
         eventPattern: { source: [EVENT_SOURCE] },
-        targets: [new SqsQueue(queue, { deadLetterQueue: failed, retryAttempts: 8 })],
-      });
-      new CfnOutput(scope, 'AppEventsQueueUrl', {
-        value: queue.queueUrl,
-        description: 'Example subscription: the queue your app reads',
+        targets: [new SqsQueue(this.appEvents, { deadLetterQueue: failed, retryAttempts: 8 })],
       });
     }
-    new CfnOutput(scope, 'EventBusName', { value: this.bus.eventBusName });
-    new CfnOutput(scope, 'DeadLetterQueueUrl', { value: this.deadLetters.queueUrl });
-    new CfnOutput(scope, 'ConsumerPolicyArn', { value: this.consumerPolicy.managedPolicyArn });
   }
 }

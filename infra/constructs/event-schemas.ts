@@ -1,4 +1,3 @@
-import { CfnOutput } from 'aws-cdk-lib';
 import { CfnRegistry, CfnSchema } from 'aws-cdk-lib/aws-eventschemas';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '#shared/events/bus-events';
@@ -32,6 +31,5 @@ export class EventSchemas extends Construct {
           description: `The ${type} event as a rule's target receives it`,
         }),
     );
-    new CfnOutput(scope, 'EventSchemaRegistryName', { value: this.registry.attrRegistryName });
   }
 }

@@ -1,5 +1,12 @@
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import { AttributeType, Billing, ProjectionType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  Billing,
+  type ITableV2,
+  ProjectionType,
+  StreamViewType,
+  TableV2,
+} from 'aws-cdk-lib/aws-dynamodb';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import {
   BlockPublicAccess,
@@ -32,6 +39,26 @@ export interface StorageProps {
   archiveExpirationDays: number;
   /** Days after which quarantined (stale) deliveries are deleted. */
   quarantineExpirationDays: number;
+  /** Both tables as they already exist (see `ExistingTables`), instead of new ones. */
+  existingTables?: ExistingTables;
+}
+
+/** A table that exists already: its name, and the ARN of its stream (the outbox the publisher reads). */
+export interface ExistingTable {
+  readonly tableName: string;
+  readonly tableStreamArn: string;
+}
+
+/**
+ * Tables a deployment already has, e.g. those an earlier stack retained. Both or neither: the inbox holds
+ * each connection's owner guard, written with the record in one transaction, so one table without the
+ * other would be records without guards. Each must have exactly the shape `Storage` creates (keys,
+ * indexes, TTL, a `NEW_AND_OLD_IMAGES` stream; README, "Use it in your app"): the grants below name only
+ * these tables, their indexes and streams, as they do for tables of our own.
+ */
+export interface ExistingTables {
+  readonly connections: ExistingTable;
+  readonly inbox: ExistingTable;
 }
 
 /**
@@ -72,46 +99,19 @@ export function archiveLifecycle(props: StorageProps): LifecycleRule[] {
  * grant helpers that hand each function exactly the actions it uses on exactly these resources.
  */
 export class Storage extends Construct {
-  readonly connections: TableV2;
-  readonly inbox: TableV2;
+  readonly connections: ITableV2;
+  readonly inbox: ITableV2;
   readonly archive: Bucket;
 
   constructor(scope: Construct, id: string, props: StorageProps) {
     super(scope, id);
-    this.connections = new TableV2(this, 'Connections', {
-      // As the product promises (docs/decisions/0020): an app user's partition holds its connections.
-      partitionKey: { name: CONNECTIONS_KEYS.partitionKey, type: AttributeType.STRING },
-      sortKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
-      globalSecondaryIndexes: [
-        {
-          indexName: CONNECTIONS_KEYS.byUserIdIndex,
-          partitionKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
-          projectionType: ProjectionType.KEYS_ONLY,
-        },
-      ],
-      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
-      billing: Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    this.inbox = new TableV2(this, 'Inbox', {
-      partitionKey: { name: INBOX_KEYS.partitionKey, type: AttributeType.STRING },
-      globalSecondaryIndexes: [
-        {
-          indexName: INBOX_KEYS.byAttentionIndex,
-          partitionKey: { name: INBOX_KEYS.attentionKey, type: AttributeType.STRING },
-          sortKey: { name: INBOX_KEYS.attentionSort, type: AttributeType.STRING },
-          projectionType: ProjectionType.KEYS_ONLY,
-        },
-      ],
-      timeToLiveAttribute: INBOX_KEYS.ttlAttribute,
-      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
-      billing: Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: true,
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const existing = props.existingTables;
+    this.connections = existing
+      ? TableV2.fromTableAttributes(this, 'Connections', existing.connections)
+      : Storage.connectionsTable(this);
+    this.inbox = existing
+      ? TableV2.fromTableAttributes(this, 'Inbox', existing.inbox)
+      : Storage.inboxTable(this);
 
     const accessLogs = new Bucket(this, 'ArchiveAccessLogs', {
       encryption: BucketEncryption.S3_MANAGED,
@@ -131,6 +131,46 @@ export class Storage extends Construct {
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'archive/',
       lifecycleRules: archiveLifecycle(props),
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  private static connectionsTable(scope: Storage): TableV2 {
+    return new TableV2(scope, 'Connections', {
+      // As the product promises (docs/decisions/0020): an app user's partition holds its connections.
+      partitionKey: { name: CONNECTIONS_KEYS.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
+      globalSecondaryIndexes: [
+        {
+          indexName: CONNECTIONS_KEYS.byUserIdIndex,
+          partitionKey: { name: CONNECTIONS_KEYS.sortKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+      ],
+      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+  }
+
+  private static inboxTable(scope: Storage): TableV2 {
+    return new TableV2(scope, 'Inbox', {
+      partitionKey: { name: INBOX_KEYS.partitionKey, type: AttributeType.STRING },
+      globalSecondaryIndexes: [
+        {
+          indexName: INBOX_KEYS.byAttentionIndex,
+          partitionKey: { name: INBOX_KEYS.attentionKey, type: AttributeType.STRING },
+          sortKey: { name: INBOX_KEYS.attentionSort, type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+      ],
+      timeToLiveAttribute: INBOX_KEYS.ttlAttribute,
+      dynamoStream: StreamViewType.NEW_AND_OLD_IMAGES,
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }

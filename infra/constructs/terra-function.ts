@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
@@ -11,38 +12,48 @@ import {
 } from 'aws-cdk-lib/aws-iam';
 import {
   Architecture,
+  Code,
+  Function as LambdaFunction,
   ParamsAndSecretsLayerVersion,
   ParamsAndSecretsLogLevel,
   ParamsAndSecretsVersions,
   Runtime,
 } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { BUNDLE_FILE, BUNDLING } from '../bundling.ts';
 
-/** The repository root, where `functions/` and `package-lock.json` live. */
+/**
+ * The repository root, where `functions/` and `package-lock.json` live; in the installed package, its
+ * root, where `dist/functions/` is (the built construct, `dist/cdk/index.js`, sits as deep as this file).
+ */
 export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A function's entry file, as the stack bundles it. */
 export const functionEntry = (entry: string): string => join(PROJECT_ROOT, 'functions', `${entry}.ts`);
 
+/** Where the package ships each function prebuilt: `dist/functions/<entry>/index.mjs` (npm run build). */
+export const prebuiltDir = (entry: string, root = PROJECT_ROOT): string =>
+  join(root, 'dist', 'functions', entry);
+
 /**
- * How every function is bundled (esbuild through NodejsFunction). Exported so the benchmark builds the
- * very same bundles the stack deploys.
+ * A function's code: bundled from its source where the source is (this repository: `npm run synth`,
+ * the tests, the benchmark), else the bundle the package ships, built from the same source with the same
+ * options (infra/build-package.ts), so an app that installs the package needs neither our sources nor
+ * esbuild at synth. The source wins when both exist, so an edit is never shadowed by an old build.
  */
-export const BUNDLING = {
-  format: OutputFormat.ESM,
-  target: 'node22',
-  minify: true,
-  // No source maps: loading one with --enable-source-maps cost the webhook ~20 ms of every cold start,
-  // and the logs carry error names and messages, never stacks (README, "Cold start").
-  sourceMap: false,
-  // ESM first: a CommonJS build of the same code imports about twice as slowly.
-  mainFields: ['module', 'main'],
-  bundleAwsSDK: true,
-  // Bundled CommonJS dependencies may still call require(); give the ES module one.
-  banner: "import { createRequire } from 'module';const require = createRequire(import.meta.url);",
-} as const;
+export type FunctionCode = { source: string } | { prebuilt: string };
+
+export function functionCode(entry: string, root = PROJECT_ROOT): FunctionCode {
+  const source = join(root, 'functions', `${entry}.ts`);
+  if (existsSync(source)) return { source };
+  const prebuilt = prebuiltDir(entry, root);
+  if (existsSync(join(prebuilt, BUNDLE_FILE))) return { prebuilt };
+  throw new Error(
+    `No code for function '${entry}': neither its source ${source} nor its prebuilt bundle ${join(prebuilt, BUNDLE_FILE)} exists. The package must be built (npm run build) before it is packed.`,
+  );
+}
 
 export interface TerraFunctionProps {
   /** Entry file under `functions/`, without extension. */
@@ -59,6 +70,8 @@ export interface TerraFunctionProps {
    * own cache), so the bundle needs no Secrets Manager client (docs/decisions/0017-…).
    */
   readsSecret?: boolean;
+  /** Where `functions/` or `dist/functions/` is: this package's root unless a test says otherwise. */
+  codeRoot?: string;
 }
 
 /** The extension as every secret-reading function runs it: cached, refreshed as the code refreshes. */
@@ -76,7 +89,7 @@ const SECRETS_EXTENSION = ParamsAndSecretsLayerVersion.fromVersion(ParamsAndSecr
  * until the stack grants it more.
  */
 export class TerraFunction extends Construct implements IGrantable {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly logGroup: LogGroup;
   readonly grantPrincipal: IPrincipal;
 
@@ -101,11 +114,7 @@ export class TerraFunction extends Construct implements IGrantable {
         'Log streams are created per execution environment; the grant is scoped to this function’s log group.',
     });
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: functionEntry(props.entry),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+    const settings = {
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 512,
@@ -118,8 +127,24 @@ export class TerraFunction extends Construct implements IGrantable {
         POWERTOOLS_SERVICE_NAME: 'terra-connect',
         ...props.environment,
       },
-      bundling: { ...BUNDLING, mainFields: [...BUNDLING.mainFields] },
-    });
+    };
+    const code = functionCode(props.entry, props.codeRoot);
+    this.function =
+      'source' in code
+        ? new NodejsFunction(this, 'Function', {
+            ...settings,
+            entry: code.source,
+            handler: 'handler',
+            projectRoot: PROJECT_ROOT,
+            depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+            bundling: { ...BUNDLING, mainFields: [...BUNDLING.mainFields] },
+          })
+        : // NodejsFunction's asset is the bundle alone, its handler `index.handler`: the same here.
+          new LambdaFunction(this, 'Function', {
+            ...settings,
+            code: Code.fromAsset(code.prebuilt),
+            handler: 'index.handler',
+          });
     Validations.of(this.function).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
