@@ -309,7 +309,7 @@ describe('a scratch CDK app with the tarball installed', () => {
       "import { EVENT_TYPES, envelopeSchema, eventJsonSchema } from 'terra-connect/events';",
       'const require = createRequire(import.meta.url);',
       'const same = EVENT_TYPES.every((type) => JSON.stringify(eventJsonSchema(type)) ===',
-      "  JSON.stringify(JSON.parse(readFileSync(require.resolve(`terra-connect/schemas/events/${type}.json`), 'utf8'))));",
+      "  JSON.stringify(JSON.parse(readFileSync(require.resolve('terra-connect/schemas/events/' + type + '.json'), 'utf8'))));",
       "const bad = envelopeSchema('terra.user_deleted').safeParse({ 'detail-type': 'terra.user_deleted', detail: {} });",
       'console.log(JSON.stringify({ types: EVENT_TYPES, same, rejected: !bad.success }));',
     ].join('\n');
