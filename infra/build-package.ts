@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { generateDtsBundle } from 'dts-bundle-generator';
 import { build } from 'esbuild';
-import { FUNCTION_CONFIG } from '#shared/handlers/config-sections';
+import { FUNCTION_ENTRIES } from '#shared/handlers/manifest';
 import { BUNDLE_FILE, stackEsbuildOptions } from './bundling.ts';
 import { functionEntry, PROJECT_ROOT, prebuiltDir } from './constructs/terra-function.ts';
 
@@ -116,7 +116,7 @@ export async function buildPackage(): Promise<void> {
   const entries = packageEntries();
   for (const entry of entries) await bundleEntry(entry, installed);
   writeDeclarations(entries);
-  for (const entry of Object.keys(FUNCTION_CONFIG)) await buildFunction(entry);
+  for (const entry of FUNCTION_ENTRIES) await buildFunction(entry);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

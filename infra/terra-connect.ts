@@ -12,17 +12,15 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { SECTIONS } from '#shared/config';
-import { FUNCTION_CONFIG, type FunctionEntry, type SectionName } from '#shared/handlers/config-sections';
+import { FUNCTION_ENTRIES, FUNCTIONS, type FunctionEntry } from '#shared/handlers/manifest';
 import { ROUTES } from '#shared/http/routes';
-import { CHECKPOINT_ID } from '#shared/store/tables';
 import { Deletion } from './constructs/deletion.ts';
 import { EventDelivery } from './constructs/event-delivery.ts';
 import { EventSchemas } from './constructs/event-schemas.ts';
 import { TerraHttpApi } from './constructs/http-api.ts';
 import { Monitoring } from './constructs/monitoring.ts';
 import { type ExistingTables, Storage } from './constructs/storage.ts';
-import { TerraFunction } from './constructs/terra-function.ts';
+import { functionBuilder } from './functions.ts';
 import { resolveSettings, type TerraConnectSettingsProps } from './terra-connect-props.ts';
 
 export interface TerraConnectProps extends TerraConnectSettingsProps {
@@ -38,61 +36,6 @@ export interface TerraConnectProps extends TerraConnectSettingsProps {
    * must have exactly the shape this construct would create (README, "Use it in your app").
    */
   readonly existingTables?: ExistingTables;
-}
-
-type Grant =
-  | 'records'
-  | 'touch'
-  | 'listing'
-  | 'inbox'
-  | 'archiveWrite'
-  | 'deletion'
-  | 'deletionStatus'
-  | 'sdkClaimOpen'
-  | 'sdkClaimRead';
-
-/** What each function may touch besides its logs and the Terra secret (every function reads that). */
-const ACCESS: Record<string, readonly Grant[]> = {
-  'terra-webhook': ['records', 'touch', 'inbox', 'archiveWrite'],
-  'terra-callback': ['records'],
-  // `?refresh=true` applies what Terra says before listing; an SDK-only user only under the caller's claim.
-  'list-connections': ['records', 'listing', 'sdkClaimRead'],
-  'create-connection': ['records'],
-  'delete-connection': ['records'],
-  'create-session': [],
-  'list-providers': [],
-  // The token names no app user: the caller's claim is what binds the SDK connection to them.
-  'create-sdk-token': ['sdkClaimOpen'],
-  'delete-me': ['deletion'],
-  'get-deletion': ['deletionStatus'],
-};
-
-/** The variables of the sections a function reads (shared/handlers/config-sections.ts), and no others. */
-export function functionEnvironment(entry: string, settings: Record<string, string>): Record<string, string> {
-  const sections: readonly SectionName[] | undefined = FUNCTION_CONFIG[entry as FunctionEntry];
-  if (!sections) throw new Error(`No configuration sections declared for function '${entry}'.`);
-  const wanted = new Set(sections.flatMap((name) => SECTIONS[name].variables));
-  return Object.fromEntries(Object.entries(settings).filter(([name]) => wanted.has(name)));
-}
-
-/** Only functions that talk to Terra or check its signatures read the Terra secret. */
-function readsTerraSecret(entry: string): boolean {
-  const sections: readonly SectionName[] = FUNCTION_CONFIG[entry as FunctionEntry] ?? [];
-  return sections.includes('terra') || sections.includes('webhook');
-}
-
-function grant(storage: Storage, fn: TerraFunction, grants: readonly Grant[]): void {
-  for (const name of grants) {
-    if (name === 'records') storage.grantRecordWrites(fn);
-    if (name === 'touch') storage.grantRecordTouch(fn);
-    if (name === 'listing') storage.grantRecordListing(fn);
-    if (name === 'inbox') storage.grantInbox(fn);
-    if (name === 'archiveWrite') storage.grantArchiveWrite(fn);
-    if (name === 'deletion') storage.grantDeletion(fn);
-    if (name === 'deletionStatus') storage.grantDeletionJobs(fn, ['dynamodb:GetItem']);
-    if (name === 'sdkClaimOpen') storage.grantSdkClaims(fn, ['dynamodb:PutItem']);
-    if (name === 'sdkClaimRead') storage.grantSdkClaims(fn, ['dynamodb:GetItem']);
-  }
 }
 
 /** A function's name: its entry under `functions/` (one per route, then those no route calls). */
@@ -112,7 +55,7 @@ export type TerraFunctionName =
   | 'backfill'
   | 'deletion-worker';
 
-// Spelled out for the package's declarations; a function added to config-sections.ts and not here, or
+// Spelled out for the package's declarations; a function added to the manifest and not here, or
 // the other way round, fails the type check.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const NAMES_MATCH: Same<TerraFunctionName, FunctionEntry> = true;
@@ -189,37 +132,23 @@ export class TerraConnect extends Construct {
       ...(settingsOf.terraApiUrl ? { TERRA_API_URL: settingsOf.terraApiUrl } : {}),
       ...(settingsOf.terraWidgetMode ? { TERRA_WIDGET_MODE: settingsOf.terraWidgetMode } : {}),
     };
-    const environmentOf = (entry: string) => functionEnvironment(entry, settings);
     const logRetention = settingsOf.logRetention;
-
     const monitoring = new Monitoring(this, 'Monitoring');
-    const deletion = new Deletion(this, 'Deletion', {
+    const build = functionBuilder({
       storage,
       terraSecret,
       monitoring,
       logRetention,
-      environmentOf: (entry, extra) => functionEnvironment(entry, { ...settings, ...extra }),
+      settings,
+      webhookReservedConcurrency: settingsOf.webhookReservedConcurrency,
     });
+    const deletion = new Deletion(this, 'Deletion', { monitoring, build });
     settings.DELETION_QUEUE_URL = deletion.queue.queueUrl;
     const routes = ROUTES.map((route) => {
-      const access = ACCESS[route.entry];
-      if (!access) throw new Error(`No access rules for function '${route.entry}'.`);
-      const webhook = route.entry === 'terra-webhook';
-      const fn = new TerraFunction(this, route.entry, {
-        entry: route.entry,
-        environment: environmentOf(route.entry),
-        // Terra waits ~8 s for an answer; the receiver must fail (and be retried) well before.
-        timeout: webhook ? Duration.seconds(5) : Duration.seconds(10),
-        memorySize: webhook ? 1024 : 512,
-        logRetention,
-        ...(webhook ? { reservedConcurrency: settingsOf.webhookReservedConcurrency } : {}),
-        readsSecret: readsTerraSecret(route.entry),
-      });
-      if (readsTerraSecret(route.entry)) terraSecret.grantRead(fn);
-      grant(storage, fn, access);
-      if (access.includes('deletion')) deletion.letStart(fn.function);
-      monitoring.watchFunction(route.entry, fn.function);
-      if (webhook) monitoring.watchWebhook(fn.logGroup);
+      const fn = build(this, route.entry);
+      // A route that deletes (`DELETE /me`) queues the steps that outlast its request.
+      if (FUNCTIONS[route.entry].access.some((grant) => grant === 'deletion')) deletion.letStart(fn.function);
+      if (route.entry === 'terra-webhook') monitoring.watchWebhook(fn.logGroup);
       return { ...route, function: fn.function };
     });
 
@@ -245,19 +174,7 @@ export class TerraConnect extends Construct {
     });
     monitoring.watchApi(http.stage.metricServerError({ period: Duration.minutes(5) }));
 
-    const reconciler = new TerraFunction(this, 'reconcile', {
-      entry: 'reconcile',
-      environment: environmentOf('reconcile'),
-      // Pages through every Terra user; a run that reaches its deadline checkpoints and the next resumes.
-      timeout: Duration.minutes(10),
-      logRetention,
-      readsSecret: true,
-    });
-    terraSecret.grantRead(reconciler);
-    storage.grantRecordWrites(reconciler);
-    storage.grantConnectionsScan(reconciler);
-    storage.grantCheckpoint(reconciler, CHECKPOINT_ID);
-    monitoring.watchFunction('reconcile', reconciler.function);
+    const reconciler = build(this, 'reconcile');
     new Rule(this, 'ReconcileSchedule', {
       schedule: Schedule.expression(settingsOf.reconcileSchedule),
       targets: [new LambdaFunction(reconciler.function, { retryAttempts: 0 })],
@@ -265,10 +182,8 @@ export class TerraConnect extends Construct {
 
     const events = new EventDelivery(this, 'Events', {
       storage,
-      terraSecret,
       monitoring,
-      logRetention,
-      environmentOf: (entry, extra) => functionEnvironment(entry, { ...settings, ...extra }),
+      build,
       exampleSubscription: settingsOf.exampleSubscription,
       ...(eventBus ? { bus: eventBus } : {}),
     });
@@ -344,9 +259,9 @@ export class TerraConnect extends Construct {
   }
 }
 
-/** Every entry of shared/handlers/config-sections.ts has its function here, or the synth stops. */
+/** Every entry of the manifest (shared/handlers/manifest.ts) has its function here, or the synth stops. */
 function everyFunction(byEntry: Partial<Record<FunctionEntry, IFunction>>): TerraConnectFunctions {
-  const missing = (Object.keys(FUNCTION_CONFIG) as FunctionEntry[]).filter((entry) => !byEntry[entry]);
+  const missing = FUNCTION_ENTRIES.filter((entry) => !byEntry[entry]);
   if (missing.length > 0) throw new Error(`No function built for: ${missing.join(', ')}.`);
   return byEntry as TerraConnectFunctions;
 }

@@ -294,8 +294,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const deletions = localDeletionQueue(env);
     stops.push(() => deletions.stop());
     for (const spec of ROUTES) {
-      const build = HTTP_HANDLERS[spec.entry as keyof typeof HTTP_HANDLERS];
-      if (!build) throw new Error(`no handler for route entry '${spec.entry}'`);
+      const build = HTTP_HANDLERS[spec.entry];
       routes.push({ ...spec, handler: build(env, { queue: deletions }) as LambdaHandler });
     }
     archive = new DirectoryArchive(archiveDir);

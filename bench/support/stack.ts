@@ -72,7 +72,7 @@ function fromTemplate(
       actionsByRole.set(role.Ref, actions);
     }
   }
-  const httpEntries = new Set(ROUTES.map((route) => route.entry));
+  const httpEntries = new Set<string>(ROUTES.map((route) => route.entry));
   const functions: StackFunction[] = [];
   for (const [logicalId, resource] of resources) {
     // Only TerraFunctions: the stack's custom resources (log retention, auto-delete) are not ours.

@@ -1,23 +1,17 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { FUNCTIONS } from '#shared/handlers/manifest';
+import type { BuildFunction } from '../functions.ts';
 import type { Monitoring } from './monitoring.ts';
-import type { Storage } from './storage.ts';
-import { TerraFunction } from './terra-function.ts';
+import type { TerraFunction } from './terra-function.ts';
 
 export interface DeletionProps {
-  storage: Storage;
-  terraSecret: ISecret;
   monitoring: Monitoring;
-  logRetention: RetentionDays;
-  environmentOf: (entry: string, extra: Record<string, string>) => Record<string, string>;
+  build: BuildFunction;
 }
-
-const WORKER_TIMEOUT = Duration.minutes(5);
 
 /**
  * Deleting a user beyond one request (docs/architecture.md, "Deleting a user"): a queue of next steps
@@ -43,23 +37,16 @@ export class Deletion extends Construct {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       // Lambda's advice for an SQS trigger: at least six times the function's timeout.
-      visibilityTimeout: WORKER_TIMEOUT.plus(Duration.minutes(25)),
+      visibilityTimeout: Duration.seconds(FUNCTIONS['deletion-worker'].timeoutSeconds).plus(
+        Duration.minutes(25),
+      ),
       deadLetterQueue: { queue: failed, maxReceiveCount: 5 },
     });
-    this.worker = new TerraFunction(this, 'deletion-worker', {
-      entry: 'deletion-worker',
-      environment: props.environmentOf('deletion-worker', { DELETION_QUEUE_URL: this.queue.queueUrl }),
-      readsSecret: true,
-      timeout: WORKER_TIMEOUT,
-      logRetention: props.logRetention,
-    });
+    this.worker = props.build(this, 'deletion-worker', { DELETION_QUEUE_URL: this.queue.queueUrl });
     this.worker.function.addEventSource(
       new SqsEventSource(this.queue, { batchSize: 1, reportBatchItemFailures: true }),
     );
-    props.terraSecret.grantRead(this.worker);
-    props.storage.grantDeletion(this.worker);
     this.queue.grantSendMessages(this.worker);
-    props.monitoring.watchFunction('deletion-worker', this.worker.function);
     props.monitoring.watchQueue(
       'deletions-dead-letters',
       failed,

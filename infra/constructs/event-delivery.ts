@@ -4,22 +4,19 @@ import { SqsQueue } from 'aws-cdk-lib/aws-events-targets';
 import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FilterCriteria, FilterRule, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE } from '#shared/events/bus-events';
+import type { BuildFunction } from '../functions.ts';
 import type { Monitoring } from './monitoring.ts';
 import { DATA_PREFIXES, type Storage } from './storage.ts';
-import { TerraFunction } from './terra-function.ts';
+import type { TerraFunction } from './terra-function.ts';
 
 export interface EventDeliveryProps {
   storage: Storage;
-  terraSecret: ISecret;
   monitoring: Monitoring;
-  logRetention: RetentionDays;
-  /** Settings for a function's environment (the stack's `functionEnvironment`). */
-  environmentOf: (entry: string, extra: Record<string, string>) => Record<string, string>;
+  /** Builds the publisher and the backfill as the manifest says; the streams and the bus are wired here. */
+  build: BuildFunction;
   /** One example subscription (a rule to an SQS queue with a dead-letter queue); on by default. */
   exampleSubscription: boolean;
   /** The app's own bus (same account and region) instead of one of our own. */
@@ -59,14 +56,9 @@ export class EventDelivery extends Construct {
     });
 
     // The outbox publisher: both streams, in order per shard; a failed record is reported and retried.
-    this.publisher = new TerraFunction(this, 'publisher', {
-      entry: 'publisher',
-      environment: props.environmentOf('publisher', {
-        EVENT_BUS_NAME: this.bus.eventBusName,
-        DEAD_LETTER_QUEUE_URL: this.deadLetters.queueUrl,
-      }),
-      timeout: Duration.minutes(1),
-      logRetention: props.logRetention,
+    this.publisher = props.build(this, 'publisher', {
+      EVENT_BUS_NAME: this.bus.eventBusName,
+      DEAD_LETTER_QUEUE_URL: this.deadLetters.queueUrl,
     });
     const stream = {
       startingPosition: StartingPosition.TRIM_HORIZON,
@@ -104,20 +96,9 @@ export class EventDelivery extends Construct {
     );
     this.bus.grantPutEventsTo(this.publisher);
     this.deadLetters.grantSendMessages(this.publisher);
-    // The records' owner and the data requests: reads and conditional writes on the connections table.
-    storage.grantRequestTracking(this.publisher);
-    // A new record's parked deliveries are applied by the publisher (docs/decisions/0020).
-    storage.grantParkedDrain(this.publisher);
-    storage.grantArchiveRead(this.publisher);
 
     // Backfill on connect: the connections stream, active records only; it talks to Terra, patiently.
-    this.backfill = new TerraFunction(this, 'backfill', {
-      entry: 'backfill',
-      environment: props.environmentOf('backfill', { TERRA_MAX_ATTEMPTS: '5', TERRA_DEADLINE_MS: '60000' }),
-      readsSecret: true,
-      timeout: Duration.minutes(5),
-      logRetention: props.logRetention,
-    });
+    this.backfill = props.build(this, 'backfill');
     this.backfill.function.addEventSource(
       new DynamoEventSource(storage.connections, {
         ...stream,
@@ -134,14 +115,11 @@ export class EventDelivery extends Construct {
         ],
       }),
     );
-    props.terraSecret.grantRead(this.backfill);
-    storage.grantRequestTracking(this.backfill);
 
     for (const [name, fn] of [
       ['publisher', this.publisher],
       ['backfill', this.backfill],
     ] as const) {
-      monitoring.watchFunction(name, fn.function);
       monitoring.watchStream(name, fn.function);
     }
     monitoring.watchQueue(

@@ -1,24 +1,15 @@
+import { FUNCTIONS, type HttpEntry, type Route } from '#shared/handlers/manifest';
+
 /**
- * The HTTP API, as data (docs/architecture.md, "Flows"). The CDK stack and the local adapter both build from this list,
- * so a route cannot exist in one and not the other.
+ * The HTTP API, as data (docs/architecture.md, "Flows"): the `route` of each function in the manifest.
+ * The CDK construct, the local adapter and the OpenAPI document all build from this list, so a route
+ * cannot exist in one and not the other.
  */
-export interface RouteSpec {
-  method: 'GET' | 'POST' | 'DELETE';
-  path: string;
-  /** The Lambda entry file under `functions/`, without extension. */
-  entry: string;
-  auth: 'jwt' | 'none';
+export interface RouteSpec extends Route {
+  /** The function the route calls: its entry file under `functions/`, without extension. */
+  entry: HttpEntry;
 }
 
-export const ROUTES: readonly RouteSpec[] = [
-  { method: 'POST', path: '/webhooks/terra', entry: 'terra-webhook', auth: 'none' },
-  { method: 'POST', path: '/sessions', entry: 'create-session', auth: 'jwt' },
-  { method: 'POST', path: '/connections', entry: 'create-connection', auth: 'jwt' },
-  { method: 'GET', path: '/connections', entry: 'list-connections', auth: 'jwt' },
-  { method: 'DELETE', path: '/connections/{user_id}', entry: 'delete-connection', auth: 'jwt' },
-  { method: 'GET', path: '/providers', entry: 'list-providers', auth: 'jwt' },
-  { method: 'POST', path: '/sdk-token', entry: 'create-sdk-token', auth: 'jwt' },
-  { method: 'GET', path: '/callbacks/terra/{outcome}', entry: 'terra-callback', auth: 'none' },
-  { method: 'DELETE', path: '/me', entry: 'delete-me', auth: 'jwt' },
-  { method: 'GET', path: '/me/deletion', entry: 'get-deletion', auth: 'jwt' },
-];
+export const ROUTES: readonly RouteSpec[] = Object.entries(FUNCTIONS).flatMap(([entry, spec]) =>
+  'route' in spec ? [{ ...spec.route, entry: entry as HttpEntry }] : [],
+);

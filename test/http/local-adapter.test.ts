@@ -35,7 +35,7 @@ function recordingRoutes(): { routes: LocalRoute[]; events: Event[] } {
       {
         method: 'GET',
         path: '/boom',
-        entry: 'boom',
+        entry: 'list-providers', // a handler that throws, on a route of its own
         auth: 'none',
         handler: async () => {
           throw new Error('boom');

@@ -7,7 +7,7 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTION_CONFIG } from '#shared/handlers/config-sections';
+import { FUNCTION_ENTRIES } from '#shared/handlers/manifest';
 import { TerraConnect, type TerraConnectProps } from '../../infra/terra-connect.ts';
 
 /**
@@ -98,7 +98,7 @@ describe('TerraConnect with plain props only', () => {
   });
 
   it('exposes every function by name, and leaves outputs to the app', () => {
-    expect(Object.keys(minimal.terra.functions).sort()).toEqual(Object.keys(FUNCTION_CONFIG).sort());
+    expect(Object.keys(minimal.terra.functions).sort()).toEqual(FUNCTION_ENTRIES.sort());
     for (const fn of Object.values(minimal.terra.functions)) expect(fn.node.path).toMatch(/^MyApp\/Terra\//);
     expect(minimal.template.findOutputs('*')).toEqual({});
   });

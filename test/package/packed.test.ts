@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EVENT_TYPES } from '#shared/events/schemas';
-import { FUNCTION_CONFIG } from '#shared/handlers/config-sections';
+import { FUNCTION_ENTRIES } from '#shared/handlers/manifest';
 import { ROUTES } from '#shared/http/routes';
 import { connectionsTableInput, inboxTableInput } from '#shared/store/tables';
 import { bundleSizes } from '../../infra/report-bundles.ts';
@@ -176,7 +176,7 @@ describe('npm pack', () => {
         'dist/consumer/index.d.ts',
         'dist/events/index.js',
         'dist/events/index.d.ts',
-        ...Object.keys(FUNCTION_CONFIG).map((entry) => `dist/functions/${entry}/index.mjs`),
+        ...FUNCTION_ENTRIES.map((entry) => `dist/functions/${entry}/index.mjs`),
       ]),
     );
     console.log(`${packed.filename}: ${packed.size} bytes packed, ${packed.unpackedSize} unpacked`);
@@ -235,7 +235,7 @@ describe('a scratch CDK app with the tarball installed', () => {
 
   it('deploys every function from the bundle the package ships', () => {
     const rows = bundleSizes(outdir, 'MyApp');
-    expect(rows.map((row) => row.function).sort()).toEqual(Object.keys(FUNCTION_CONFIG).sort());
+    expect(rows.map((row) => row.function).sort()).toEqual(FUNCTION_ENTRIES.sort());
     const shipped = (entry: string) =>
       createHash('sha256')
         .update(readFileSync(join(app, 'node_modules/terra-connect/dist/functions', entry, 'index.mjs')))

@@ -74,7 +74,7 @@ describe('openapi.json', () => {
   });
 
   it('refuses to build a document for a route without its operation', () => {
-    const extra = { method: 'GET', path: '/nowhere', entry: 'nowhere', auth: 'jwt' } as const;
+    const extra = { method: 'GET', path: '/nowhere', entry: 'list-providers', auth: 'jwt' } as const;
     expect(() => openApiDocument('0.0.0', [...ROUTES, extra])).toThrow(/GET \/nowhere.*OPERATIONS/);
     expect(() => openApiDocument('0.0.0', ROUTES.slice(1))).toThrow(/POST \/webhooks\/terra/);
   });
