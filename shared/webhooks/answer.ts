@@ -34,11 +34,16 @@ export type Verdict =
   /** No event id when the failure came before the delivery was named, or while it was quarantined. */
   | { outcome: 'error'; event_id?: string; failure: Failure };
 
+/** The body Terra gets back: an acknowledgement, or the error code (the outcome) and why. */
+export type WebhookAnswer =
+  | { received: true; outcome: DeliveryOutcome; event_id?: string }
+  | { error: { code: DeliveryOutcome; message: string } };
+
 export interface WebhookResult {
   status: number;
   outcome: DeliveryOutcome;
   event_id?: string;
-  body: Record<string, unknown>;
+  body: WebhookAnswer;
 }
 
 type VerdictOf<O extends DeliveryOutcome> = Extract<Verdict, { outcome: O }>;
@@ -102,7 +107,7 @@ export function answer(verdict: Verdict): WebhookResult {
 function answerAs<O extends DeliveryOutcome>(outcome: O, verdict: VerdictOf<O>): WebhookResult {
   const { status, message } = ANSWERS[outcome];
   const event_id = 'event_id' in verdict ? verdict.event_id : undefined;
-  const body =
+  const body: WebhookAnswer =
     status >= 400
       ? { error: { code: outcome, message: message?.(verdict) ?? outcome } }
       : event_id

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { WEBHOOK_OUTCOMES } from '#shared/http/responses';
 import { answer, answerHeaders, type DeliveryOutcome, type Verdict } from '#shared/webhooks/answer';
 
 /**
@@ -115,4 +116,20 @@ describe('answerHeaders', () => {
       expect(answerHeaders(outcome)).toStrictEqual({});
     },
   );
+});
+
+describe('the OpenAPI document (shared/http/responses.ts)', () => {
+  const verdictOf = (outcome: DeliveryOutcome): Verdict =>
+    outcome === 'rejected'
+      ? { outcome, reason: 'mismatch' }
+      : outcome === 'error'
+        ? { outcome, failure: { of: 'storage' } }
+        : { outcome, event_id: TRACE };
+  const documented = Object.entries(WEBHOOK_OUTCOMES).flatMap(([status, outcomes]) =>
+    outcomes.map((outcome): [DeliveryOutcome, number] => [outcome, Number(status)]),
+  );
+
+  it.each(documented)('documents %s under the status it is answered with, %i', (outcome, status) => {
+    expect(answer(verdictOf(outcome)).status).toBe(status);
+  });
 });
