@@ -3,6 +3,7 @@ import type { Env } from '#shared/config';
 import { lowerCaseHeaders, rawBody } from '#shared/http/request';
 import { json } from '#shared/http/respond';
 import { webhookDeps } from '#shared/runtime/webhook';
+import { answerHeaders } from '#shared/webhooks/answer';
 import { receiveWebhook } from '#shared/webhooks/receive';
 
 /**
@@ -17,6 +18,6 @@ export function terraWebhookHandler(env: Env) {
       headers: lowerCaseHeaders(event.headers),
       body: rawBody(event),
     });
-    return json(result.status, result.body, result.status === 503 ? { 'retry-after': '5' } : {});
+    return json(result.status, result.body, answerHeaders(result.outcome));
   };
 }

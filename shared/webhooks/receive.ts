@@ -1,19 +1,25 @@
-import { createHash } from 'node:crypto';
 import type { ConnectionEvent } from '#shared/connections/model';
 import { withClaimedReferences } from '#shared/connections/sdk-claims';
-import { TRACE_ID } from '#shared/ids';
 import type { Log } from '#shared/log';
-import { type ParsedWebhook, parseWebhook, type Subject } from '#shared/terra/events';
+import type { ParsedWebhook, Subject } from '#shared/terra/events';
 import { verifySignature } from '#shared/terra/signature';
-import { type ArchiveWriter, archiveKey, payloadKeyFor } from './archive.ts';
+import { answer, type DownloadFailure, type Verdict, type WebhookResult } from './answer.ts';
+import type { ArchiveWriter } from './archive.ts';
+import { about, type Identified, identify, parseBody } from './identify.ts';
+import { archiveOf, duplicate, forgotten, type InFlight, inFlight } from './in-flight.ts';
 import type { Fetched, PayloadFetcher } from './payloads.ts';
-import type { DeliveryConnections, DeliveryFacts, DeliveryLedger } from './ports.ts';
+import type { DeliveryConnections, DeliveryLedger } from './ports.ts';
+import { quarantine } from './quarantine.ts';
+
+export type { DeliveryOutcome, WebhookAnswer, WebhookResult } from './answer.ts';
+export { parseOrderingTimestamp } from './identify.ts';
 
 /**
  * The receiver (docs/architecture.md, "The webhook pipeline"): verify the raw bytes → parse → archive →
  * record and apply → answer. 401 writes nothing, except that a validly signed delivery outside the time
  * window is quarantined (kept, never applied); our own failures answer 500 so Terra retries, and every
- * step is safe to repeat, so the retry repairs whatever a failed attempt left.
+ * step is safe to repeat, so the retry repairs whatever a failed attempt left. The steps speak in
+ * verdicts; `answer` (answer.ts) alone turns them into statuses and bodies.
  */
 export interface WebhookDeps {
   /** Resolved per delivery (a cached secret in AWS); a failure to read it is ours: 500, nothing written. */
@@ -47,90 +53,8 @@ export interface Delivery {
   };
 }
 
-export type DeliveryOutcome =
-  | 'processed'
-  | 'duplicate'
-  | 'ignored'
-  | 'rejected'
-  | 'stale'
-  | 'malformed'
-  | 'in_progress'
-  | 'deleted_user'
-  | 'parked'
-  | 'payload_failed'
-  | 'error';
-
-/** The body Terra gets back: an acknowledgement, or the error code (the outcome) and why. */
-export type WebhookAnswer =
-  | { received: true; outcome: DeliveryOutcome; event_id?: string }
-  | { error: { code: DeliveryOutcome; message: string } };
-
-export interface WebhookResult {
-  status: number;
-  outcome: DeliveryOutcome;
-  event_id?: string;
-  body: WebhookAnswer;
-}
-
-// A date alone is UTC by definition; a date-time must say its zone.
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?))?$/i;
 const IN_PROGRESS_POLLS = 15;
 const IN_PROGRESS_POLL_MS = 100;
-const BUSY = 'This delivery is being processed; retry later.';
-
-/** The last instant a `Date` can hold: ordering times beyond it would throw wherever they are printed. */
-const MAX_DATE_MS = 8.64e15;
-
-/** `x-terra-ordering-timestamp` as epoch ms; accepts epoch s/ms/µs/ns or ISO-8601, else undefined. */
-export function parseOrderingTimestamp(value: string | undefined): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) {
-    const n = Number(text);
-    const ms = n < 1e11 ? n * 1000 : n < 1e14 ? n : n < 1e17 ? n / 1000 : n / 1e6;
-    // 25 digits are still "nanoseconds", 1e18 ms: past any date, so the signature time orders it instead.
-    return ms <= MAX_DATE_MS ? Math.round(ms) : undefined;
-  }
-  // ISO-8601 only: Date.parse alone also reads legacy forms ('-5', 'x 2025') in local time.
-  if (!ISO_WITH_ZONE.test(text)) return undefined;
-  const parsed = Date.parse(text);
-  return Number.isNaN(parsed) ? undefined : parsed;
-}
-
-function decodeJson(body: Uint8Array): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body)) };
-  } catch {
-    return { ok: false };
-  }
-}
-
-const sha256 = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
-
-function answer(
-  status: number,
-  outcome: DeliveryOutcome,
-  event_id?: string,
-  message?: string,
-): WebhookResult {
-  const id = event_id ? { event_id } : {};
-  const body: WebhookAnswer =
-    status >= 400
-      ? { error: { code: outcome, message: message ?? outcome } }
-      : { received: true, outcome, ...id };
-  return { status, outcome, body, ...id };
-}
-
-/** One delivery on its way through the pipeline: what it is, and what we know about it so far. */
-interface InFlight {
-  deps: WebhookDeps;
-  facts: DeliveryFacts;
-  /** The notification's body for a downloaded `s3_payload`; otherwise the delivery's own body. */
-  raw: Buffer;
-  payload?: Buffer;
-  hash: string;
-  log: (outcome: DeliveryOutcome, extra?: Record<string, unknown>) => void;
-}
 
 export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Promise<WebhookResult> {
   const { headers, body } = delivery;
@@ -138,6 +62,7 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
 
   // 1. Signature over the exact bytes, before anything is parsed or written.
   let signedAt: number;
+  let stale = false;
   if (delivery.replay) signedAt = delivery.replay.signed_at;
   else {
     let secrets: readonly string[];
@@ -148,7 +73,7 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
         outcome: 'error',
         error: (error as Error).name,
       });
-      return answer(500, 'error', undefined, 'The signing secret could not be read; Terra will retry.');
+      return answer({ outcome: 'error', failure: { of: 'signing_secret' } });
     }
     const check = verifySignature({
       header: headers['terra-signature'] ?? headers['x-terra-signature'],
@@ -159,106 +84,59 @@ export async function receiveWebhook(deps: WebhookDeps, delivery: Delivery): Pro
     });
     if (!check.ok && check.reason !== 'outside_tolerance') {
       deps.log.warn('webhook rejected', { outcome: 'rejected', reason: check.reason });
-      return answer(401, 'rejected', undefined, `Invalid webhook signature (${check.reason}).`);
+      return answer({ outcome: 'rejected', reason: check.reason });
     }
     signedAt = check.timestamp;
-    if (!check.ok) {
-      // Authentic but outside the window: refused like any other, but kept (docs: "Stale deliveries").
-      return quarantine(deps, delivery, receivedAt, signedAt).catch((error: unknown) => failed(deps, error));
-    }
+    stale = !check.ok;
   }
 
-  const hash = sha256(body);
-  const traceId = headers['x-terra-trace-id']?.trim();
-  const event_id = traceId && TRACE_ID.test(traceId) ? traceId : `sha256:${hash}`;
-  const terraReference = headers['terra-reference']?.trim();
-  const facts: DeliveryFacts = {
-    event_id,
-    type: 'unknown',
-    archive_key: '',
-    bytes: body.length,
-    body_sha256: hash,
-    received_at: receivedAt,
-    at: parseOrderingTimestamp(headers['x-terra-ordering-timestamp']) ?? signedAt * 1000,
-    signed_at: signedAt,
-    ...(terraReference && TRACE_ID.test(terraReference) ? { terra_reference: terraReference } : {}),
-    ...(delivery.replay ? { replayed_at: new Date(receivedAt).toISOString() } : {}),
-  };
-  const flight: InFlight = {
-    deps,
-    facts,
-    raw: body,
-    hash,
-    log: (outcome, extra = {}) =>
-      deps.log.info('webhook', {
-        event_id,
-        outcome,
-        type: facts.type,
-        user_id: facts.user_id,
-        duration_ms: deps.now() - receivedAt,
-        ...extra,
-      }),
-  };
+  // 2. Named and parsed alike, whether it is applied or quarantined.
+  let identified: Identified;
+  try {
+    identified = identify({ headers, body, signed_at: signedAt, received_at: receivedAt });
+  } catch (error) {
+    return answer(failed(deps, error));
+  }
+  if (stale) {
+    // Authentic but outside the window: refused like any other, but kept (docs: "Stale deliveries").
+    return quarantine(deps, identified, body).then(answer, (error: unknown) => answer(failed(deps, error)));
+  }
+
+  const { facts, parsed } = identified;
+  if (delivery.replay) facts.replayed_at = new Date(receivedAt).toISOString();
+  const flight = inFlight(deps, identified, body);
 
   try {
-    const json = decodeJson(body);
-    if (!json.ok) {
+    if (parsed === undefined) {
       // Malformed under a valid signature: kept (archived) and marked failed, never retried into success.
-      facts.type = 'malformed';
       await archiveOf(flight);
       if ((await deps.deliveries.recordFailed(facts, 'malformed_json')) === 'duplicate')
-        return duplicate(flight);
+        return answer(duplicate(flight));
       flight.log('malformed');
-      return answer(400, 'malformed', event_id, 'The body is not valid JSON.');
+      return answer({ outcome: 'malformed', event_id: facts.event_id });
     }
-    const parsed = parseWebhook(json.value, { event_id, at: facts.at });
-    facts.type = parsed.type;
     if (parsed.kind === 's3_payload')
-      return await receiveDownloaded(flight, parsed.url, delivery.replay?.payload);
-    return await dispatch(flight, parsed);
+      return answer(await receiveDownloaded(flight, parsed.url, delivery.replay?.payload));
+    return answer(await dispatch(flight, parsed));
   } catch (error) {
-    return failed(deps, error, event_id);
+    return answer(failed(deps, error, facts.event_id));
   }
 }
 
-function failed(deps: WebhookDeps, error: unknown, event_id?: string): WebhookResult {
+function failed(deps: WebhookDeps, error: unknown, event_id?: string): Verdict {
   deps.log.error('webhook failed', {
     event_id,
     outcome: 'error',
     error: error instanceof Error ? { name: error.name, message: error.message } : 'unknown',
   });
-  return answer(500, 'error', event_id, 'The delivery could not be stored; Terra will retry it.');
+  const failure = { of: 'storage' } as const;
+  return event_id ? { outcome: 'error', event_id, failure } : { outcome: 'error', failure };
 }
 
-/** Archives the delivery (and a downloaded payload next to it) under its user, or `unattributed/`. */
-async function archiveOf(flight: InFlight): Promise<void> {
-  const { deps, facts } = flight;
-  facts.archive_key = archiveKey({
-    zone: 'delivery',
-    event_id: facts.event_id,
-    sha256: flight.hash,
-    receivedAtMs: facts.received_at,
-    user_id: facts.user_id,
-    reference_id: facts.reference_id,
-    ...(facts.parked ? { parked: true } : {}),
-  });
-  await deps.archive.put(facts.archive_key, flight.raw);
-  if (flight.payload) {
-    facts.payload_key = payloadKeyFor(facts.archive_key);
-    facts.payload_sha256 = sha256(flight.payload);
-    await deps.archive.put(facts.payload_key, flight.payload);
-  }
-  await deps.afterStep?.('archive');
-}
-
-function about(facts: DeliveryFacts, subject: Subject | undefined): void {
-  if (!subject) return;
-  facts.user_id = subject.user_id;
-  if (subject.reference_id !== null) facts.reference_id = subject.reference_id;
-  if (subject.provider !== undefined) facts.provider = subject.provider;
-}
-
-async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind: 's3_payload' }>) {
+async function dispatch(
+  flight: InFlight,
+  parsed: Exclude<ParsedWebhook, { kind: 's3_payload' }>,
+): Promise<Verdict> {
   const { deps, facts } = flight;
   switch (parsed.kind) {
     case 'connection':
@@ -290,24 +168,16 @@ async function dispatch(flight: InFlight, parsed: Exclude<ParsedWebhook, { kind:
   }
 }
 
-/** A copy of a delivery that was already recorded as further along: acknowledged, nothing changed. */
-function duplicate(flight: InFlight): WebhookResult {
-  flight.log('duplicate');
-  return answer(200, 'duplicate', flight.facts.event_id);
-}
-
-/** A delivery for a deleted Terra user: acknowledged and counted, neither applied nor archived. */
-function forgotten(flight: InFlight): WebhookResult {
-  flight.log('deleted_user');
-  return answer(200, 'deleted_user', flight.facts.event_id);
-}
-
-async function recordFinal(flight: InFlight, status: 'processed' | 'ignored', outcome: string) {
+async function recordFinal(
+  flight: InFlight,
+  status: 'processed' | 'ignored',
+  outcome: string,
+): Promise<Verdict> {
   await archiveOf(flight);
   const recorded = await flight.deps.deliveries.record(flight.facts, status, outcome);
   const result = recorded === 'duplicate' ? 'duplicate' : status === 'ignored' ? 'ignored' : 'processed';
   flight.log(result, { reason: outcome });
-  return answer(200, result, flight.facts.event_id);
+  return { outcome: result, event_id: flight.facts.event_id };
 }
 
 /**
@@ -315,7 +185,7 @@ async function recordFinal(flight: InFlight, status: 'processed' | 'ignored', ou
  * is announced through the delivery record itself, which exists once however often Terra repeats it.
  * Two writes: touch the record (which also says who the app user is), record the delivery.
  */
-async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subject): Promise<WebhookResult> {
+async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subject): Promise<Verdict> {
   const { deps, facts } = flight;
   about(facts, subject);
   const touched = await deps.connections.touch(
@@ -356,7 +226,7 @@ async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subj
   const recorded = await deps.deliveries.record(facts, 'processed', 'applied');
   const outcome = recorded === 'duplicate' ? 'duplicate' : 'processed';
   flight.log(outcome);
-  return answer(200, outcome, facts.event_id);
+  return { outcome, event_id: facts.event_id };
 }
 
 /**
@@ -364,7 +234,7 @@ async function applyData(flight: InFlight, event: ConnectionEvent, subject: Subj
  * `unattributed/`, and kept with its events, which are applied once the owner is known (the publisher
  * drains them when the user's first record commits).
  */
-async function park(flight: InFlight, events: ConnectionEvent[], unowned: string[]): Promise<WebhookResult> {
+async function park(flight: InFlight, events: ConnectionEvent[], unowned: string[]): Promise<Verdict> {
   const { deps, facts } = flight;
   facts.parked = true;
   await archiveOf(flight);
@@ -372,15 +242,15 @@ async function park(flight: InFlight, events: ConnectionEvent[], unowned: string
   if (parked === 'attributed') {
     // Owned (or deleted) since we looked, a rare race: Terra's retry takes the normal way.
     flight.log('error', { reason: 'attributed_meanwhile' });
-    return answer(500, 'error', facts.event_id, 'The Terra user was attributed meanwhile; Terra will retry.');
+    return { outcome: 'error', event_id: facts.event_id, failure: { of: 'attribution' } };
   }
   if (parked === 'duplicate') return duplicate(flight);
   flight.log('parked', { users: unowned });
-  return answer(200, 'parked', facts.event_id);
+  return { outcome: 'parked', event_id: facts.event_id };
 }
 
 /** Connection events keep the lease: the records and the delivery's closing move in one transaction. */
-async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): Promise<WebhookResult> {
+async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): Promise<Verdict> {
   const { deps, facts } = flight;
   const owners = await deps.connections.owners(all.map((event) => event.user_id));
   // An SDK device's reference counts only under that app user's live claim (POST /sdk-token), or when the
@@ -412,25 +282,25 @@ async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): 
   }
   if (claim.kind === 'in_progress') {
     flight.log('in_progress');
-    return answer(503, 'in_progress', facts.event_id, BUSY);
+    return { outcome: 'in_progress', event_id: facts.event_id };
   }
   if (claim.kind === 'done') {
     flight.log('duplicate', { previous: claim.status });
-    return answer(200, 'duplicate', facts.event_id);
+    return { outcome: 'duplicate', event_id: facts.event_id };
   }
   const { token } = claim;
   try {
     await deps.afterStep?.('claim');
     if ((await deps.deliveries.applyAndClose(facts, token, events)) === 'lease_lost') {
       flight.log('in_progress', { reason: 'lease_lost' });
-      return answer(503, 'in_progress', facts.event_id, BUSY);
+      return { outcome: 'in_progress', event_id: facts.event_id };
     }
   } catch (error) {
     await deps.deliveries.release(facts.event_id, token).catch(() => undefined);
     throw error;
   }
   flight.log('processed', { users: events.map((event) => event.user_id) });
-  return answer(200, 'processed', facts.event_id);
+  return { outcome: 'processed', event_id: facts.event_id };
 }
 
 /**
@@ -439,16 +309,15 @@ async function applyConnectionEvents(flight: InFlight, all: ConnectionEvent[]): 
  * and processed exactly as the inline event it stands for. A failure a retry can fix answers 500; a URL
  * that can never work again (expired, forbidden) is recorded as failed and answered 200.
  */
-async function receiveDownloaded(flight: InFlight, url: string, archived?: Buffer): Promise<WebhookResult> {
+async function receiveDownloaded(flight: InFlight, url: string, archived?: Buffer): Promise<Verdict> {
   const { deps, facts } = flight;
   const fetched: Fetched = archived ? { ok: true, body: archived } : await deps.payloads.fetch(url);
   if (!fetched.ok) return downloadFailed(flight, fetched.reason, fetched.retryable);
-  const json = decodeJson(fetched.body);
+  const parsed = parseBody(fetched.body, facts);
   // A body with no declared length that does not parse may just be cut short: not kept, retried.
-  if (!json.ok && fetched.maybeTruncated) return downloadFailed(flight, 'truncated', true);
+  if (parsed === undefined && fetched.maybeTruncated) return downloadFailed(flight, 'truncated', true);
   flight.payload = fetched.body;
   facts.bytes = fetched.body.length;
-  const parsed = json.ok ? parseWebhook(json.value, { event_id: facts.event_id, at: facts.at }) : undefined;
   if (parsed === undefined || parsed.kind === 's3_payload') return downloadFailed(flight, 'malformed', false);
   facts.type = parsed.type;
   return dispatch(flight, parsed);
@@ -458,69 +327,20 @@ async function receiveDownloaded(flight: InFlight, url: string, archived?: Buffe
  * The notification is kept either way (with the payload, when one was downloaded). A failure a retry may
  * fix answers 500; one that cannot heal is recorded failed, unless a copy of the delivery got further.
  */
-async function downloadFailed(flight: InFlight, reason: string, retryable: boolean): Promise<WebhookResult> {
+async function downloadFailed(
+  flight: InFlight,
+  reason: DownloadFailure,
+  retryable: boolean,
+): Promise<Verdict> {
   const { deps, facts } = flight;
   facts.type = 's3_payload';
   await archiveOf(flight);
   if (retryable) {
     flight.log('error', { reason });
-    return answer(500, 'error', facts.event_id, `The payload could not be downloaded (${reason}).`);
+    return { outcome: 'error', event_id: facts.event_id, failure: { of: 'download', reason } };
   }
   if ((await deps.deliveries.recordFailed(facts, `payload_${reason}`)) === 'duplicate')
     return duplicate(flight);
   flight.log('payload_failed', { reason });
-  return answer(200, 'payload_failed', facts.event_id);
-}
-
-/** Keeps an authentic delivery whose signature time is outside the window, for a deliberate replay. */
-async function quarantine(
-  deps: WebhookDeps,
-  delivery: Delivery,
-  receivedAt: number,
-  signedAt: number,
-): Promise<WebhookResult> {
-  const hash = sha256(delivery.body);
-  const traceId = delivery.headers['x-terra-trace-id']?.trim();
-  const event_id = traceId && TRACE_ID.test(traceId) ? traceId : `sha256:${hash}`;
-  const refusal = answer(401, 'stale', event_id, 'Invalid webhook signature (outside_tolerance).');
-  // Already known (a late copy of a delivery we have): nothing new to keep.
-  if ((await deps.deliveries.status(event_id)) !== undefined) return refusal;
-  const json = decodeJson(delivery.body);
-  const parsed = json.ok ? parseWebhook(json.value, { event_id, at: signedAt * 1000 }) : undefined;
-  const subject =
-    parsed?.kind === 'connection'
-      ? parsed.events[0]
-      : parsed?.kind === 'data' || parsed?.kind === 'tracking' || parsed?.kind === 'ignored'
-        ? parsed.subject
-        : undefined;
-  // Nothing of a deleted user (or deleted app user) is kept, not even in quarantine.
-  if (subject && (await deps.connections.deleted([subject.user_id])).size > 0) return refusal;
-  const reference = parsed?.kind === 'ignored' ? parsed.reference_id : undefined;
-  if (reference && (await deps.deliveries.referenceDeleted(reference))) return refusal;
-  const terraReference = delivery.headers['terra-reference']?.trim();
-  const facts: DeliveryFacts = {
-    event_id,
-    type: parsed?.type ?? 'malformed',
-    archive_key: archiveKey({
-      zone: 'quarantine',
-      event_id,
-      sha256: hash,
-      receivedAtMs: receivedAt,
-      user_id: subject?.user_id,
-      reference_id: subject?.reference_id ?? reference,
-    }),
-    bytes: delivery.body.length,
-    body_sha256: hash,
-    received_at: receivedAt,
-    at: parseOrderingTimestamp(delivery.headers['x-terra-ordering-timestamp']) ?? signedAt * 1000,
-    signed_at: signedAt,
-    ...(terraReference && TRACE_ID.test(terraReference) ? { terra_reference: terraReference } : {}),
-  };
-  about(facts, subject);
-  // Named by the app user alone (a cancelled login): `ops deliveries` and a deletion find it by it too.
-  if (subject === undefined && reference) facts.reference_id = reference;
-  await deps.archive.put(facts.archive_key, delivery.body);
-  await deps.deliveries.recordStale(facts);
-  deps.log.warn('webhook', { event_id, outcome: 'stale', type: facts.type, signed_at: signedAt });
-  return refusal;
+  return { outcome: 'payload_failed', event_id: facts.event_id };
 }

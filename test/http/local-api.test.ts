@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '#local/stack';
+import { identify } from '#shared/webhooks/identify';
+import { inboxOf } from '../helpers/local-stack.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 
 /** The local adapter on a random port, spoken to with real HTTP requests. */
@@ -135,6 +137,38 @@ describe('local API over HTTP', () => {
     expect((await connectionsOf(await tokenFor(`someone-else-${randomUUID()}`))).body.connections).toEqual(
       [],
     );
+  });
+
+  it('answers 503 with retry-after while another attempt holds the delivery, then applies it once', async () => {
+    const sub = `erin-${randomUUID()}`;
+    const body = authPayload(`oura-user-${randomUUID()}`, sub);
+    const headers = signedHeaders(body, { secret: SECRET, traceId: `trace-${randomUUID()}` });
+    // Another attempt's claim, under the id the receiver itself gives this delivery.
+    const { facts } = identify({
+      headers,
+      body: Buffer.from(body),
+      signed_at: Math.floor(Date.now() / 1000),
+      received_at: Date.now(),
+    });
+    const inbox = inboxOf(stack);
+    const other = await inbox.claim(facts);
+    if (other.kind !== 'claimed') throw new Error(`the other attempt's claim came back ${other.kind}`);
+
+    const busy = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
+    expect(busy.status).toBe(503);
+    expect(busy.headers.get('retry-after')).toBe('5');
+    expect(await busy.json()).toStrictEqual({
+      error: { code: 'in_progress', message: 'This delivery is being processed; retry later.' },
+    });
+    expect((await connectionsOf(await tokenFor(sub))).body.connections).toEqual([]);
+
+    // The other attempt gives up its lease: Terra's retry, a little later, applies the delivery.
+    await inbox.release(facts.event_id, other.token);
+    const retried = await fetch(stack.webhookUrl, { method: 'POST', headers, body });
+    expect(retried.status).toBe(200);
+    expect(retried.headers.get('retry-after')).toBeNull();
+    expect(await retried.json()).toMatchObject({ received: true, outcome: 'processed' });
+    expect((await connectionsOf(await tokenFor(sub))).body.connections).toHaveLength(1);
   });
 
   it('rejects GET /connections without a valid token and a bad status filter', async () => {
