@@ -170,6 +170,13 @@ export type HttpEntry = {
   [Entry in FunctionEntry]: (typeof FUNCTIONS)[Entry] extends { route: Route } ? Entry : never;
 }[FunctionEntry];
 
+type RouteOf<Entry extends HttpEntry> = (typeof FUNCTIONS)[Entry]['route'];
+
+/** Every route as API Gateway names it, `METHOD /path`: what the OpenAPI operations are keyed by. */
+export type RouteKey = {
+  [Entry in HttpEntry]: `${RouteOf<Entry>['method']} ${RouteOf<Entry>['path']}`;
+}[HttpEntry];
+
 export const FUNCTION_ENTRIES = Object.keys(FUNCTIONS) as FunctionEntry[];
 
 /** The sections each function reads, by entry. */

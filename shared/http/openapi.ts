@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject } from 'zod-openapi';
+import type { RouteKey } from '#shared/handlers/manifest';
 import { webhookEnvelope } from '#shared/terra/events';
 import {
   createConnectionBody,
@@ -85,7 +86,9 @@ const webhookFailure = (description: string, codes: Parameters<typeof answers.we
   body: answers.webhookError(codes),
 });
 
-export const OPERATIONS: Record<string, Operation> = {
+// Keyed by every route of the manifest: a route without its operation, or an operation without its
+// route, does not compile.
+export const OPERATIONS: Record<RouteKey, Operation> = {
   'POST /webhooks/terra': {
     summary: 'Terra’s signed webhook deliveries',
     description:
@@ -311,7 +314,7 @@ export function openApiDocument(
   if (stray.length) throw new Error(`OPERATIONS describes routes that ROUTES lacks: ${stray.join(', ')}`);
   const paths: Record<string, Record<string, ZodOpenApiOperationObject>> = {};
   for (const route of routes) {
-    const spec = OPERATIONS[routeKey(route)];
+    const spec = OPERATIONS[routeKey(route) as RouteKey] as Operation | undefined;
     if (!spec) throw new Error(`No OpenAPI operation for ${routeKey(route)}: add it to OPERATIONS.`);
     paths[route.path] = { ...paths[route.path], [route.method.toLowerCase()]: operation(route, spec) };
   }

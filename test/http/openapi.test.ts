@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTerraConnectClient, ok, TerraConnectError } from '#client/index';
 import type { LocalStack } from '#local/stack';
+import type { RouteKey } from '#shared/handlers/manifest';
 import { OPERATIONS, routeKey } from '#shared/http/openapi';
 import { ROUTES } from '#shared/http/routes';
 import { connectAtSandbox, eventually } from '../helpers/events.ts';
@@ -50,7 +51,7 @@ async function tokenFor(sub: string): Promise<string> {
 
 /** One request to one route of ROUTES, its answer checked against the document. */
 async function call(
-  key: string,
+  key: RouteKey,
   request: {
     path?: string;
     token?: string;
@@ -146,7 +147,7 @@ describe('the app routes', () => {
     await eventually(stack, async () => {
       expect((await call('GET /connections', { token })).body).toMatchObject({ connections: [{ user_id }] });
     });
-    const key = 'DELETE /connections/{user_id}';
+    const key: RouteKey = 'DELETE /connections/{user_id}';
     expect((await call(key, { token, path: `/connections/${user_id}` })).status).toBe(204);
     const other = await call(key, {
       token: await tokenFor(`other-${randomUUID()}`),
@@ -190,7 +191,7 @@ describe('the app routes', () => {
 
 describe('the routes Terra calls', () => {
   it('GET /callbacks/terra/{outcome}: 302 to a configured target, whatever it is sent', async () => {
-    const key = 'GET /callbacks/terra/{outcome}';
+    const key: RouteKey = 'GET /callbacks/terra/{outcome}';
     const success = await call(key, {
       path: `/callbacks/terra/success?redirect=web&user_id=${randomUUID()}`,
     });
@@ -203,7 +204,7 @@ describe('the routes Terra calls', () => {
   });
 
   it('POST /webhooks/terra: 200 for each outcome it meets, 400 malformed, 401 rejected and stale', async () => {
-    const key = 'POST /webhooks/terra';
+    const key: RouteKey = 'POST /webhooks/terra';
     const secret = stack.signingSecret;
     const body = JSON.stringify(
       authSuccess({ user: terraUser({ user_id: randomUUID(), reference_id: `hook-${randomUUID()}` }) }),
