@@ -62,7 +62,7 @@ export function toOwner(item: Item | undefined): Owner {
 export const OWNED = 'attribute_exists(reference_id) AND attribute_not_exists(deleted_at)';
 
 /** A stored record → the record (its plan and version apart). */
-function toRecord(item: Item): { record: ConnectionRecord; version: number; plan?: BackfillPlan } {
+export function toRecord(item: Item): { record: ConnectionRecord; version: number; plan?: BackfillPlan } {
   const { version, backfill, ...record } = item as unknown as StoredRecord;
   return { record: record as ConnectionRecord, version, ...(backfill ? { plan: backfill } : {}) };
 }

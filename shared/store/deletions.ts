@@ -137,11 +137,13 @@ export async function readDeletionJob(
       ConsistentRead: true,
     }),
   );
-  if (!result.Item) return undefined;
-  const {
-    event_id: _id,
-    expires_at: _ttl,
-    ...job
-  } = result.Item as DeletionJob & { event_id: string; expires_at: number };
+  return result.Item && toDeletionJob(result.Item);
+}
+
+/** A stored deletion job → the job (its key and expiry apart). */
+export function toDeletionJob(item: Record<string, unknown>): DeletionJob {
+  const { event_id: _id, expires_at: _ttl, ...job } = item as unknown as DeletionJob & StoredKeys;
   return job;
 }
+
+type StoredKeys = { event_id: string; expires_at: number };

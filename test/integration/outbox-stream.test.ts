@@ -6,14 +6,15 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { localClient } from '#local/dynamodb';
-import { toItemChange } from '#shared/aws/streams';
+import { toCommittedChange } from '#shared/aws/streams';
 import type { Change, ConnectionEvent } from '#shared/connections/model';
 import { stampOf } from '#shared/connections/transitions';
 import { type BusEvent, stableId } from '#shared/events/bus-events';
+import type { CommittedChange } from '#shared/events/outbox';
 import { publishChanges } from '#shared/events/publisher';
 import type { DeletionJob } from '#shared/privacy/deletion';
 import { BackfillStore } from '#shared/store/backfill';
@@ -45,6 +46,8 @@ let published: BusEvent[];
 let backfills: Array<{ user_id: unknown; reference_id: unknown }>;
 let drained: string[];
 let log: ReturnType<typeof recordingLog>;
+/** Every change the decoder read off the streams, in order. */
+let committed: CommittedChange[];
 /** Where each table's stream was read up to, per shard. */
 let positions: Map<string, Map<string, string>>;
 
@@ -60,9 +63,12 @@ beforeEach(async () => {
   backfills = [];
   drained = [];
   log = recordingLog();
+  committed = [];
   positions = new Map();
 });
 afterEach(() => {
+  // Every item the stores wrote was read as what it is: none of it was left unreadable.
+  expect(committed.filter((change) => change.kind === 'unknown')).toEqual([]);
   streams.destroy();
   tables.doc.destroy();
 });
@@ -120,10 +126,11 @@ async function publishAll(): Promise<void> {
       const { arn, records } = await newRecords(table);
       seen += records.length;
       const changes = records.flatMap((record) => {
-        const change = toItemChange({ ...record, eventSourceARN: arn } as DynamoDBRecord, tables);
+        const change = toCommittedChange({ ...record, eventSourceARN: arn } as DynamoDBRecord, tables);
         return change ? [change] : [];
       });
       expect(changes).toHaveLength(records.length);
+      committed.push(...changes);
       const failed = await publishChanges(
         {
           bus: {
@@ -320,6 +327,7 @@ describe('deliveries and data requests on the stream', () => {
       `{"id":"${stableId('data', 'user-b', '0123456789abcdef')}","event_id":"evt-parked","type":"daily","reference_id":"app-2","user_id":"user-b","provider":"OURA","received_at":"${iso(NOW)}","archive":{"bucket":"memory","key":"${facts.archive_key}"},"bytes":16,"backfill":false,"data":{"type":"daily"}}`,
     );
     expect(drained).toEqual(['user-b']);
+    expect(committed).toContainEqual({ kind: 'bookkeeping', item: 'parked' });
   });
 });
 
@@ -364,5 +372,55 @@ describe('deletion jobs and reserved items on the stream', () => {
     expect(wire()).toEqual([
       `{"detailType":"terra.user_deleted","detail":{"id":"${stableId('user_deleted', 'del-1')}","reference_id":"app-1","deletion_id":"del-1","user_ids":["user-a"],"deleted_at":"${iso(NOW + 5_000)}"}}`,
     ]);
+    const bookkeeping = committed.flatMap((change) => (change.kind === 'bookkeeping' ? [change.item] : []));
+    expect(new Set(bookkeeping)).toEqual(new Set(['owner', 'sdk_claim', 'checkpoint']));
+    // The tombstone removed the record: a removal, read as one, that says nothing.
+    expect(committed).toContainEqual({
+      kind: 'connection',
+      old: expect.objectContaining({ user_id: 'user-a' }),
+    });
+  });
+});
+
+describe('items the store does not write', () => {
+  it('are skipped and logged, and the changes after them are still published', async () => {
+    await connections().apply([event('user-a', 'app-1', T0, { kind: 'authenticated' })]);
+    await publishAll();
+    published.length = 0;
+    const put = (Item: Record<string, unknown>) =>
+      tables.doc.send(new PutCommand({ TableName: tables.inboxTable, Item }));
+    // A processed data delivery missing what its event is built from (archive key, size, time).
+    await put({ event_id: 'evt-bare', status: 'processed', data: true, user_id: 'user-a', type: 'sleep' });
+    await put({ event_id: 'legacy#1', status: 'processed' });
+    const facts = await delivery(
+      'evt-ok',
+      { type: 'sleep', user_id: 'user-a', data: true },
+      { type: 'sleep' },
+    );
+    await inbox().record(facts, 'processed', 'applied');
+    await publishAll();
+
+    expect(published.map((entry) => entry.detail.id)).toEqual([
+      stableId('data', 'user-a', '0123456789abcdef'),
+    ]);
+    const unreadable = committed.filter((change) => change.kind === 'unknown');
+    expect(unreadable).toEqual([
+      {
+        kind: 'unknown',
+        table: 'inbox',
+        reason: 'delivery (new image): archive_key: expected string',
+      },
+      { kind: 'unknown', table: 'inbox', reason: 'an inbox item under a reserved key of no known kind' },
+    ]);
+    expect(log.entries.filter((entry) => entry.level === 'warn')).toEqual(
+      unreadable.map((change) => ({
+        level: 'warn',
+        message: 'publish',
+        attributes: { outcome: 'unreadable', table: 'inbox', reason: (change as { reason: string }).reason },
+      })),
+    );
+    // Neither reason names a value from the item.
+    expect(JSON.stringify(unreadable)).not.toMatch(/user-a|evt-bare|legacy/);
+    committed = [];
   });
 });
