@@ -15,7 +15,7 @@ import type { ConnectionRepository } from '#shared/connections/ports';
 import { applyEvent, sameRecord } from '#shared/connections/transitions';
 import type { Owner } from '#shared/webhooks/ports';
 import { toRequest } from './backfill.ts';
-import { batchGetAll, isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
+import { batchGetAll, type Item, isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
 import { CONNECTIONS_KEYS, RESERVED } from './tables.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -44,8 +44,6 @@ export class UnattributedError extends Error {
     super(`no app user owns Terra user ${user_id} yet`);
   }
 }
-
-type Item = Record<string, unknown>;
 
 /**
  * A guard with `deleted_at` is a tombstone: it keeps the owner and the requests it had only until the

@@ -16,7 +16,7 @@ import type {
   OperationsReader,
   StreamBatch,
 } from '#shared/operations/ports';
-import { batchGetAll } from './conditions.ts';
+import { batchGetAll, type Item } from './conditions.ts';
 import { ConnectionStore, toRecord } from './connections.ts';
 import { INBOX_KEYS } from './tables.ts';
 
@@ -25,8 +25,6 @@ import { INBOX_KEYS } from './tables.ts';
  * `byAttention` index, keys only, then the items), by id, or by a filtered scan; connection records by
  * Terra user (tombstones told apart) and by app user. Nothing here writes.
  */
-type Item = Record<string, unknown>;
-
 /** A stored delivery → what the operations see: the lease token (a concurrency secret) stays behind. */
 function toDelivery(item: Item): DeliveryRecord {
   const { lease_token: _token, attention: _attention, ...rest } = item;

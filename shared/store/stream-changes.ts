@@ -3,6 +3,7 @@ import { CONNECTION_STATUSES } from '#shared/connections/model';
 import type { CommittedChange, RecordedDelivery } from '#shared/events/outbox';
 import type { DeliveryStatus } from '#shared/webhooks/ports';
 import { toRequest } from './backfill.ts';
+import type { Item } from './conditions.ts';
 import { toRecord } from './connections.ts';
 import { toDeletionJob } from './deletions.ts';
 import { reservedKind } from './tables.ts';
@@ -21,8 +22,8 @@ import { reservedKind } from './tables.ts';
  */
 export interface StreamImages {
   table: 'connections' | 'inbox';
-  old?: Record<string, unknown>;
-  new?: Record<string, unknown>;
+  old?: Item;
+  new?: Item;
 }
 
 const text = z.optional(z.string());
