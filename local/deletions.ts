@@ -1,7 +1,7 @@
 import type { SQSEvent } from 'aws-lambda';
-import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import type { Env } from '#shared/config';
 import { deletionWorkerHandler } from '#shared/handlers/deletion-worker';
+import type { DeletionQueue } from '#shared/privacy/worker';
 
 /** As long as the worker's Lambda timeout (5 min): the deadline the handler works against. */
 const WORKER_TIMEOUT_MS = 300_000;

@@ -8,10 +8,11 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
-import { toItemChange } from '#shared/aws/streams';
+import { toCommittedChange } from '#shared/aws/streams';
 import { startBackfill } from '#shared/backfill/start';
 import type { Env } from '#shared/config';
 import { SECTIONS } from '#shared/config';
+import type { ConnectionRecord } from '#shared/connections/model';
 import { type BusEvent, EVENT_SOURCE, type EventBus } from '#shared/events/bus-events';
 import { publishChanges } from '#shared/events/publisher';
 import { logger } from '#shared/log';
@@ -240,14 +241,11 @@ export async function startLocalPipeline(options: {
     archive: archiveOf(SECTIONS.archive.read(env)),
     log: logger,
     // As the backfill function's own stream consumer would: asynchronously, retried after a pause.
-    startBackfill: async (record: Record<string, unknown>) => {
+    startBackfill: async ({ user_id, reference_id }: ConnectionRecord) => {
       const run = (async () => {
         for (let attempt = 1; attempt <= 6 && !stopped; attempt++) {
           try {
-            await startBackfill(backfill, {
-              user_id: String(record.user_id),
-              reference_id: typeof record.reference_id === 'string' ? record.reference_id : undefined,
-            });
+            await startBackfill(backfill, { user_id, reference_id });
             return;
           } catch (error) {
             logger.warn('backfill', { outcome: 'retry', attempt, error: (error as Error).name });
@@ -276,7 +274,7 @@ export async function startLocalPipeline(options: {
         }
         if (batch.length > 0) busy = true;
         const changes = batch.map(({ record }) =>
-          toItemChange({ ...record, eventSourceARN: reader.streamArn } as never, tables),
+          toCommittedChange({ ...record, eventSourceARN: reader.streamArn } as never, tables),
         );
         const usable = batch.filter((_, i) => changes[i] !== undefined);
         const failed = await publishChanges(

@@ -1,6 +1,5 @@
 import * as z from 'zod/mini';
-import { REDIRECT_TARGET } from './ids.ts';
-import { S3_HOSTS } from './webhooks/payloads.ts';
+import { REDIRECT_TARGET, S3_HOSTS } from './ids.ts';
 
 /**
  * Every setting the backend reads, validated and frozen. Each function builds only the sections it

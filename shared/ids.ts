@@ -18,6 +18,20 @@ export const REDIRECT_TARGET = /^[a-z0-9_-]{1,32}$/;
 export const LANGUAGE = /^[a-z]{2}(-[A-Za-z]{2})?$/;
 
 /**
+ * AWS S3's hosts, virtual-hosted and path style, global and regional: where Terra's `s3_payload` links
+ * point, so the hosts a payload may be downloaded from unless configured otherwise (`PAYLOAD_HOSTS`;
+ * `*` stands for one DNS label or part of one, shared/webhooks/payloads.ts).
+ */
+export const S3_HOSTS = [
+  's3.amazonaws.com',
+  '*.s3.amazonaws.com',
+  's3.*.amazonaws.com',
+  '*.s3.*.amazonaws.com',
+  '*.s3-*.amazonaws.com',
+  's3-*.amazonaws.com',
+] as const;
+
+/**
  * The caller's identity (the JWT claim that becomes Terra's reference_id): what people and identity
  * providers use (a UUID, `auth0|…`, an email with `+`, a name with spaces and accents, any script) is
  * accepted: letters, marks, digits, punctuation, symbols and the ASCII space between them, 1 to 256

@@ -1,10 +1,7 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { DeletionQueue } from '#shared/privacy/worker';
 
-/** Where a deletion that did not finish inside its request is continued: an SQS queue and a worker. */
-export interface DeletionQueue {
-  enqueue(job: { reference_id: string; deletion_id: string }, delaySeconds: number): Promise<void>;
-}
-
+/** The deletion queue in AWS: an SQS queue, whose worker continues the deletion. */
 export class SqsDeletionQueue implements DeletionQueue {
   private readonly client: SQSClient;
 

@@ -1,21 +1,26 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
-import type { ItemChange } from '#shared/events/outbox';
+import type { CommittedChange } from '#shared/events/outbox';
+import { decodeChange, type StreamImages } from '#shared/store/stream-changes';
 
-type Image = Parameters<typeof unmarshall>[0];
+type Image = Record<string, AttributeValue>;
 
-/** A DynamoDB stream record (Lambda's or DynamoDB Streams' own) → one item's change, images unmarshalled. */
-export function toItemChange(
+/**
+ * A DynamoDB stream record (Lambda's or DynamoDB Streams' own) → what committed: its images unmarshalled
+ * and read by the store's decoder. Undefined for a record of neither table.
+ */
+export function toCommittedChange(
   record: Pick<DynamoDBRecord, 'dynamodb' | 'eventSourceARN'>,
   tables: { connectionsTable: string; inboxTable: string },
-): ItemChange | undefined {
+): CommittedChange | undefined {
   const table = tableOf(record.eventSourceARN ?? '', tables);
   if (table === undefined) return undefined;
-  const change: ItemChange = { table };
+  const images: StreamImages = { table };
   const { NewImage, OldImage } = record.dynamodb ?? {};
-  if (NewImage) change.new = unmarshall(repaired(NewImage) as Image);
-  if (OldImage) change.old = unmarshall(repaired(OldImage) as Image);
-  return change;
+  if (NewImage) images.new = unmarshall(repaired(NewImage as Image));
+  if (OldImage) images.old = unmarshall(repaired(OldImage as Image));
+  return decodeChange(images);
 }
 
 /**
@@ -23,14 +28,11 @@ export function toItemChange(
  * `unmarshall` refuses; Lambda's own stream events are not affected. An attribute value with no type
  * can only be that empty map, so it is put back (empty lists, strings and the rest arrive intact).
  */
-function repaired(image: Record<string, unknown>): Record<string, unknown> {
-  const fix = (value: unknown): unknown => {
-    if (value === null || typeof value !== 'object') return value;
-    const entries = Object.entries(value as Record<string, unknown>);
-    if (entries.length === 0) return { M: {} };
-    const [[type, inner] = ['', undefined]] = entries;
-    if (type === 'M') return { M: repaired(inner as Record<string, unknown>) };
-    if (type === 'L') return { L: (inner as unknown[]).map(fix) };
+function repaired(image: Image): Image {
+  const fix = (value: AttributeValue): AttributeValue => {
+    if (Object.keys(value).length === 0) return { M: {} };
+    if (value.M) return { M: repaired(value.M) };
+    if (value.L) return { L: value.L.map(fix) };
     return value;
   };
   return Object.fromEntries(Object.entries(image).map(([name, value]) => [name, fix(value)]));

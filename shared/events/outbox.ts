@@ -1,4 +1,7 @@
-import type { ConnectionStatus } from '#shared/connections/model';
+import type { DataRequest, RequestFacts, RequestStatus } from '#shared/backfill/model';
+import type { ConnectionRecord } from '#shared/connections/model';
+import type { DeletionJob } from '#shared/privacy/deletion';
+import type { DeliveryFacts, DeliveryStatus } from '#shared/webhooks/ports';
 import type { BackfillDetail, ConnectionDetail } from './bus-events.ts';
 import { stableId } from './bus-events.ts';
 
@@ -6,17 +9,30 @@ import { stableId } from './bus-events.ts';
  * The transactional outbox (docs/decisions/0009-outbox-from-streams.md): the tables' own change streams
  * say what committed, and this module, pure, says what each committed change means to the app. A change
  * that did not commit produces no stream record, so no event; a stream record delivered twice produces
- * the same event ids.
+ * the same event ids. It reads changes in the domain's terms only: turning stream images into them is
+ * the store's job (shared/store/stream-changes.ts).
  */
 
-type Image = Record<string, unknown>;
+/** A delivery as the inbox recorded it (received at an ISO time, with where it stands). */
+export type RecordedDelivery = Omit<DeliveryFacts, 'received_at'> & {
+  status: DeliveryStatus;
+  received_at: string;
+};
 
-/** One change of one item, as a DynamoDB stream record carries it (images already unmarshalled). */
-export interface ItemChange {
-  table: 'connections' | 'inbox';
-  old?: Image;
-  new?: Image;
-}
+/** A data request as committed: its status is settled by a write after the first, so it may have none yet. */
+export type CommittedRequest = Omit<DataRequest, 'status'> & { status?: RequestStatus };
+
+/** One committed change of one item, before and after (absent: created, or removed). */
+export type CommittedChange =
+  /** A connection record; a record that moves to another app user is removed and created. */
+  | { kind: 'connection'; old?: ConnectionRecord; new?: ConnectionRecord }
+  | { kind: 'delivery'; old?: RecordedDelivery; new?: RecordedDelivery }
+  | { kind: 'data_request'; old?: CommittedRequest; new?: CommittedRequest }
+  | { kind: 'deletion'; old?: DeletionJob; new?: DeletionJob }
+  /** Kept beside the deliveries, never heard of by the app: owner guards and tombstones, parked lists, SDK claims, the reconcile's checkpoint. */
+  | { kind: 'bookkeeping'; item: 'owner' | 'parked' | 'sdk_claim' | 'checkpoint' }
+  /** An item that could not be read as any of these: nothing is published for it (the publisher logs it). */
+  | { kind: 'unknown'; table: 'connections' | 'inbox'; reason: string };
 
 export type OutboxAction =
   /** A connection's status changed: `terra.connection`. */
@@ -24,39 +40,39 @@ export type OutboxAction =
   /** A tracked data request completed or failed: `terra.backfill`. */
   | { kind: 'backfill'; detail: BackfillDetail }
   /** A data delivery was recorded: `terra.data` (resolved, possibly inlined, by the publisher). */
-  | { kind: 'data'; delivery: Image }
+  | { kind: 'data'; delivery: RecordedDelivery & { user_id: string } }
   /** A payload or announcement of a data request arrived: count it against its request. */
-  | { kind: 'track'; delivery: Image }
+  | { kind: 'track'; user_id: string; reference: string; facts: RequestFacts }
   /** A Terra user became active for the first time: ask Terra for its history. */
-  | { kind: 'backfill_start'; record: Image }
+  | { kind: 'backfill_start'; record: ConnectionRecord }
   /** A deletion finished: `terra.user_deleted`. */
-  | { kind: 'user_deleted'; job: Image }
+  | { kind: 'user_deleted'; job: DeletionJob }
   /** A Terra user got its first record (its owner is known): apply what was parked for it. */
   | { kind: 'drain'; user_id: string };
 
-const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
-function connectionChange(change: ItemChange): OutboxAction[] {
-  const next = change.new;
-  if (typeof next?.status !== 'string') return [];
-  const status = next.status as ConnectionStatus;
-  const previous = str(change.old?.status) as ConnectionStatus | undefined;
+function connectionChange(
+  old: ConnectionRecord | undefined,
+  next: ConnectionRecord | undefined,
+): OutboxAction[] {
+  if (next === undefined) return [];
+  const { status } = next;
+  const previous = old?.status;
   const actions: OutboxAction[] = [];
-  if (change.old === undefined) actions.push({ kind: 'drain', user_id: String(next.user_id) });
+  if (old === undefined) actions.push({ kind: 'drain', user_id: next.user_id });
   if (previous !== status) {
-    const clock = (next.clock ?? {}) as Record<string, unknown>;
+    const stamp = next.clock.status;
     const detail: ConnectionDetail = {
       // The status's own stamp names the event that set it: stable across redeliveries of both.
-      id: stableId('connection', String(next.user_id), status, str(clock.status) ?? ''),
-      user_id: String(next.user_id),
-      reference_id: str(next.reference_id) ?? null,
-      provider: str(next.provider) ?? null,
+      id: stableId('connection', next.user_id, status, stamp ?? ''),
+      user_id: next.user_id,
+      reference_id: next.reference_id ?? null,
+      provider: next.provider ?? null,
       status,
       previous_status: previous ?? null,
-      at: atOfStamp(str(clock.status)) ?? str(next.updated_at) ?? str(next.last_webhook_update) ?? '',
+      at: atOfStamp(stamp) ?? next.updated_at ?? next.last_webhook_update ?? '',
     };
     for (const field of ['reason', 'replaced_by', 'replaces'] as const) {
-      const value = str(next[field]);
+      const value = next[field];
       if (value !== undefined) detail[field] = value;
     }
     actions.push({ kind: 'connection', detail });
@@ -74,58 +90,77 @@ function atOfStamp(stamp: string | undefined): string | undefined {
   return Number.isFinite(ms) && ms > 0 ? new Date(ms).toISOString() : undefined;
 }
 
-function requestChange(change: ItemChange): OutboxAction[] {
-  const next = change.new;
-  const key = str(next?.event_id);
-  if (!next || key === undefined || !key.startsWith('request#')) return [];
-  const status = str(next.status);
-  if ((status !== 'complete' && status !== 'failed') || str(change.old?.status) === status) return [];
-  const received =
-    next.received instanceof Set
-      ? next.received.size
-      : Array.isArray(next.received)
-        ? next.received.length
-        : 0;
-  const reference = str(next.reference) ?? key.slice(key.indexOf('#', 'request#'.length) + 1);
+function requestChange(
+  old: CommittedRequest | undefined,
+  next: CommittedRequest | undefined,
+): OutboxAction[] {
+  const status = next?.status;
+  if (next === undefined || (status !== 'complete' && status !== 'failed') || old?.status === status)
+    return [];
   const detail: BackfillDetail = {
-    id: stableId('backfill', String(next.user_id), reference, status),
-    user_id: String(next.user_id),
-    reference_id: str(next.reference_id) ?? null,
-    reference,
+    id: stableId('backfill', next.user_id, next.reference, status),
+    user_id: next.user_id,
+    reference_id: next.reference_id ?? null,
+    reference: next.reference,
     // Named by a data payload or by the backfill's own request: one of Terra's data types.
-    type: (str(next.data_type) as BackfillDetail['type'] | undefined) ?? 'unknown',
+    type: (next.data_type as BackfillDetail['type'] | undefined) ?? 'unknown',
     status,
-    expected: typeof next.expected === 'number' ? next.expected : null,
-    received,
-    from: str(next.from) ?? null,
-    to: str(next.to) ?? null,
+    expected: next.expected ?? null,
+    received: next.received.length,
+    from: next.from ?? null,
+    to: next.to ?? null,
   };
-  const reason = str(next.reason);
-  if (reason !== undefined) detail.reason = reason;
+  if (next.reason !== undefined) detail.reason = next.reason;
   return [{ kind: 'backfill', detail }];
 }
 
-function deliveryChange(change: ItemChange): OutboxAction[] {
-  const next = change.new;
-  if (!next) return [];
-  const id = String(next.event_id ?? '');
-  if (id.startsWith('request#')) return requestChange(change);
-  if (id.startsWith('deletion#')) {
-    return next.status === 'done' && change.old?.status !== 'done'
-      ? [{ kind: 'user_deleted', job: next }]
-      : [];
-  }
+function deliveryChange(
+  old: RecordedDelivery | undefined,
+  next: RecordedDelivery | undefined,
+): OutboxAction[] {
   // Only the first time a delivery is processed: a replay of a stale one counts, a repeat write does not.
-  if (next.status !== 'processed' || change.old?.status === 'processed') return [];
+  if (next?.status !== 'processed' || old?.status === 'processed') return [];
+  const { user_id } = next;
+  if (user_id === undefined) return [];
   const actions: OutboxAction[] = [];
-  if (next.terra_reference !== undefined && next.user_id !== undefined)
-    actions.push({ kind: 'track', delivery: next });
-  if (next.data === true && next.user_id !== undefined) actions.push({ kind: 'data', delivery: next });
+  if (next.terra_reference !== undefined) {
+    actions.push({ kind: 'track', user_id, reference: next.terra_reference, facts: requestFacts(next) });
+  }
+  if (next.data === true) actions.push({ kind: 'data', delivery: { ...next, user_id } });
   return actions;
 }
 
+/** What a processed delivery tells the data request it names (`terra-reference`). */
+function requestFacts(delivery: RecordedDelivery): RequestFacts {
+  const facts: RequestFacts = {};
+  if (delivery.data === true) {
+    facts.event_id = delivery.event_id;
+    facts.data_type = delivery.type;
+  }
+  if (delivery.type === 'large_request_processing') facts.large = true;
+  if (delivery.type === 'large_request_sending') {
+    facts.large = true;
+    if (delivery.expected_payloads !== undefined) facts.expected = delivery.expected_payloads;
+  }
+  if (delivery.reference_id) facts.reference_id = delivery.reference_id;
+  return facts;
+}
+
 /** What one committed change means to the app. */
-export function outboxActions(change: ItemChange): OutboxAction[] {
-  if (change.table === 'inbox') return deliveryChange(change);
-  return connectionChange(change);
+export function outboxActions(change: CommittedChange): OutboxAction[] {
+  switch (change.kind) {
+    case 'connection':
+      return connectionChange(change.old, change.new);
+    case 'delivery':
+      return deliveryChange(change.old, change.new);
+    case 'data_request':
+      return requestChange(change.old, change.new);
+    case 'deletion':
+      return change.new?.status === 'done' && change.old?.status !== 'done'
+        ? [{ kind: 'user_deleted', job: change.new }]
+        : [];
+    case 'bookkeeping':
+    case 'unknown':
+      return [];
+  }
 }

@@ -10,7 +10,7 @@ import {
   MAX_ENTRY_BYTES,
   stableId,
 } from './bus-events.ts';
-import { type ItemChange, type OutboxAction, outboxActions } from './outbox.ts';
+import { type CommittedChange, type OutboxAction, outboxActions, type RecordedDelivery } from './outbox.ts';
 
 /**
  * The publisher: reads committed changes (in AWS, from the tables' streams; locally, the same streams of
@@ -34,11 +34,9 @@ export interface PublisherDeps {
   /** Deliveries parked for a Terra user nobody owned (docs/decisions/0020): applied once it has a record. */
   parked?: { drain(user_id: string): Promise<number> };
   /** Locally the publisher also starts backfills; in AWS a function of its own does (it talks to Terra). */
-  startBackfill?: (record: Record<string, unknown>) => Promise<void>;
+  startBackfill?: (record: ConnectionRecord) => Promise<void>;
   log: Log;
 }
-
-const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /** Applies one change's tracking and answers the events it produces. */
 async function eventsOf(deps: PublisherDeps, actions: readonly OutboxAction[]): Promise<BusEvent[]> {
@@ -46,28 +44,9 @@ async function eventsOf(deps: PublisherDeps, actions: readonly OutboxAction[]): 
   let request: DataRequest | undefined;
   for (const action of actions) {
     switch (action.kind) {
-      case 'track': {
-        const delivery = action.delivery;
-        const type = str(delivery.type) ?? 'unknown';
-        const facts: RequestFacts = {};
-        if (delivery.data === true) {
-          facts.event_id = String(delivery.event_id);
-          facts.data_type = type;
-        }
-        if (type === 'large_request_processing') facts.large = true;
-        if (type === 'large_request_sending') {
-          facts.large = true;
-          if (typeof delivery.expected_payloads === 'number') facts.expected = delivery.expected_payloads;
-        }
-        const reference_id = str(delivery.reference_id);
-        if (reference_id) facts.reference_id = reference_id;
-        request = await deps.requests.track(
-          String(delivery.user_id),
-          String(delivery.terra_reference),
-          facts,
-        );
+      case 'track':
+        request = await deps.requests.track(action.user_id, action.reference, action.facts);
         break;
-      }
       case 'data': {
         const event = await dataEvent(deps, action.delivery, request);
         if (event) events.push(event);
@@ -80,17 +59,15 @@ async function eventsOf(deps: PublisherDeps, actions: readonly OutboxAction[]): 
         events.push({ detailType: 'terra.backfill', detail: action.detail });
         break;
       case 'user_deleted': {
-        const job = action.job;
-        const reference_id = String(job.reference_id);
-        const deletion_id = String(job.deletion_id);
+        const { job } = action;
         events.push({
           detailType: 'terra.user_deleted',
           detail: {
-            id: stableId('user_deleted', deletion_id),
-            reference_id,
-            deletion_id,
-            user_ids: Array.isArray(job.user_ids) ? job.user_ids.map(String) : [],
-            deleted_at: str(job.finished_at) ?? new Date().toISOString(),
+            id: stableId('user_deleted', job.deletion_id),
+            reference_id: job.reference_id,
+            deletion_id: job.deletion_id,
+            user_ids: job.user_ids,
+            deleted_at: job.finished_at ?? new Date().toISOString(),
           },
         });
         break;
@@ -109,34 +86,33 @@ async function eventsOf(deps: PublisherDeps, actions: readonly OutboxAction[]): 
 /** `terra.data` for a recorded data delivery: the app user resolved, the payload inline when it fits. */
 async function dataEvent(
   deps: PublisherDeps,
-  delivery: Record<string, unknown>,
+  delivery: RecordedDelivery & { user_id: string },
   request: DataRequest | undefined,
 ): Promise<BusEvent | undefined> {
-  const user_id = String(delivery.user_id);
+  const { user_id } = delivery;
   const stored = await deps.records.read(user_id);
   // A user deleted since: nothing about it goes out any more.
   if (stored.state === 'deleted') return undefined;
   const owner = stored.state === 'live' ? stored.record.reference_id : undefined;
-  const key = str(delivery.payload_key) ?? String(delivery.archive_key);
+  const key = delivery.payload_key ?? delivery.archive_key;
   const detail: DataDetail = {
     // The user and the body Terra signed, not the trace id: the trace id is not signed, so a copy of a
     // signed delivery resent under another one must still be the same event to a consumer.
-    id: stableId('data', user_id, bodyHashOfKey(String(delivery.archive_key)) ?? String(delivery.event_id)),
-    event_id: String(delivery.event_id),
+    id: stableId('data', user_id, bodyHashOfKey(delivery.archive_key) ?? delivery.event_id),
+    event_id: delivery.event_id,
     // Only deliveries of Terra's data types are recorded as data (shared/terra/events.ts).
-    type: String(delivery.type) as DataDetail['type'],
+    type: delivery.type as DataDetail['type'],
     // The record says whose data it is (the connection events decide it); the payload's own claim only
     // stands in while no record names an app user.
-    reference_id: owner ?? str(delivery.reference_id) ?? null,
+    reference_id: owner ?? delivery.reference_id ?? null,
     user_id,
-    provider: str(delivery.provider) ?? null,
-    received_at: String(delivery.received_at),
+    provider: delivery.provider ?? null,
+    received_at: delivery.received_at,
     archive: { bucket: deps.archive.location, key },
-    bytes: typeof delivery.bytes === 'number' ? delivery.bytes : 0,
+    bytes: delivery.bytes,
     backfill: request?.origin === 'backfill',
   };
-  const terraReference = str(delivery.terra_reference);
-  if (terraReference) detail.terra_reference = terraReference;
+  if (delivery.terra_reference) detail.terra_reference = delivery.terra_reference;
   const event: BusEvent = { detailType: 'terra.data', detail };
   // Inline only when the whole entry still fits; otherwise the archive pointer is the claim check.
   const budget = MAX_ENTRY_BYTES - entryBytes(event) - '"data":,'.length;
@@ -159,9 +135,14 @@ async function dataEvent(
  */
 export async function publishChanges(
   deps: PublisherDeps,
-  changes: readonly ItemChange[],
+  changes: readonly CommittedChange[],
 ): Promise<number | undefined> {
   for (const [index, change] of changes.entries()) {
+    if (change.kind === 'unknown') {
+      // Not what the store writes: nothing to tell the app, and retrying would not make it readable.
+      deps.log.warn('publish', { outcome: 'unreadable', table: change.table, reason: change.reason });
+      continue;
+    }
     try {
       const events = await eventsOf(deps, outboxActions(change));
       if (events.length === 0) continue;

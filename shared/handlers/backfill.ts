@@ -1,5 +1,5 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { toItemChange } from '#shared/aws/streams';
+import { toCommittedChange } from '#shared/aws/streams';
 import { startBackfill } from '#shared/backfill/start';
 import { type Env, SECTIONS } from '#shared/config';
 import { outboxActions } from '#shared/events/outbox';
@@ -16,16 +16,13 @@ export function backfillHandler(env: Env) {
   const tables = SECTIONS.store.read(env);
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     for (const record of event.Records) {
-      const change = toItemChange(record, tables);
+      const change = toCommittedChange(record, tables);
       try {
         for (const action of change ? outboxActions(change) : []) {
           if (action.kind !== 'backfill_start') continue;
-          const reference_id = action.record.reference_id;
-          const outcome = await startBackfill(deps, {
-            user_id: String(action.record.user_id),
-            reference_id: typeof reference_id === 'string' ? reference_id : undefined,
-          });
-          logger.info('backfill', { user_id: action.record.user_id, outcome });
+          const { user_id, reference_id } = action.record;
+          const outcome = await startBackfill(deps, { user_id, reference_id });
+          logger.info('backfill', { user_id, outcome });
         }
       } catch (error) {
         logger.warn('backfill', { outcome: 'retry', error: error instanceof Error ? error.name : 'unknown' });

@@ -1,8 +1,8 @@
-import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import type { Env } from '#shared/config';
 import { emptyBody } from '#shared/http/bodies';
 import { route } from '#shared/http/route';
 import { deletionView } from '#shared/privacy/deletion';
+import type { DeletionQueue } from '#shared/privacy/worker';
 import { deleteUser } from '#shared/privacy/worker';
 import { deletionDeps } from '#shared/runtime/deletion';
 import { routeContext } from '#shared/runtime/route-context';

@@ -1,7 +1,7 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import type { Env } from '#shared/config';
 import { logger } from '#shared/log';
+import type { DeletionQueue } from '#shared/privacy/worker';
 import { continueQueued } from '#shared/privacy/worker';
 import { deletionDeps } from '#shared/runtime/deletion';
 

@@ -1,5 +1,5 @@
-import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import type { Env } from '#shared/config';
+import type { DeletionQueue } from '#shared/privacy/worker';
 import { createConnectionHandler } from './create-connection.ts';
 import { createSdkTokenHandler } from './create-sdk-token.ts';
 import { createSessionHandler } from './create-session.ts';

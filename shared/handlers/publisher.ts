@@ -1,7 +1,7 @@
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { toItemChange } from '#shared/aws/streams';
+import { toCommittedChange } from '#shared/aws/streams';
 import type { Env } from '#shared/config';
-import type { ItemChange } from '#shared/events/outbox';
+import type { CommittedChange } from '#shared/events/outbox';
 import { publishChanges } from '#shared/events/publisher';
 import { publisherDeps } from '#shared/runtime/publisher';
 
@@ -12,9 +12,12 @@ import { publisherDeps } from '#shared/runtime/publisher';
 export function publisherHandler(env: Env) {
   const deps = publisherDeps(env);
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
-    const records = event.Records.map((record) => ({ record, change: toItemChange(record, deps.tables) }));
+    const records = event.Records.map((record) => ({
+      record,
+      change: toCommittedChange(record, deps.tables),
+    }));
     const known = records.filter(
-      (entry): entry is typeof entry & { change: ItemChange } => entry.change !== undefined,
+      (entry): entry is typeof entry & { change: CommittedChange } => entry.change !== undefined,
     );
     const failed = await publishChanges(
       deps,

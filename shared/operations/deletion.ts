@@ -1,10 +1,10 @@
-import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import {
   continueDeletion,
   DeletionConflict,
   type DeletionDeps,
   type DeletionJob,
 } from '#shared/privacy/deletion';
+import type { DeletionQueue } from '#shared/privacy/worker';
 import { deleteUser } from '#shared/privacy/worker';
 
 /**

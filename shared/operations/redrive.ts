@@ -1,5 +1,5 @@
 import type { BusEvent, EventBus } from '#shared/events/bus-events';
-import type { ItemChange } from '#shared/events/outbox';
+import type { CommittedChange } from '#shared/events/outbox';
 import { type PublisherDeps, publishChanges } from '#shared/events/publisher';
 import type { OnProgress, StreamBatch } from './ports.ts';
 
@@ -76,7 +76,7 @@ export interface DeadLetterQueue {
 export interface QueueRedriveDeps {
   queue: DeadLetterQueue;
   bus: EventBus;
-  streams: { read(batch: StreamBatch): Promise<ItemChange[]> };
+  streams: { read(batch: StreamBatch): Promise<CommittedChange[]> };
   /** The publisher's wiring (its bus, its dead letters, the stores) for stream batches. */
   publisher: PublisherDeps;
 }

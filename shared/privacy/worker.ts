@@ -1,4 +1,3 @@
-import type { DeletionQueue } from '#shared/aws/deletion-queue';
 import {
   continueDeletion,
   DeletionConflict,
@@ -6,6 +5,11 @@ import {
   type DeletionJob,
   startDeletion,
 } from './deletion.ts';
+
+/** Where a deletion that did not finish inside its request is continued (SQS in AWS, timers locally). */
+export interface DeletionQueue {
+  enqueue(job: { reference_id: string; deletion_id: string }, delaySeconds: number): Promise<void>;
+}
 
 /**
  * The two ways a deletion moves on, shared by `DELETE /me`, the queue's worker and the operations CLI:

@@ -1,7 +1,8 @@
-import { type DeletionQueue, SqsDeletionQueue } from '#shared/aws/deletion-queue';
+import { SqsDeletionQueue } from '#shared/aws/deletion-queue';
 import { type Env, SECTIONS } from '#shared/config';
 import { logger } from '#shared/log';
 import type { DeletionDeps } from '#shared/privacy/deletion';
+import type { DeletionQueue } from '#shared/privacy/worker';
 import { DeletionStore } from '#shared/store/deletions';
 import { storeWiring } from './store.ts';
 import { terraClient } from './terra.ts';

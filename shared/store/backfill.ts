@@ -11,7 +11,7 @@ import {
   type RequestFacts,
   requestStatus,
 } from '#shared/backfill/model';
-import { isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
+import { type Item, isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
 import { OWNED, toOwner } from './connections.ts';
 import { RESERVED } from './tables.ts';
 
@@ -24,12 +24,12 @@ import { RESERVED } from './tables.ts';
 type StoredRequest = Omit<DataRequest, 'received'> & { event_id?: string; received?: Set<string> | string[] };
 
 /** A request item as stored → the domain's shape (the received set as a sorted list). */
-export function toRequest(item: Record<string, unknown>): DataRequest {
+export function toRequest(item: Item): DataRequest {
   const { event_id: _id, received, ...rest } = item as StoredRequest;
   return { ...rest, received: [...(received ?? [])].sort() };
 }
 
-function toPlan(item: Record<string, unknown>): BackfillPlan {
+function toPlan(item: Item): BackfillPlan {
   const plan = item as unknown as BackfillPlan;
   return { ...plan, requested: [...(plan.requested ?? [])] };
 }
@@ -67,7 +67,7 @@ export class BackfillStore {
       names?: Record<string, string>;
       values?: Record<string, unknown>;
     },
-  ): Promise<{ ok: boolean; item?: Record<string, unknown> } | undefined> {
+  ): Promise<{ ok: boolean; item?: Item } | undefined> {
     const Key = await this.recordKey(user_id);
     if (Key === undefined) return undefined;
     try {
@@ -102,7 +102,7 @@ export class BackfillStore {
       condition: 'attribute_not_exists(backfill)',
       values: { ':plan': plan },
     });
-    const stored = result?.item?.backfill as Record<string, unknown> | undefined;
+    const stored = result?.item?.backfill as Item | undefined;
     if (result === undefined || stored === undefined) return undefined;
     return { claimed: result.ok, plan: toPlan(stored) };
   }

@@ -15,7 +15,7 @@ import type { ConnectionRepository } from '#shared/connections/ports';
 import { applyEvent, sameRecord } from '#shared/connections/transitions';
 import type { Owner } from '#shared/webhooks/ports';
 import { toRequest } from './backfill.ts';
-import { batchGetAll, isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
+import { batchGetAll, type Item, isConditionFailure, jitter, MAX_ATTEMPTS } from './conditions.ts';
 import { CONNECTIONS_KEYS, RESERVED } from './tables.ts';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -45,8 +45,6 @@ export class UnattributedError extends Error {
   }
 }
 
-type Item = Record<string, unknown>;
-
 /**
  * A guard with `deleted_at` is a tombstone: it keeps the owner and the requests it had only until the
  * deletion has removed what they point at (so a deletion that stops midway finds them again).
@@ -62,7 +60,7 @@ export function toOwner(item: Item | undefined): Owner {
 export const OWNED = 'attribute_exists(reference_id) AND attribute_not_exists(deleted_at)';
 
 /** A stored record → the record (its plan and version apart). */
-function toRecord(item: Item): { record: ConnectionRecord; version: number; plan?: BackfillPlan } {
+export function toRecord(item: Item): { record: ConnectionRecord; version: number; plan?: BackfillPlan } {
   const { version, backfill, ...record } = item as unknown as StoredRecord;
   return { record: record as ConnectionRecord, version, ...(backfill ? { plan: backfill } : {}) };
 }

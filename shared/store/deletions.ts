@@ -6,8 +6,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { DeletionJob, DeletionStorePort } from '#shared/privacy/deletion';
-import { isConditionFailure } from './conditions.ts';
-import { itemsByAttention } from './deliveries.ts';
+import { type Item, isConditionFailure, itemsByAttention } from './conditions.ts';
 import { deletionKey, PARKED_SHARDS, RESERVED } from './tables.ts';
 
 /**
@@ -104,7 +103,7 @@ export class DeletionStore implements DeletionStorePort {
    * BatchWriteItem's permission would allow puts as well. Answers how many of the keys held an item
    * (the old item comes back at no extra cost).
    */
-  private async deleteKeys(table: string, keys: Array<Record<string, unknown>>): Promise<number> {
+  private async deleteKeys(table: string, keys: Item[]): Promise<number> {
     const queue = [...keys];
     let deleted = 0;
     const worker = async () => {
@@ -137,11 +136,13 @@ export async function readDeletionJob(
       ConsistentRead: true,
     }),
   );
-  if (!result.Item) return undefined;
-  const {
-    event_id: _id,
-    expires_at: _ttl,
-    ...job
-  } = result.Item as DeletionJob & { event_id: string; expires_at: number };
+  return result.Item && toDeletionJob(result.Item);
+}
+
+/** A stored deletion job → the job (its key and expiry apart). */
+export function toDeletionJob(item: Item): DeletionJob {
+  const { event_id: _id, expires_at: _ttl, ...job } = item as unknown as DeletionJob & StoredKeys;
   return job;
 }
+
+type StoredKeys = { event_id: string; expires_at: number };

@@ -4,7 +4,6 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
-  QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
@@ -379,32 +378,4 @@ function factsUpdate(facts: DeliveryFacts) {
     clauses.push(`#f_${name} = :f_${name}`);
   }
   return { names, values, sets: clauses.join(', ') };
-}
-
-/**
- * Every inbox item the sparse `byAttention` index holds under `attention` (keys only there), read back
- * strongly consistent: the parked deliveries for the reconcile and for a deletion.
- */
-export async function itemsByAttention(
-  doc: DynamoDBDocumentClient,
-  table: string,
-  attention: string,
-): Promise<Array<Record<string, unknown>>> {
-  const keys: Array<Record<string, unknown>> = [];
-  let ExclusiveStartKey: Record<string, unknown> | undefined;
-  do {
-    const page = await doc.send(
-      new QueryCommand({
-        TableName: table,
-        IndexName: INBOX_KEYS.byAttentionIndex,
-        KeyConditionExpression: '#a = :a',
-        ExpressionAttributeNames: { '#a': INBOX_KEYS.attentionKey },
-        ExpressionAttributeValues: { ':a': attention },
-        ExclusiveStartKey,
-      }),
-    );
-    keys.push(...(page.Items ?? []).map((item) => ({ event_id: item.event_id })));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return batchGetAll(doc, table, keys);
 }

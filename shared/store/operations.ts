@@ -5,9 +5,8 @@ import {
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import { type DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { toItemChange } from '#shared/aws/streams';
-import type { ConnectionRecord } from '#shared/connections/model';
-import type { ItemChange } from '#shared/events/outbox';
+import { toCommittedChange } from '#shared/aws/streams';
+import type { CommittedChange } from '#shared/events/outbox';
 import type {
   AttentionStatus,
   ConnectionState,
@@ -17,8 +16,8 @@ import type {
   OperationsReader,
   StreamBatch,
 } from '#shared/operations/ports';
-import { batchGetAll } from './conditions.ts';
-import { ConnectionStore } from './connections.ts';
+import { batchGetAll, type Item } from './conditions.ts';
+import { ConnectionStore, toRecord } from './connections.ts';
 import { INBOX_KEYS } from './tables.ts';
 
 /**
@@ -26,8 +25,6 @@ import { INBOX_KEYS } from './tables.ts';
  * `byAttention` index, keys only, then the items), by id, or by a filtered scan; connection records by
  * Terra user (tombstones told apart) and by app user. Nothing here writes.
  */
-type Item = Record<string, unknown>;
-
 /** A stored delivery → what the operations see: the lease token (a concurrency secret) stays behind. */
 function toDelivery(item: Item): DeliveryRecord {
   const { lease_token: _token, attention: _attention, ...rest } = item;
@@ -38,9 +35,7 @@ function toDelivery(item: Item): DeliveryRecord {
 const isReserved = (event_id: unknown) => typeof event_id !== 'string' || event_id.includes('#');
 
 function toState(item: Item | undefined): ConnectionState {
-  if (item === undefined) return { state: 'missing' };
-  const { version: _version, backfill: _plan, ...record } = item;
-  return { state: 'live', record: record as unknown as ConnectionRecord };
+  return item === undefined ? { state: 'missing' } : { state: 'live', record: toRecord(item).record };
 }
 
 export class OperationsStore implements OperationsReader {
@@ -173,7 +168,7 @@ export class StreamBatchReader {
     this.client = client ?? new DynamoDBStreamsClient({ maxAttempts: 3 });
   }
 
-  async read(batch: StreamBatch): Promise<ItemChange[]> {
+  async read(batch: StreamBatch): Promise<CommittedChange[]> {
     const end = BigInt(batch.endSequenceNumber);
     let iterator: string | undefined;
     try {
@@ -195,7 +190,7 @@ export class StreamBatchReader {
       }
       throw error;
     }
-    const changes: ItemChange[] = [];
+    const changes: CommittedChange[] = [];
     for (let empty = 0; iterator !== undefined && empty < EMPTY_PAGES; ) {
       const page = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
       const records: _Record[] = page.Records ?? [];
@@ -203,9 +198,9 @@ export class StreamBatchReader {
       for (const record of records) {
         const sequence = BigInt(record.dynamodb?.SequenceNumber ?? '0');
         if (sequence > end) return changes;
-        const change = toItemChange(
+        const change = toCommittedChange(
           { dynamodb: record.dynamodb, eventSourceARN: batch.streamArn } as unknown as Parameters<
-            typeof toItemChange
+            typeof toCommittedChange
           >[0],
           this.tables,
         );

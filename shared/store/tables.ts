@@ -58,6 +58,28 @@ export const CHECKPOINT_ID = 'reconcile#checkpoint';
 /** A deletion job, per app user. */
 export const deletionKey = (reference_id: string): string => `deletion#${reference_id}`;
 
+/**
+ * What a reserved inbox key names, by its first segment (up to the first `#`): the reader's side of the
+ * builders above (a unit test holds the two together). An id without `#` is a delivery's.
+ */
+export type ReservedKind = 'owner' | 'request' | 'parked' | 'sdk_claim' | 'deletion' | 'checkpoint';
+
+const RESERVED_KINDS: ReadonlyMap<string, ReservedKind> = new Map([
+  ['owner', 'owner'],
+  ['request', 'request'],
+  ['parked', 'parked'],
+  ['sdk', 'sdk_claim'],
+  ['deletion', 'deletion'],
+  ['reconcile', 'checkpoint'],
+]);
+
+/** The reserved item an inbox key names; undefined for a delivery's id, `unknown` for a `#` key of no kind. */
+export function reservedKind(event_id: string): ReservedKind | 'unknown' | undefined {
+  const at = event_id.indexOf('#');
+  if (at < 0) return undefined;
+  return RESERVED_KINDS.get(event_id.slice(0, at)) ?? 'unknown';
+}
+
 /** How many items a Terra user's parked list is spread over (16: one per hex digit). */
 export const PARKED_SHARDS = 16;
 

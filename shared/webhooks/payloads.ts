@@ -40,16 +40,6 @@ export interface PayloadFetchOptions {
   fetch?: typeof fetch;
 }
 
-/** AWS S3's hosts, virtual-hosted and path style, global and regional. */
-export const S3_HOSTS = [
-  's3.amazonaws.com',
-  '*.s3.amazonaws.com',
-  's3.*.amazonaws.com',
-  '*.s3.*.amazonaws.com',
-  '*.s3-*.amazonaws.com',
-  's3-*.amazonaws.com',
-] as const;
-
 const LOCALHOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 function hostPattern(pattern: string): RegExp {

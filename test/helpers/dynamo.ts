@@ -4,7 +4,7 @@ import { inject } from 'vitest';
 import { localClient } from '#local/dynamodb';
 import { ensureTables } from '#local/tables';
 import { createDocumentClient } from '#shared/store/client';
-import { itemsByAttention } from '#shared/store/deliveries';
+import { itemsByAttention } from '#shared/store/conditions';
 
 export interface TestTables {
   endpoint: string;

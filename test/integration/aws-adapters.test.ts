@@ -11,6 +11,7 @@ import { SqsDeadLetters } from '#shared/aws/dead-letters';
 import { SqsDeletionQueue } from '#shared/aws/deletion-queue';
 import { EventBridgeBus } from '#shared/aws/event-bus';
 import type { BusEvent, DataDetail } from '#shared/events/bus-events';
+import type { CommittedChange } from '#shared/events/outbox';
 import { type PublisherDeps, publishChanges } from '#shared/events/publisher';
 import { asBusEvent } from '#shared/operations/redrive';
 import { ContractCheck, envelopeOfEntry } from '../helpers/event-contracts.ts';
@@ -691,8 +692,8 @@ describe('the publisher with both adapters on the wire', () => {
   const payload = { steps: 4200, heart_rate: [61, 64, 70] };
   const key = 'users/user-1/2026/12/01/trace-1.json';
   // A data delivery recorded in the inbox: the publisher makes it a terra.data event, payload inline.
-  const delivery = {
-    table: 'inbox' as const,
+  const delivery: CommittedChange = {
+    kind: 'delivery',
     new: {
       event_id: 'trace-1',
       status: 'processed',
@@ -704,6 +705,8 @@ describe('the publisher with both adapters on the wire', () => {
       received_at: '2026-12-01T10:00:00.000Z',
       archive_key: key,
       bytes: Buffer.byteLength(JSON.stringify(payload)),
+      at: Date.parse('2026-12-01T10:00:00.000Z'),
+      signed_at: Date.parse('2026-12-01T10:00:00.000Z') / 1000,
     },
   };
 

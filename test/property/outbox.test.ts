@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Change, ConnectionEvent, ConnectionRecord } from '#shared/connections/model';
 import { applyEvent, sameRecord } from '#shared/connections/transitions';
-import { type OutboxAction, outboxActions } from '#shared/events/outbox';
+import { type OutboxAction, outboxActions, type RecordedDelivery } from '#shared/events/outbox';
 import { expectBusEventContract } from '../helpers/event-contracts.ts';
 
 /**
@@ -75,14 +75,7 @@ function publish(events: readonly ConnectionEvent[]): {
   for (const event of events) {
     const next = applyEvent(record, event);
     if (!sameRecord(record, next)) {
-      const image = (value: ConnectionRecord) => ({ ...value, sk: 'connection' });
-      actions.push(
-        ...outboxActions({
-          table: 'connections',
-          ...(record ? { old: image(record) } : {}),
-          new: image(next),
-        }),
-      );
+      actions.push(...outboxActions({ kind: 'connection', ...(record ? { old: record } : {}), new: next }));
     }
     record = next;
   }
@@ -138,30 +131,79 @@ describe('the outbox, property-based', () => {
 });
 
 describe('deliveries in the outbox', () => {
-  const processed = { event_id: 'evt-1', status: 'processed', data: true, user_id: 'user-a', type: 'sleep' };
+  const processed: RecordedDelivery = {
+    event_id: 'evt-1',
+    status: 'processed',
+    data: true,
+    user_id: 'user-a',
+    type: 'sleep',
+    archive_key: 'users/user-a/2026/06/01/evt-1.0123456789abcdef.json',
+    bytes: 2,
+    received_at: new Date(T0).toISOString(),
+    at: T0,
+    signed_at: T0 / 1000,
+  };
+  const delivery = (change: { old?: RecordedDelivery; new?: RecordedDelivery }) =>
+    outboxActions({ kind: 'delivery', ...change });
 
   it('announces a data delivery the first time it is processed, and never again', () => {
-    expect(outboxActions({ table: 'inbox', new: processed }).map((action) => action.kind)).toEqual(['data']);
-    expect(outboxActions({ table: 'inbox', old: processed, new: { ...processed, attempts: 2 } })).toEqual([]);
+    expect(delivery({ new: processed }).map((action) => action.kind)).toEqual(['data']);
+    expect(delivery({ old: processed, new: { ...processed, replayed_at: 'now' } })).toEqual([]);
   });
 
   it('announces a stale delivery once a replay processes it', () => {
-    const stale = { ...processed, status: 'stale' };
-    expect(
-      outboxActions({ table: 'inbox', old: stale, new: processed }).map((action) => action.kind),
-    ).toEqual(['data']);
+    const stale: RecordedDelivery = { ...processed, status: 'stale' };
+    expect(delivery({ old: stale, new: processed }).map((action) => action.kind)).toEqual(['data']);
   });
 
-  it('says nothing of a delivery that is failed, ignored or still in progress', () => {
-    for (const status of ['failed', 'ignored', 'received', 'stale']) {
-      expect(outboxActions({ table: 'inbox', new: { ...processed, status } })).toEqual([]);
+  it('says nothing of a delivery that is failed, ignored or still in progress, nor of one removed', () => {
+    for (const status of ['failed', 'ignored', 'received', 'stale', 'parked'] as const) {
+      expect(delivery({ new: { ...processed, status } })).toEqual([]);
     }
+    expect(delivery({ old: processed })).toEqual([]);
+  });
+
+  it('says nothing of a data delivery that names no Terra user', () => {
+    const { user_id: _user, ...anonymous } = processed;
+    expect(delivery({ new: { ...anonymous, terra_reference: 'ref-1' } })).toEqual([]);
   });
 
   it('counts a payload against its data request before announcing it', () => {
-    const kinds = outboxActions({ table: 'inbox', new: { ...processed, terra_reference: 'ref-1' } }).map(
-      (a) => a.kind,
+    expect(delivery({ new: { ...processed, terra_reference: 'ref-1', reference_id: 'app-1' } })).toEqual([
+      {
+        kind: 'track',
+        user_id: 'user-a',
+        reference: 'ref-1',
+        facts: { event_id: 'evt-1', data_type: 'sleep', reference_id: 'app-1' },
+      },
+      { kind: 'data', delivery: { ...processed, terra_reference: 'ref-1', reference_id: 'app-1' } },
+    ]);
+  });
+
+  it("counts Terra's announcement of a large request as what it expects, announcing nothing", () => {
+    const sending: RecordedDelivery = {
+      ...processed,
+      type: 'large_request_sending',
+      data: false,
+      terra_reference: 'ref-2',
+      expected_payloads: 12,
+    };
+    expect(delivery({ new: sending })).toEqual([
+      { kind: 'track', user_id: 'user-a', reference: 'ref-2', facts: { large: true, expected: 12 } },
+    ]);
+    expect(delivery({ new: { ...sending, type: 'large_request_processing' } })).toEqual([
+      { kind: 'track', user_id: 'user-a', reference: 'ref-2', facts: { large: true } },
+    ]);
+  });
+});
+
+describe('changes the app never hears of', () => {
+  it('are bookkeeping and unreadable items', () => {
+    for (const item of ['owner', 'parked', 'sdk_claim', 'checkpoint'] as const) {
+      expect(outboxActions({ kind: 'bookkeeping', item })).toEqual([]);
+    }
+    expect(outboxActions({ kind: 'unknown', table: 'inbox', reason: 'delivery: status: invalid' })).toEqual(
+      [],
     );
-    expect(kinds).toEqual(['track', 'data']);
   });
 });

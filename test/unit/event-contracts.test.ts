@@ -9,8 +9,8 @@ import { envelopeOf } from '#local/pipeline';
 import type { ConnectionEvent, ConnectionRecord } from '#shared/connections/model';
 import { applyEvent } from '#shared/connections/transitions';
 import type { BusEvent } from '#shared/events/bus-events';
-import type { ItemChange } from '#shared/events/outbox';
 import { type PublisherDeps, publishChanges } from '#shared/events/publisher';
+import { decodeChange, type StreamImages } from '#shared/store/stream-changes';
 import {
   ContractCheck,
   conformingTypes,
@@ -89,8 +89,29 @@ const active = image(connect({ kind: 'authenticated', scopes: ['sleep'] }));
 const payload = { type: 'sleep', user: { user_id: 'terra-user-1', provider: 'GARMIN' }, data: [{ a: 1 }] };
 const archiveKey = 'users/terra-user-1/2026/12/01/trace-1.0123456789abcdef0123456789abcdef.json';
 
+/** A data request as the backfill store writes it, answered by two payloads. */
+const request = {
+  event_id: 'request#terra-user-1#ref-1',
+  user_id: 'terra-user-1',
+  reference_id: 'alice',
+  reference: 'ref-1',
+  data_type: 'sleep',
+  expected: 2,
+  received: new Set(['trace-1', 'trace-3']),
+  from: '2026-11-01',
+  to: '2026-12-01',
+};
+
+/** A deletion job as the deletion store writes it. */
+const deletion = {
+  event_id: 'deletion#alice',
+  reference_id: 'alice',
+  deletion_id: 'deletion-1',
+  user_ids: ['terra-user-1', 'terra-user-2'],
+};
+
 /** Changes that make one event of every detail-type, with each optional field both there and not. */
-const CHANGES: ItemChange[] = [
+const CHANGES: StreamImages[] = [
   // terra.connection: a new record, then an error with its reason, then a reauth's replacement.
   { table: 'connections', new: active },
   {
@@ -103,16 +124,20 @@ const CHANGES: ItemChange[] = [
     old: active,
     new: image(connect({ kind: 'replaced', replaced_by: 'terra-user-2' }, AT + 2_000), active),
   },
-  // A data-only Terra user nobody owns yet: no reference_id, no provider, no status stamp.
+  // A record a data event made (its delivery named the app user): no provider, no status stamp.
   {
     table: 'connections',
-    new: image({
-      user_id: 'terra-user-9',
-      reference_id: null,
-      event_id: 'trace-9',
-      at: AT,
-      change: { kind: 'data' },
-    }),
+    // The store writes the app user the delivery named (applyTogether); a data event sets no register.
+    new: {
+      ...image({
+        user_id: 'terra-user-9',
+        reference_id: 'bob',
+        event_id: 'trace-9',
+        at: AT,
+        change: { kind: 'data' },
+      }),
+      reference_id: 'bob',
+    },
   },
   // terra.data: inline and answering our history request; and another with no owner or reference.
   {
@@ -147,19 +172,8 @@ const CHANGES: ItemChange[] = [
   // terra.backfill: one complete with its window, one failed before any payload named its type.
   {
     table: 'inbox',
-    old: { event_id: 'request#terra-user-1#ref-1', status: 'receiving' },
-    new: {
-      event_id: 'request#terra-user-1#ref-1',
-      user_id: 'terra-user-1',
-      reference_id: 'alice',
-      reference: 'ref-1',
-      data_type: 'sleep',
-      status: 'complete',
-      expected: 2,
-      received: new Set(['trace-1', 'trace-3']),
-      from: '2026-11-01',
-      to: '2026-12-01',
-    },
+    old: { ...request, status: 'receiving', received: new Set(['trace-1']) },
+    new: { ...request, status: 'complete' },
   },
   {
     table: 'inbox',
@@ -173,15 +187,8 @@ const CHANGES: ItemChange[] = [
   // terra.user_deleted: a deletion job reaching done.
   {
     table: 'inbox',
-    old: { event_id: 'deletion#alice', status: 'sweeping' },
-    new: {
-      event_id: 'deletion#alice',
-      status: 'done',
-      reference_id: 'alice',
-      deletion_id: 'deletion-1',
-      user_ids: ['terra-user-1', 'terra-user-2'],
-      finished_at: new Date(AT + 60_000).toISOString(),
-    },
+    old: { ...deletion, status: 'running' },
+    new: { ...deletion, status: 'done', finished_at: new Date(AT + 60_000).toISOString() },
   },
 ];
 
@@ -216,7 +223,9 @@ async function published(): Promise<BusEvent[]> {
     deadLetters: { send: async () => undefined },
     log: recordingLog(),
   };
-  expect(await publishChanges(deps, CHANGES)).toBeUndefined();
+  const changes = CHANGES.map(decodeChange);
+  expect(changes.filter((change) => change.kind === 'unknown')).toEqual([]);
+  expect(await publishChanges(deps, changes)).toBeUndefined();
   return events;
 }
 

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { httpPayloadFetcher, isAllowedPayloadUrl, S3_HOSTS } from '#shared/webhooks/payloads';
+import { S3_HOSTS } from '#shared/ids';
+import { httpPayloadFetcher, isAllowedPayloadUrl } from '#shared/webhooks/payloads';
 
 /**
  * Downloading the payload behind an `s3_payload`: a local server plays S3's answers (expired, denied,
