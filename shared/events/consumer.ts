@@ -1,4 +1,5 @@
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { S3Archive } from '#shared/store/s3-archive';
 import { DirectoryArchive } from '#shared/webhooks/archive';
 import type { ArchivePointer, DataDetail, TerraDataPayload } from './details.ts';
 
@@ -52,16 +53,16 @@ function asDataPayload(value: unknown, what: string): TerraDataPayload {
   throw new Error(`${what} is not a Terra data payload: expected an object with "type" and "user.user_id"`);
 }
 
-/** The archive in S3 (deployed stacks): `bucket` is the archive bucket's name. */
-export function fromS3(client: S3Client = new S3Client({})): ArchiveReader {
-  return async ({ bucket, key }) => {
-    try {
-      const result = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return result.Body ? await result.Body.transformToByteArray() : undefined;
-    } catch (error) {
-      if (error instanceof Error && error.name === 'NoSuchKey') return undefined;
-      throw error;
-    }
+/**
+ * The archive in S3 (deployed stacks): `bucket` is the archive bucket's name. Reads through the store's
+ * own S3 adapter, the one the backend's functions read with; `config` for a region or an endpoint.
+ */
+export function fromS3(config: S3ClientConfig = {}): ArchiveReader {
+  const archives = new Map<string, S3Archive>();
+  return ({ bucket, key }) => {
+    const archive = archives.get(bucket) ?? new S3Archive(bucket, config);
+    archives.set(bucket, archive);
+    return archive.get(key);
   };
 }
 
