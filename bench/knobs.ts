@@ -14,7 +14,7 @@
  *   MEMORY_CONCURRENCY   8
  *   VERIFY_MS            200    per round and size
  *   BENCH_NODE22         path to a Node 22 binary, or `off` for the host's Node
- *   BENCH_SECRET_SOURCE  all, or some of lambda-extension,secrets-manager (bench/support/stand-ins.ts)
+ *   BENCH_SECRET_SOURCE  all, or some of lambda-extension,secrets-manager (bench/support/lambda-env.ts)
  */
 const num = (name: string, fallback: number) => {
   const value = Number(process.env[name]);

@@ -1,20 +1,31 @@
+import { type AwsService, startAwsStandIn } from '#local/aws-stand-in';
+import { track } from './children.ts';
 import type { StackFunction } from './stack.ts';
-import { DUMMY_AWS } from './stand-ins.ts';
 
 /**
  * A function's environment as Lambda would give it, on this machine: the variables the stack sets
  * (read from the synthesized template), the ones it resolves at deploy time (table names, the secret's
  * ARN, the bucket) replaced by their local counterparts, the variables Lambda itself sets, fixed
- * dummy credentials, and the SDK pointed at the local stand-ins through its endpoint variables. No
- * variable of the shell running the benchmark reaches the function (no NODE_OPTIONS, no extra CA
- * certificates).
+ * dummy credentials, and the SDK pointed at the AWS stand-in (local/aws-stand-in.ts) through its
+ * endpoint variables. No variable of the shell running the benchmark reaches the function (no
+ * NODE_OPTIONS, no extra CA certificates).
  */
+
+/** Credentials the stand-in accepts and the SDK signs with (nothing checks the signature). */
+export const DUMMY_AWS = {
+  AWS_ACCESS_KEY_ID: 'ASIABENCHMARKONLY000',
+  AWS_SECRET_ACCESS_KEY: 'bench/only/not/a/real/secret/key/000000',
+  AWS_SESSION_TOKEN: 'bench-session-token',
+  AWS_REGION: 'us-east-1',
+  AWS_DEFAULT_REGION: 'us-east-1',
+} as const;
+
 export interface LocalAws {
   /** DynamoDB Local, through AWS_ENDPOINT_URL_DYNAMODB: the code's AWS path, not its local-mode switch. */
   dynamoEndpoint: string;
   tables: { connectionsTable: string; inboxTable: string };
   secretArn: string;
-  /** The stand-ins' endpoint variables (AWS_ENDPOINT_URL_<SERVICE>) and what the secret sources need. */
+  /** The AWS stand-in's endpoint variables (AWS_ENDPOINT_URL_<SERVICE>) and the extension's port. */
   endpoints: Record<string, string>;
   bucket: string;
   busName: string;
@@ -65,10 +76,97 @@ export function deployedEnv(fn: StackFunction, aws: LocalAws): FunctionEnv {
     if (local === undefined) unresolved.push(name);
     else env[name] = local;
   }
-  // The stand-ins last: each run's own ports win over fixed ones the stack sets (the extension's 2773).
+  // The stand-in last: each run's own port wins over fixed ones the stack sets (the extension's 2773).
   Object.assign(env, { AWS_ENDPOINT_URL_DYNAMODB: aws.dynamoEndpoint }, aws.endpoints);
   // Terra is the sandbox here, whatever the stack's context says.
   env.TERRA_API_URL = aws.terra.apiUrl;
   env.TERRA_WIDGET_SESSION_URL = aws.terra.widgetSessionUrl;
   return { env, unresolved };
+}
+
+/**
+ * Where the functions can read Terra's secret from. Every run serves all of them (BENCH_SECRET_SOURCE
+ * narrows it), so whichever way the code reads, it is answered, and the report says which one was read.
+ * The extension answers from memory: its own first fetch from Secrets Manager, during the cold start,
+ * is not modelled.
+ */
+export const SECRET_SOURCES: Record<string, { service: AwsService; describe: string }> = {
+  'lambda-extension': {
+    service: 'secrets-extension',
+    describe:
+      'the Parameters and Secrets Lambda Extension (GET /secretsmanager/get, token header), through PARAMETERS_SECRETS_EXTENSION_HTTP_PORT',
+  },
+  'secrets-manager': {
+    service: 'secretsmanager',
+    describe: 'Secrets Manager GetSecretValue (JSON 1.1), through AWS_ENDPOINT_URL_SECRETS_MANAGER',
+  },
+};
+
+const BENCH_SECRET_ARN =
+  'arn:aws:secretsmanager:us-east-1:123456789012:secret:TerraConnect-TerraSecret-AbCdEf';
+const BENCH_BUCKET = 'terraconnect-archive-bench';
+const BENCH_BUS = 'terra-connect-events-bench';
+
+/**
+ * The AWS a function meets in a phase, besides DynamoDB: the AWS stand-in serving the secret's sources
+ * (`secretSource`: `all`, or a comma-separated list of SECRET_SOURCES), S3 (keeping what is put only
+ * with `keepObjects`), EventBridge and SQS. Stopped with the phase, or by a signal.
+ */
+export async function startBenchAws(options: {
+  secretSource: string;
+  credentials: { dev_id: string; api_key: string; signing_secret: string };
+  keepObjects: boolean;
+}) {
+  const names =
+    options.secretSource === 'all'
+      ? Object.keys(SECRET_SOURCES)
+      : options.secretSource.split(',').map((name) => name.trim());
+  const unknown = names.filter((name) => !SECRET_SOURCES[name]);
+  if (unknown.length)
+    throw new Error(
+      `BENCH_SECRET_SOURCE: unknown ${unknown.join(', ')}; one of all, ${Object.keys(SECRET_SOURCES).join(', ')}`,
+    );
+  const sources = names.map((name) => ({
+    name,
+    ...(SECRET_SOURCES[name] as (typeof SECRET_SOURCES)[string]),
+  }));
+  const aws = await startAwsStandIn({
+    services: ['s3', 'events', 'sqs', ...sources.map((source) => source.service)],
+    sessionToken: DUMMY_AWS.AWS_SESSION_TOKEN,
+    keepObjects: options.keepObjects,
+  });
+  const stop = track(() => aws.stop());
+  aws.secrets.set(BENCH_SECRET_ARN, JSON.stringify(options.credentials));
+  aws.buckets.add(BENCH_BUCKET);
+  return {
+    secretSource: sources.map((source) => `${source.name}: ${source.describe}`).join('; '),
+    /** Secret reads answered so far, per source. */
+    secretReads: (): Record<string, number> =>
+      Object.fromEntries(
+        sources.map((source) => [
+          source.name,
+          aws.callsTo('GetSecretValue', source.service).filter((call) => call.status === 200).length,
+        ]),
+      ),
+    /** Keeps an object in the bucket, as if archived earlier (read back only with `keepObjects`). */
+    putObject: (key: string, body: Buffer) => {
+      aws.objects.set(`${BENCH_BUCKET}/${key}`, body);
+    },
+    s3Puts: () => aws.callsTo('PutObject', 's3').length,
+    /** Events PutEvents accepted so far. */
+    published: () => aws.events.length,
+    localAws(dynamoEndpoint: string, tables: LocalAws['tables'], terra: LocalAws['terra']): LocalAws {
+      return {
+        dynamoEndpoint,
+        tables,
+        secretArn: BENCH_SECRET_ARN,
+        endpoints: aws.env,
+        bucket: BENCH_BUCKET,
+        busName: BENCH_BUS,
+        queueUrl: `${aws.url}/123456789012/terra-connect-dead-letters-bench`,
+        terra,
+      };
+    },
+    stop,
+  };
 }

@@ -1,12 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { Sha256 } from '@smithy/core/checksum';
-import { HttpRequest } from '@smithy/core/protocols';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type AwsCall, type AwsStandIn, type PutEventsEntry, startAwsStandIn } from '#local/aws-stand-in';
 import { SqsDeadLetters } from '#shared/aws/dead-letters';
 import { SqsDeletionQueue } from '#shared/aws/deletion-queue';
 import { EventBridgeBus } from '#shared/aws/event-bus';
@@ -19,19 +14,17 @@ import { MemoryArchive, recordingLog } from '../helpers/memory-ports.ts';
 
 /**
  * The three AWS adapters of the event and deletion paths (EventBridgeBus, SqsDeadLetters,
- * SqsDeletionQueue) driven through the real SDK v3 clients against a loopback stand-in that speaks the
- * services' wire protocols: EventBridge's JSON 1.1 (`AWSEvents.PutEvents`) and SQS's JSON 1.0
- * (`AmazonSQS.SendMessage`, `AmazonSQS.SendMessageBatch`, which @aws-sdk/client-sqs 3.1175 sends with
- * `x-amzn-query-mode: true`). So the SDK's serialization, signing, retries and MD5 checks run, and so
- * does each adapter's handling of what comes back.
- *
- * test/ops/fake-aws.ts is not reused: it always succeeds (no refused PutEvents entries, no `Failed`
- * batch entries, no service errors) and keeps the entries but not which call carried them, the headers
- * or the whole queue URL, which are what these tests are about.
+ * SqsDeletionQueue) driven through the real SDK v3 clients against the AWS stand-in
+ * (local/aws-stand-in.ts), which speaks the services' wire protocols: EventBridge's JSON 1.1
+ * (`AWSEvents.PutEvents`) and SQS's JSON 1.0 (`AmazonSQS.SendMessage`, `AmazonSQS.SendMessageBatch`,
+ * which @aws-sdk/client-sqs 3.1175 sends with `x-amzn-query-mode: true`). So the SDK's serialization,
+ * signing, retries and MD5 checks run, and so does each adapter's handling of what comes back: refused
+ * entries, `Failed` batch entries and service errors are the stand-in's injected faults, and its call
+ * log keeps which call carried what, with its headers and signature.
  */
 
 const REGION = 'eu-west-1';
-// Static, made-up credentials: the stand-in checks the signature against them.
+// Static, made-up credentials: the stand-in checks every signature against them.
 const CREDENTIALS = {
   accessKeyId: 'AKIDTERRACONNECTTEST',
   secretAccessKey: 'not-a-real-secret-key-for-tests',
@@ -44,210 +37,25 @@ const DELETION_QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/ter
 const PUT_EVENTS_LIMIT = 256 * 1024;
 
 // ---------------------------------------------------------------------------------------------------
-// The stand-in
-
-interface WireCall {
-  target: string;
-  contentType: string;
-  authorization: string;
-  /** The SDK's attempt header (`attempt=2; max=3`): tells a retry by the SDK from a new call. */
-  attempt: string;
-  /** `<region>/<service>` of the SigV4 credential scope. */
-  scope: string;
-  /** Whether the signature is the one the test credentials give for this request and body. */
-  signatureValid: boolean;
-  input: Record<string, unknown>;
-}
-
-interface Answer {
-  status: number;
-  body: unknown;
-  headers?: Record<string, string>;
-}
-
-/** Answers one call, or undefined for the service's ordinary success. */
-type Responder = (call: WireCall) => Answer | undefined;
-
-interface PutEventsEntry {
-  EventBusName?: string;
-  Source?: string;
-  DetailType?: string;
-  Detail?: string;
-}
+// Fixtures
 
 interface BatchEntry {
   Id: string;
   MessageBody: string;
 }
 
-const md5 = (text: string) => createHash('md5').update(text).digest('hex');
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-
-const AUTHORIZATION =
-  /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=[0-9a-f]{64}$/;
-
-/**
- * Signs the request again, as received, with the test credentials and the scope it claims: the same
- * authorization header means the SDK signed exactly this request (headers, and the body through
- * x-amz-content-sha256) for that region and service.
- */
-async function verifySignature(
-  request: IncomingMessage,
-  body: string,
-): Promise<{ scope: string; valid: boolean }> {
-  const authorization = String(request.headers.authorization ?? '');
-  const match = AUTHORIZATION.exec(authorization);
-  if (!match) return { scope: '', valid: false };
-  const [, accessKeyId = '', , region = '', service = '', signedHeaders = ''] = match;
-  const headers: Record<string, string> = {};
-  for (const name of signedHeaders.split(';')) headers[name] = String(request.headers[name] ?? '');
-  const signingDate = new Date(
-    (headers['x-amz-date'] ?? '').replace(
-      /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/,
-      '$1-$2-$3T$4:$5:$6Z',
-    ),
-  );
-  const [hostname = '', port = ''] = (headers.host ?? '').split(':');
-  const signer = new SignatureV4({ service, region, credentials: CREDENTIALS, sha256: Sha256 });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: request.method ?? 'POST',
-      protocol: 'http:',
-      hostname,
-      port: Number(port),
-      path: request.url ?? '/',
-      headers,
-      body,
-    }),
-    { signingDate },
-  );
-  const valid =
-    accessKeyId === CREDENTIALS.accessKeyId &&
-    headers['x-amz-content-sha256'] === sha256(body) &&
-    signed.headers.authorization === authorization;
-  return { scope: `${region}/${service}`, valid };
-}
-
-/** The services' ordinary success, with the MD5s the SQS client checks. */
-function success(call: WireCall): Answer {
-  switch (call.target) {
-    case 'AWSEvents.PutEvents': {
-      const entries = (call.input.Entries ?? []) as PutEventsEntry[];
-      return {
-        status: 200,
-        body: { FailedEntryCount: 0, Entries: entries.map(() => ({ EventId: randomUUID() })) },
-      };
-    }
-    case 'AmazonSQS.SendMessage':
-      return {
-        status: 200,
-        body: { MessageId: randomUUID(), MD5OfMessageBody: md5(String(call.input.MessageBody)) },
-      };
-    case 'AmazonSQS.SendMessageBatch': {
-      const entries = (call.input.Entries ?? []) as BatchEntry[];
-      return {
-        status: 200,
-        body: {
-          Successful: entries.map((entry) => ({
-            Id: entry.Id,
-            MessageId: randomUUID(),
-            MD5OfMessageBody: md5(entry.MessageBody),
-          })),
-          Failed: [],
-        },
-      };
-    }
-    default:
-      return { status: 400, body: { __type: 'UnknownOperationException', message: call.target } };
-  }
-}
-
-interface StandIn {
-  url: string;
-  calls: WireCall[];
-  /** Every event PutEvents took, as its target would receive it, held to its JSON Schema. */
-  contracts: ContractCheck;
-  respond(responder: Responder): void;
-  reset(): void;
-  stop(): Promise<void>;
-}
-
-async function startStandIn(): Promise<StandIn> {
-  const calls: WireCall[] = [];
-  const contracts = new ContractCheck();
-  let responder: Responder = () => undefined;
-  const server: Server = createServer((request, response) => {
-    void (async () => {
-      let body = '';
-      for await (const chunk of request) body += String(chunk);
-      const target = String(request.headers['x-amz-target'] ?? '');
-      const { scope, valid } = await verifySignature(request, body);
-      const call: WireCall = {
-        target,
-        contentType: String(request.headers['content-type'] ?? ''),
-        authorization: String(request.headers.authorization ?? ''),
-        attempt: String(request.headers['amz-sdk-request'] ?? ''),
-        scope,
-        signatureValid: valid,
-        input: body ? (JSON.parse(body) as Record<string, unknown>) : {},
-      };
-      calls.push(call);
-      if (target === 'AWSEvents.PutEvents')
-        for (const entry of entriesOf(call)) contracts.check(envelopeOfEntry(entry));
-      const answer = responder(call) ?? success(call);
-      const type = target.startsWith('AmazonSQS.')
-        ? 'application/x-amz-json-1.0'
-        : 'application/x-amz-json-1.1';
-      response
-        .writeHead(answer.status, {
-          'content-type': type,
-          'x-amzn-requestid': randomUUID(),
-          ...answer.headers,
-        })
-        .end(JSON.stringify(answer.body));
-    })();
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    calls,
-    contracts,
-    respond(next) {
-      responder = next;
-    },
-    reset() {
-      calls.length = 0;
-      responder = () => undefined;
-    },
-    stop: () =>
-      new Promise<void>((done) => {
-        server.close(() => done());
-        server.closeAllConnections();
-      }),
-  };
-}
-
-/** Answers from the list, one per call, then the ordinary success. */
-function inTurn(...answers: Responder[]): Responder {
-  let next = 0;
-  return (call) => answers[next++]?.(call);
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Fixtures
-
-const entriesOf = (call: WireCall | undefined) => (call?.input.Entries ?? []) as PutEventsEntry[];
-const batchOf = (call: WireCall | undefined) => (call?.input.Entries ?? []) as BatchEntry[];
+const entriesOf = (call: AwsCall | undefined) => (call?.input.Entries ?? []) as PutEventsEntry[];
+const batchOf = (call: AwsCall | undefined) => (call?.input.Entries ?? []) as BatchEntry[];
 const detailIdOf = (entry: PutEventsEntry) => (JSON.parse(entry.Detail ?? '{}') as { id: string }).id;
 /** The ids of the events each PutEvents call carried, call by call. */
-const idsByCall = (calls: readonly WireCall[]) => calls.map((call) => entriesOf(call).map(detailIdOf));
+const idsByCall = (calls: readonly AwsCall[]) => calls.map((call) => entriesOf(call).map(detailIdOf));
 /** An entry's size as EventBridge counts it: 14 bytes for the time, then the UTF-8 of the rest. */
 const wireBytes = (entry: PutEventsEntry) =>
   14 +
   Buffer.byteLength(entry.Source ?? '') +
   Buffer.byteLength(entry.DetailType ?? '') +
   Buffer.byteLength(entry.Detail ?? '');
-const callBytes = (call: WireCall) => entriesOf(call).reduce((sum, entry) => sum + wireBytes(entry), 0);
+const callBytes = (call: AwsCall) => entriesOf(call).reduce((sum, entry) => sum + wireBytes(entry), 0);
 
 function connectionEvent(n: number): BusEvent {
   return {
@@ -323,29 +131,27 @@ const oneOfEachType: BusEvent[] = [
   },
 ];
 
-/** PutEvents refusing the entries whose event id is in `ids` (FailedEntryCount and per-entry codes). */
-function refusing(ids: ReadonlySet<string>, code = 'ThrottlingException'): Responder {
-  return (call) => {
-    if (call.target !== 'AWSEvents.PutEvents') return undefined;
-    const entries = entriesOf(call).map((entry) =>
-      ids.has(detailIdOf(entry))
-        ? { ErrorCode: code, ErrorMessage: `${code} for this entry` }
-        : { EventId: randomUUID() },
-    );
-    return {
-      status: 200,
-      body: { FailedEntryCount: entries.filter((entry) => 'ErrorCode' in entry).length, Entries: entries },
-    };
-  };
-}
+/** PutEvents refusing, every time, the entries whose event id is in `ids` (FailedEntryCount and per-entry codes). */
+const refusing = (ids: ReadonlySet<string>, code = 'ThrottlingException') => ({
+  operation: 'PutEvents',
+  refuse: (entry: PutEventsEntry) => (ids.has(detailIdOf(entry)) ? code : undefined),
+});
 
-const serviceError =
-  (status: number, type: string, headers: Record<string, string> = {}): Responder =>
-  () => ({ status, body: { __type: type, message: `${type} from the stand-in` }, headers });
+/** The service's error, in its protocol, for the next `times` calls (every one when left out). */
+const serviceError = (
+  status: number,
+  code: string,
+  headers: Record<string, string> = {},
+  times?: number,
+) => ({
+  error: { status, code, headers },
+  ...(times ? { times } : {}),
+});
 
 // ---------------------------------------------------------------------------------------------------
 
-let aws: StandIn;
+let aws: AwsStandIn;
+const contracts = new ContractCheck();
 const clients: Array<{ destroy(): void }> = [];
 
 // The adapters build their clients with maxAttempts 3; the tests' clients do the same.
@@ -372,7 +178,15 @@ function sqs(): SQSClient {
 }
 
 beforeAll(async () => {
-  aws = await startStandIn();
+  aws = await startAwsStandIn({
+    services: ['events', 'sqs'],
+    credentials: CREDENTIALS,
+    // Every event PutEvents carried, as its target would receive it, held to its JSON Schema.
+    observe: (call) => {
+      if (call.operation === 'PutEvents')
+        for (const entry of entriesOf(call)) contracts.check(envelopeOfEntry(entry));
+    },
+  });
 });
 afterAll(async () => {
   await aws.stop();
@@ -382,13 +196,13 @@ beforeEach(() => {
 });
 afterEach(() => {
   for (const client of clients.splice(0)) client.destroy();
-  aws.contracts.assert();
+  contracts.assert();
 });
 
-function expectSignedCall(call: WireCall | undefined, target: string, contentType: string, service: string) {
-  expect(call?.target).toBe(target);
-  expect(call?.contentType).toBe(contentType);
-  expect(call?.authorization.startsWith('AWS4-HMAC-SHA256 ')).toBe(true);
+function expectSignedCall(call: AwsCall | undefined, target: string, contentType: string, service: string) {
+  expect(call?.headers['x-amz-target']).toBe(target);
+  expect(call?.headers['content-type']).toBe(contentType);
+  expect(call?.headers.authorization?.startsWith('AWS4-HMAC-SHA256 ')).toBe(true);
   expect(call?.scope).toBe(`${REGION}/${service}`);
   expect(call?.signatureValid).toBe(true);
 }
@@ -429,7 +243,7 @@ describe('EventBridgeBus through the EventBridge client', () => {
 
     await bus.publish([dataEventOfWireSize('data:a', half), dataEventOfWireSize('data:b', half)]);
     expect(idsByCall(aws.calls)).toEqual([['data:a', 'data:b']]);
-    expect(callBytes(aws.calls[0] as WireCall)).toBe(PUT_EVENTS_LIMIT);
+    expect(callBytes(aws.calls[0] as AwsCall)).toBe(PUT_EVENTS_LIMIT);
 
     aws.reset();
     await bus.publish([dataEventOfWireSize('data:c', half), dataEventOfWireSize('data:d', half + 1)]);
@@ -448,20 +262,11 @@ describe('EventBridgeBus through the EventBridge client', () => {
 
   it('sends again only the entries PutEvents refused, and answers none refused once they are taken', async () => {
     const events = Array.from({ length: 4 }, (_, i) => connectionEvent(i));
-    aws.respond(
-      inTurn(() => ({
-        status: 200,
-        body: {
-          FailedEntryCount: 2,
-          Entries: [
-            { EventId: randomUUID() },
-            { ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded' },
-            { EventId: randomUUID() },
-            { ErrorCode: 'InternalFailure', ErrorMessage: 'Internal failure' },
-          ],
-        },
-      })),
-    );
+    aws.inject({
+      operation: 'PutEvents',
+      times: 1,
+      refuse: (_, index) => ({ 1: 'ThrottlingException', 3: 'InternalFailure' })[index],
+    });
 
     expect(await new EventBridgeBus(BUS_NAME, eventBridge()).publish(events)).toEqual([]);
 
@@ -483,7 +288,7 @@ describe('EventBridgeBus through the EventBridge client', () => {
 
   it('hands back, for the dead-letter queue, the events still refused after three PutEvents of each batch', async () => {
     const events = Array.from({ length: 12 }, (_, i) => connectionEvent(i));
-    aws.respond(refusing(new Set(['connection:3', 'connection:11'])));
+    aws.inject(refusing(new Set(['connection:3', 'connection:11'])));
 
     const refused = await new EventBridgeBus(BUS_NAME, eventBridge()).publish(events);
 
@@ -500,7 +305,7 @@ describe('EventBridgeBus through the EventBridge client', () => {
   });
 
   it('lets the SDK retry a throttled PutEvents and publishes once EventBridge takes it', async () => {
-    aws.respond(inTurn(serviceError(400, 'ThrottlingException')));
+    aws.inject(serviceError(400, 'ThrottlingException', {}, 1));
 
     expect(await new EventBridgeBus(BUS_NAME, eventBridge()).publish([connectionEvent(1)])).toEqual([]);
 
@@ -517,7 +322,7 @@ describe('EventBridgeBus through the EventBridge client', () => {
   ])(
     'throws EventBridge $type (HTTP $status) after the SDK made $calls attempt(s), so the publisher keeps the change for the stream',
     async ({ status, type, calls }) => {
-      aws.respond(serviceError(status, type));
+      aws.inject(serviceError(status, type));
 
       await expect(
         new EventBridgeBus(BUS_NAME, eventBridge()).publish([connectionEvent(1)]),
@@ -568,19 +373,10 @@ describe('SqsDeadLetters through the SQS client', () => {
   });
 
   it('throws when SendMessageBatch answers Failed entries, so the publisher does not count them as kept', async () => {
-    aws.respond((call) => {
-      const [first, second] = batchOf(call);
-      return {
-        status: 200,
-        body: {
-          Successful: first
-            ? [{ Id: first.Id, MessageId: randomUUID(), MD5OfMessageBody: md5(first.MessageBody) }]
-            : [],
-          Failed: second
-            ? [{ Id: second.Id, SenderFault: false, Code: 'InternalError', Message: 'try again' }]
-            : [],
-        },
-      };
+    // The first entry taken, the second refused.
+    aws.inject({
+      operation: 'SendMessageBatch',
+      refuse: (_, index) => (index === 1 ? 'InternalError' : undefined),
     });
 
     await expect(
@@ -589,11 +385,12 @@ describe('SqsDeadLetters through the SQS client', () => {
   });
 
   it('lets the SDK retry a throttled SendMessageBatch and keeps the dead letters once SQS takes them', async () => {
-    aws.respond(
-      inTurn(
-        serviceError(403, 'com.amazonaws.sqs#RequestThrottled', {
-          'x-amzn-query-error': 'RequestThrottled;Sender',
-        }),
+    aws.inject(
+      serviceError(
+        403,
+        'com.amazonaws.sqs#RequestThrottled',
+        { 'x-amzn-query-error': 'RequestThrottled;Sender' },
+        1,
       ),
     );
 
@@ -604,7 +401,7 @@ describe('SqsDeadLetters through the SQS client', () => {
   });
 
   it('throws the SQS error after three attempts at HTTP 500', async () => {
-    aws.respond(
+    aws.inject(
       serviceError(500, 'com.amazonaws.sqs#InternalError', {
         'x-amzn-query-error': 'InternalError;Receiver',
       }),
@@ -652,11 +449,12 @@ describe('SqsDeletionQueue through the SQS client', () => {
   });
 
   it('lets the SDK retry a throttled SendMessage and resolves once SQS takes it', async () => {
-    aws.respond(
-      inTurn(
-        serviceError(403, 'com.amazonaws.sqs#RequestThrottled', {
-          'x-amzn-query-error': 'RequestThrottled;Sender',
-        }),
+    aws.inject(
+      serviceError(
+        403,
+        'com.amazonaws.sqs#RequestThrottled',
+        { 'x-amzn-query-error': 'RequestThrottled;Sender' },
+        1,
       ),
     );
 
@@ -677,7 +475,7 @@ describe('SqsDeletionQueue through the SQS client', () => {
   ])(
     'rejects with SQS $type (HTTP $status) after $calls attempt(s), so the deletion is not taken as queued',
     async ({ status, type, query, calls }) => {
-      aws.respond(serviceError(status, `com.amazonaws.sqs#${type}`, { 'x-amzn-query-error': query }));
+      aws.inject(serviceError(status, `com.amazonaws.sqs#${type}`, { 'x-amzn-query-error': query }));
 
       await expect(new SqsDeletionQueue(DELETION_QUEUE_URL, sqs()).enqueue(job, 5)).rejects.toMatchObject({
         name: type,
@@ -727,15 +525,11 @@ describe('the publisher with both adapters on the wire', () => {
 
   it('dead-letters to SQS, without its inline payload, the event EventBridge keeps refusing, and moves past the change', async () => {
     const { deps, log } = await publisherDeps();
-    aws.respond((call) =>
-      call.target === 'AWSEvents.PutEvents'
-        ? refusing(new Set(entriesOf(call).map(detailIdOf)), 'InternalFailure')(call)
-        : undefined,
-    );
+    aws.inject({ operation: 'PutEvents', refuse: () => 'InternalFailure' });
 
     expect(await publishChanges(deps, [delivery])).toBeUndefined();
 
-    expect(aws.calls.map((call) => call.target)).toEqual([
+    expect(aws.calls.map((call) => call.headers['x-amz-target'])).toEqual([
       'AWSEvents.PutEvents',
       'AWSEvents.PutEvents',
       'AWSEvents.PutEvents',
@@ -757,15 +551,8 @@ describe('the publisher with both adapters on the wire', () => {
 
   it('stops at the change when SQS refuses its dead letter, so the stream hands it over again', async () => {
     const { deps, log } = await publisherDeps();
-    aws.respond((call) => {
-      if (call.target === 'AWSEvents.PutEvents')
-        return refusing(new Set(entriesOf(call).map(detailIdOf)))(call);
-      const [entry] = batchOf(call);
-      return {
-        status: 200,
-        body: { Successful: [], Failed: [{ Id: entry?.Id, SenderFault: false, Code: 'InternalError' }] },
-      };
-    });
+    aws.inject({ operation: 'PutEvents', refuse: () => 'ThrottlingException' });
+    aws.inject({ operation: 'SendMessageBatch', refuse: () => 'InternalError' });
 
     expect(await publishChanges(deps, [delivery])).toBe(0);
     expect(log.entries).toContainEqual(expect.objectContaining({ level: 'error', message: 'publish' }));

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { type AwsStandIn, type PutEventsEntry, startAwsStandIn } from '#local/aws-stand-in';
 import { localClient } from '#local/dynamodb';
 import { type Sandbox, startSandbox } from '#local/sandbox/sandbox';
 import { ensureTables } from '#local/tables';
@@ -20,18 +21,19 @@ import { ConnectionStore } from '#shared/store/connections';
 import { DeliveryStore } from '#shared/store/deliveries';
 import { S3Archive } from '#shared/store/s3-archive';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
+import { ContractCheck, envelopeOfEntry } from '../helpers/event-contracts.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import { authSuccess, terraUser } from '../helpers/terra-fixtures.ts';
 import { noDownloads } from '../helpers/webhook.ts';
-import { type FakeAws, startFakeAws } from './fake-aws.ts';
 import { cleanEnv, runOps } from './run-ops.ts';
 
 /**
  * `--stack <name>`: the deployed mode, run for real as a child process with the SDK's default
- * credential chain and every AWS endpoint on this machine: the stack's outputs from a stand-in
- * CloudFormation, the tables in DynamoDB Local (and its streams), the archive bucket in s3rver, the
- * dead-letter and deletion queues, the bus and the Terra secret in a stand-in SQS, EventBridge and
- * Secrets Manager, Terra played by the sandbox. What it cannot show is IAM: the caller's permissions.
+ * credential chain and every AWS endpoint on this machine: the stack's outputs from the AWS stand-in's
+ * CloudFormation (local/aws-stand-in.ts), the tables in DynamoDB Local (and its streams), the archive
+ * bucket in s3rver, the dead-letter and deletion queues, the bus and the Terra secret in the stand-in's
+ * SQS, EventBridge and Secrets Manager, Terra played by the sandbox. What it cannot show is IAM: the
+ * caller's permissions.
  */
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -42,7 +44,8 @@ const SIGNING_SECRET = 'deployed-signing-secret';
 const suffix = randomUUID().slice(0, 8);
 const tables = { connectionsTable: `ops-connections-${suffix}`, inboxTable: `ops-inbox-${suffix}` };
 
-let aws: FakeAws;
+let aws: AwsStandIn;
+const contracts = new ContractCheck();
 let s3rver: S3rver;
 let sandbox: Sandbox;
 let env: NodeJS.ProcessEnv;
@@ -70,7 +73,17 @@ beforeAll(async () => {
     apiKey: 'cloud-api-key',
     signingSecret: SIGNING_SECRET,
   });
-  aws = await startFakeAws();
+  // S3 is s3rver's; the stand-in checks every signature against the caller's credentials.
+  aws = await startAwsStandIn({
+    services: ['cloudformation', 'sqs', 'events', 'secretsmanager'],
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    // The events the CLI publishes, as their targets would receive them, held to their JSON Schemas.
+    observe: (call) => {
+      if (call.operation !== 'PutEvents') return;
+      for (const entry of (call.input.Entries ?? []) as PutEventsEntry[])
+        contracts.check(envelopeOfEntry(entry));
+    },
+  });
   aws.stacks.set(STACK, {
     ApiUrl: 'https://api.example.com',
     ConnectionsTableName: tables.connectionsTable,
@@ -89,16 +102,13 @@ beforeAll(async () => {
   );
   env = cleanEnv({
     AWS_REGION: 'us-east-1',
-    // s3rver checks signatures against its own key pair; the other emulators take any.
+    // s3rver checks signatures against its own key pair, the AWS stand-in against the same.
     AWS_ACCESS_KEY_ID: 'S3RVER',
     AWS_SECRET_ACCESS_KEY: 'S3RVER',
     AWS_CONFIG_FILE: '/dev/null',
     AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
     AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_ENDPOINT_URL_CLOUDFORMATION: aws.url,
-    AWS_ENDPOINT_URL_SQS: aws.url,
-    AWS_ENDPOINT_URL_EVENTBRIDGE: aws.url,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: aws.url,
+    ...aws.env,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo,
     AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamo,
     AWS_ENDPOINT_URL_S3: s3,
@@ -286,7 +296,7 @@ describe('--stack <name> (a deployed stack, its AWS on this machine)', () => {
       detail: expect.objectContaining({ user_id, status: 'active', previous_status: null }),
     });
     expect(aws.queues.get('dead-letters')?.map((message) => message.body)).toEqual(['not a dead letter']);
-    aws.contracts.assert();
+    contracts.assert();
 
     // Terra's users, with the stack's secret: the orphan has no record here.
     const terraUsers = await ops('terra-users', '--json');
@@ -295,7 +305,7 @@ describe('--stack <name> (a deployed stack, its AWS on this machine)', () => {
       terra_users: 2,
       users: [{ user_id: orphan, reason: 'no_record' }],
     });
-    expect(aws.calls).toContain('secretsmanager.GetSecretValue');
+    expect(aws.callsTo('GetSecretValue', 'secretsmanager')).not.toEqual([]);
     expect(terraUsers.stdout).not.toContain('cloud-api-key');
 
     const deletion = await ops('delete-user', reference_id, '--yes', '--json');
@@ -314,8 +324,9 @@ describe('--stack <name> (a deployed stack, its AWS on this machine)', () => {
       { reference_id, deletion_id: expect.any(String) },
     ]);
 
-    // Every AWS call was signed with the caller's credentials.
-    expect(aws.unsigned).toEqual([]);
+    // Every AWS call was signed with the caller's credentials, for exactly what was sent.
+    expect(aws.calls.filter((call) => !call.signed)).toEqual([]);
+    expect(aws.calls.filter((call) => !call.signatureValid)).toEqual([]);
   });
 
   it('names the outputs an older stack lacks, and a stack that does not exist', async () => {

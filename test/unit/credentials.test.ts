@@ -1,77 +1,60 @@
-import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
+import { startAwsStandIn } from '#local/aws-stand-in';
 import { ConfigError, type Env, SECTIONS } from '#shared/config';
 import { extensionCredentials, SecretError } from '#shared/terra/credentials';
 
 /**
  * The Terra secret, read in AWS through the Parameters and Secrets Lambda Extension: a local HTTP
- * endpoint, played here by a real server on loopback.
+ * endpoint, played here by the AWS stand-in on loopback (local/aws-stand-in.ts).
  */
 const terraConfig = (env: Env) => SECTIONS.terra.read(env);
 const webhookConfig = (env: Env) => SECTIONS.webhook.read(env);
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:terra-connect/terra-AbCdEf';
 
-async function extension(answer: (url: URL, token: string | undefined) => { status: number; body: unknown }) {
-  const seen: Array<{ url: string; token: string | undefined }> = [];
-  const server = createServer((request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const token = request.headers['x-aws-parameters-secrets-token'] as string | undefined;
-    seen.push({ url: url.pathname + url.search, token });
-    const { status, body } = answer(url, token);
-    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  const port = (server.address() as { port: number }).port;
-  return { port, seen, close: () => new Promise((done) => server.close(done)) };
+/** The extension holding `value` as the secret's string, wanting `token`; each test stops its own. */
+async function extension(value: string | Record<string, string>, token = 'tok') {
+  const aws = await startAwsStandIn({ services: ['secrets-extension'], sessionToken: token });
+  aws.secrets.set(ARN, typeof value === 'string' ? value : JSON.stringify(value));
+  /** What the code asked for: the path and the token it sent. */
+  const seen = () =>
+    aws.calls.map((call) => ({ url: call.path, token: call.headers['x-aws-parameters-secrets-token'] }));
+  return { aws, port: aws.port, seen };
 }
-
-const secretString = (value: Record<string, string>) => ({
-  Name: 'terra',
-  SecretString: JSON.stringify(value),
-});
 
 describe('the Terra secret', () => {
   it('reads dev-id, API key and both signing secrets while rotating, with the session token', async () => {
-    const ext = await extension(() => ({
-      status: 200,
-      body: secretString({
-        dev_id: 'dev',
-        api_key: 'key',
-        signing_secret: 'new',
-        signing_secret_previous: 'old',
-      }),
-    }));
+    const ext = await extension({
+      dev_id: 'dev',
+      api_key: 'key',
+      signing_secret: 'new',
+      signing_secret_previous: 'old',
+    });
     try {
       const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port: ext.port, token: 'tok' });
       expect(await read()).toEqual({ devId: 'dev', apiKey: 'key', signingSecrets: ['new', 'old'] });
-      expect(ext.seen).toEqual([
+      expect(ext.seen()).toEqual([
         { url: `/secretsmanager/get?secretId=${encodeURIComponent(ARN)}`, token: 'tok' },
       ]);
     } finally {
-      await ext.close();
+      await ext.aws.stop();
     }
   });
 
   it('gives up on an extension that does not answer within 2 s, with a SecretError', async () => {
-    const hanging = createServer(() => undefined);
-    await new Promise<void>((done) => hanging.listen(0, '127.0.0.1', () => done()));
-    const port = (hanging.address() as { port: number }).port;
+    const ext = await extension({ dev_id: 'd', api_key: 'k', signing_secret: 's' });
+    ext.aws.inject({ latencyMs: 60_000 });
     try {
-      const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port, token: 'tok' });
+      const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port: ext.port, token: 'tok' });
       const error = await read().catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(SecretError);
       expect((error as Error).message).toBe('The secrets extension did not answer in time.');
     } finally {
-      hanging.closeAllConnections();
-      await new Promise((done) => hanging.close(done));
+      await ext.aws.stop();
     }
   }, 10_000);
 
   it('is cached for its max age: one call to the extension for many reads, a new one after it', async () => {
-    const ext = await extension(() => ({
-      status: 200,
-      body: secretString({ dev_id: 'd', api_key: 'k', signing_secret: 'only' }),
-    }));
+    const ext = await extension({ dev_id: 'd', api_key: 'k', signing_secret: 'only' });
     try {
       let now = 1_000;
       const read = extensionCredentials(
@@ -79,43 +62,39 @@ describe('the Terra secret', () => {
         { now: () => now },
       );
       for (let i = 0; i < 5; i++) expect((await read()).signingSecrets).toEqual(['only']);
-      expect(ext.seen).toHaveLength(1);
+      expect(ext.seen()).toHaveLength(1);
       now += 61_000;
       await read();
-      expect(ext.seen).toHaveLength(2);
+      expect(ext.seen()).toHaveLength(2);
     } finally {
-      await ext.close();
+      await ext.aws.stop();
     }
   });
 
   it('names missing keys without echoing any value, and asks again next time', async () => {
-    let status = 500;
-    const ext = await extension(() => ({
-      status,
-      body: secretString({ dev_id: 'dev-value', api_key: 'key-value' }),
-    }));
+    const ext = await extension({ dev_id: 'dev-value', api_key: 'key-value' });
+    ext.aws.inject({ times: 1, error: { status: 500, code: 'InternalServerError' } });
     try {
       const read = extensionCredentials({ arn: ARN, maxAgeSeconds: 300, port: ext.port, token: 'tok' });
       await expect(read()).rejects.toThrow(/answered 500/);
-      status = 200;
       const error = await read().catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(SecretError);
       expect((error as Error).message).toContain('signing_secret');
       expect((error as Error).message).not.toContain('key-value');
-      expect(ext.seen).toHaveLength(2);
+      expect(ext.seen()).toHaveLength(2);
     } finally {
-      await ext.close();
+      await ext.aws.stop();
     }
   });
 
   it('refuses a secret that is not JSON', async () => {
-    const ext = await extension(() => ({ status: 200, body: { SecretString: 'dev_id=x' } }));
+    const ext = await extension('dev_id=x', 't');
     try {
       await expect(
         extensionCredentials({ arn: ARN, maxAgeSeconds: 0, port: ext.port, token: 't' })(),
       ).rejects.toThrow(/not JSON/);
     } finally {
-      await ext.close();
+      await ext.aws.stop();
     }
   });
 });

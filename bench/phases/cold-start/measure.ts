@@ -19,11 +19,10 @@ import {
 } from '../../support/build.ts';
 import { track } from '../../support/children.ts';
 import { freshTables, type Tables, withDynamo } from '../../support/dynamo.ts';
-import { deployedEnv, lambdaRuntimeEnv } from '../../support/lambda-env.ts';
+import { deployedEnv, lambdaRuntimeEnv, startBenchAws } from '../../support/lambda-env.ts';
 import type { NodeBinary } from '../../support/node22.ts';
 import { PROJECT_ROOT, workDir } from '../../support/paths.ts';
 import type { StackFacts, StackFunction } from '../../support/stack.ts';
-import { startAwsStandIns } from '../../support/stand-ins.ts';
 import { median, round, type Spread, spread } from '../../support/stats.ts';
 import type { ColdInput, ColdOutput } from './child.ts';
 import { type Fixture, REQUESTS, type RealisticRequest } from './requests.ts';
@@ -272,12 +271,11 @@ export async function measureColdStart(options: {
     const devId = 'bench-dev-id';
     const apiKey = 'bench-api-key';
     const signingSecret = 'bench-signing-secret';
-    const aws = await startAwsStandIns({
+    const aws = await startBenchAws({
       secretSource: options.secretSource,
       credentials: { dev_id: devId, api_key: apiKey, signing_secret: signingSecret },
       keepObjects: true,
     });
-    const { secret, s3, delivery } = aws;
     // No webhook URL and no retries: the deliveries the sandbox makes on connect go nowhere, at once.
     const sandbox = await startSandbox({
       port: 0,
@@ -296,8 +294,8 @@ export async function measureColdStart(options: {
         return {
           tables,
           signingSecret,
-          putObject: (key, body) => s3.put(key, body),
-          published: () => delivery.published(),
+          putObject: aws.putObject,
+          published: aws.published,
           seed: async (events) => {
             for (const event of events) await store.apply([event]);
           },
@@ -394,13 +392,13 @@ export async function measureColdStart(options: {
           const sample =
             variant.request && variant.fixture ? await variant.request.next(variant.fixture) : undefined;
           const event = sample?.event ?? { id: randomUUID() };
-          const readsBefore = secret.reads();
+          const readsBefore = aws.secretReads();
           const warm =
             variant.id === 'floor'
               ? { requests: anyWarm ? WARM_REQUESTS : 0, event: { ...(event as object), read: true } }
               : { requests: variant.request?.warm ? WARM_REQUESTS : 0 };
           const run = await coldStart(node.path, childScript, variant, event, inputFile, warm);
-          const readsAfter = secret.reads();
+          const readsAfter = aws.secretReads();
           run.secretReadsBy = Object.fromEntries(
             Object.entries(readsAfter)
               .map(([name, n]) => [name, n - (readsBefore[name] ?? 0)] as const)
@@ -509,7 +507,7 @@ export async function measureColdStart(options: {
         node: node.version,
         nodeNote: node.note ?? null,
         samples,
-        secretSource: secret.describe,
+        secretSource: aws.secretSource,
         stackSource: stack.source,
         stackNote: stack.note ?? null,
         floor: {

@@ -4,11 +4,10 @@ import { type MixDelivery, population, terraHeaders, terraMix } from '#local/tra
 import { type Bundle, bundleFunction, bundleScript } from '../../support/build.ts';
 import { Child } from '../../support/children.ts';
 import { freshTables, withDynamo } from '../../support/dynamo.ts';
-import { deployedEnv } from '../../support/lambda-env.ts';
+import { deployedEnv, startBenchAws } from '../../support/lambda-env.ts';
 import type { NodeBinary } from '../../support/node22.ts';
 import { PROJECT_ROOT, workDir } from '../../support/paths.ts';
 import type { StackFunction } from '../../support/stack.ts';
-import { startAwsStandIns } from '../../support/stand-ins.ts';
 import { round } from '../../support/stats.ts';
 import type { MemoryMessage, MemorySample, SignedDelivery } from './worker.ts';
 
@@ -157,12 +156,12 @@ export async function measureMemory(options: {
 
   return withDynamo(async (dynamo) => {
     const tables = await freshTables(dynamo.endpoint, 'memory');
-    const aws = await startAwsStandIns({
+    const aws = await startBenchAws({
       secretSource: options.secretSource,
       credentials: { dev_id: 'bench', api_key: 'bench', signing_secret: SECRET },
       keepObjects: false,
     });
-    s3Puts = aws.s3.puts;
+    s3Puts = aws.s3Puts;
     try {
       const envFor = (tables: { connectionsTable: string; inboxTable: string }) => {
         const { env, unresolved } = deployedEnv(
