@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { REDIRECT_TARGET, S3_HOSTS } from './ids.ts';
+import { DATA_ENDPOINT_TYPES, isDataEndpointType } from './terra/data-types.ts';
 
 /**
  * Every setting the backend reads, validated and frozen. Each function builds only the sections it
@@ -37,17 +38,6 @@ export const DEFAULTS = {
   BACKFILL_DAYS: 30,
   BACKFILL_TYPES: 'activity,daily,sleep,body',
 } as const;
-
-/** The data endpoints a backfill may ask (Terra's `GET /<type>`, v2-bundled.yaml `paths`). */
-export const BACKFILL_TYPE_NAMES = [
-  'activity',
-  'athlete',
-  'body',
-  'daily',
-  'menstruation',
-  'nutrition',
-  'sleep',
-] as const;
 
 const examples: Record<string, string> = {
   TERRA_SIGNING_SECRET: '<the signing secret from Terra dashboard → Destinations>',
@@ -385,8 +375,8 @@ export const backfillSection = section(
       )
       .check(
         z.refine(
-          (types) => types.every((type) => (BACKFILL_TYPE_NAMES as readonly string[]).includes(type)),
-          `names a type Terra has no data endpoint for (one of ${BACKFILL_TYPE_NAMES.join(', ')})`,
+          (types) => types.every(isDataEndpointType),
+          `names a type Terra has no data endpoint for (one of ${DATA_ENDPOINT_TYPES.join(', ')})`,
         ),
       ),
   },

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import * as z from 'zod';
+import { DATA_ENDPOINT_TYPES } from '#shared/terra/data-types';
 import { detailedIntegrations, findProvider, isSdkOnly, PROVIDERS, type Provider } from './catalogue.ts';
 import type { SandboxContext } from './context.ts';
 import { dataRequest } from './data.ts';
@@ -16,7 +17,6 @@ import {
   sendJson,
 } from './http.ts';
 import { deauthenticate, ensureRoomForNewUser } from './lifecycle.ts';
-import { DATA_EVENT_TYPES } from './payloads.ts';
 import { toTerraUser } from './users.ts';
 
 /**
@@ -215,7 +215,7 @@ export const API_ROUTES: readonly ApiRoute[] = [
   { method: 'GET', path: v2('/subscriptions'), auth: 'keys', handle: subscriptions },
   { method: 'GET', path: v2('/integrations/detailed'), auth: 'dev-id', handle: integrationsDetailed },
   { method: 'GET', path: v2('/integrations'), auth: 'dev-id', handle: integrations },
-  ...DATA_EVENT_TYPES.map((type) => ({
+  ...DATA_ENDPOINT_TYPES.map((type) => ({
     method: 'GET',
     path: v2(`/${type}`),
     auth: 'keys' as const,

@@ -1,9 +1,10 @@
+import { RANGE_DATA_TYPES, type RangeDataType } from '#shared/terra/data-types';
+
 /**
  * The providers the sandbox offers, shaped like Terra's `GET /integrations/detailed` (`IntegrationProvider`
  * in v2-bundled.yaml). Ids are Terra's real resource ids; scopes are the kind of string each provider grants,
  * which Terra passes through as debugging metadata.
  */
-export type DataType = 'activity' | 'body' | 'nutrition' | 'daily' | 'sleep' | 'menstruation';
 
 export interface Provider {
   provider: string;
@@ -11,7 +12,7 @@ export interface Provider {
   /** Terra's example value is API_KEYS_MANAGED; SDK-only sources are marked SDK. */
   setup: 'API_KEYS_MANAGED' | 'SDK';
   enabled: boolean;
-  types: Record<DataType, boolean>;
+  types: Record<RangeDataType, boolean>;
   /** Granted on a new connection. */
   scopes: readonly string[];
   /** Toggled by a `permission_change` fired without an explicit body. */
@@ -26,12 +27,14 @@ export interface IntegrationProvider {
   icon: string;
   setup: string;
   enabled: boolean;
-  types: Record<DataType, boolean>;
+  types: Record<RangeDataType, boolean>;
 }
 
-function types(...on: DataType[]): Record<DataType, boolean> {
-  const all: DataType[] = ['activity', 'body', 'nutrition', 'daily', 'sleep', 'menstruation'];
-  return Object.fromEntries(all.map((type) => [type, on.includes(type)])) as Record<DataType, boolean>;
+function types(...on: RangeDataType[]): Record<RangeDataType, boolean> {
+  return Object.fromEntries(RANGE_DATA_TYPES.map((type) => [type, on.includes(type)])) as Record<
+    RangeDataType,
+    boolean
+  >;
 }
 
 const GOOGLE_FIT = 'https://www.googleapis.com/auth/fitness';

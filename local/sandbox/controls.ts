@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import * as z from 'zod';
+import { DATA_ENDPOINT_TYPES, isDataEndpointType } from '#shared/terra/data-types';
 import { findProvider } from './catalogue.ts';
 import type { SandboxContext } from './context.ts';
 import {
@@ -12,7 +13,7 @@ import {
   sendJson,
 } from './http.ts';
 import { approve, DEFAULT_ACCOUNT, fireEvent } from './lifecycle.ts';
-import { DATA_EVENT_TYPES, isDataEventType, isUserEventType, USER_EVENT_TYPES } from './payloads.ts';
+import { isUserEventType, USER_EVENT_TYPES } from './payloads.ts';
 import { applyPatch, type SandboxSettings } from './settings.ts';
 import { toTerraUser } from './users.ts';
 
@@ -63,8 +64,8 @@ function userEvent(
   userId: string,
   type: string,
 ): { trace_id: string } {
-  if (!isUserEventType(type) && !isDataEventType(type)) {
-    const known = [...USER_EVENT_TYPES, ...DATA_EVENT_TYPES].join(', ');
+  if (!isUserEventType(type) && !isDataEndpointType(type)) {
+    const known = [...USER_EVENT_TYPES, ...DATA_ENDPOINT_TYPES].join(', ');
     throw badRequest(`unknown event type ${type}; one of ${known}`);
   }
   const user = context.users.get(userId);
@@ -73,7 +74,7 @@ function userEvent(
   const change = type === 'permission_change' ? parseWith(scopeChange, body) : {};
   const { bytes } = parseWith(padding, body);
   // Padding adds samples, which only the dated data types have.
-  if (bytes !== undefined && (!isDataEventType(type) || type === 'athlete'))
+  if (bytes !== undefined && (!isDataEndpointType(type) || type === 'athlete'))
     throw badRequest(`bytes pads data events with samples; ${type} has none`);
   const provider = findProvider(user.provider);
   const options = { ...change, ...(provider ? { provider } : {}), ...(bytes ? { bytes } : {}) };

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { dataEvent, padToBytes } from '#local/sandbox/payloads';
 import { PayloadStore } from '#local/sandbox/s3';
 import { Timers } from '#local/sandbox/timers';
+import { RANGE_DATA_TYPES } from '#shared/terra/data-types';
 import { type Harness, json, startHarness } from './harness.ts';
 import type { Received } from './receiver.ts';
 
@@ -112,8 +113,7 @@ describe('s3_payload', () => {
   it('pads every data type with its own kind of samples', async () => {
     await isolated({ s3PayloadThresholdBytes: null }, async (own) => {
       const userId = await own.connect('FITBIT');
-      for (const type of ['activity', 'daily', 'sleep', 'body', 'nutrition', 'menstruation'])
-        await fire(own, userId, type, { bytes: 20_000 });
+      for (const type of RANGE_DATA_TYPES) await fire(own, userId, type, { bytes: 20_000 });
       await own.sandbox.idle();
       const sizes = own.receiver.received.filter((r) => r.body.type !== 'auth').map((r) => r.raw.length);
       for (const size of sizes) {

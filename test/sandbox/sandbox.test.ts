@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { TerraClient } from 'terra-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Sandbox, type SandboxOptions, startSandbox } from '#local/sandbox/sandbox';
+import { DATA_ENDPOINT_TYPES } from '#shared/terra/data-types';
 import { verifySignature } from '#shared/terra/signature';
 import { type Received, type Receiver, startReceiver } from './receiver.ts';
 
@@ -691,15 +692,10 @@ describe('controls', () => {
     expect(sandbox.users().some((user) => user.user_id === userId)).toBe(false);
   });
 
-  it.each([
-    ['activity', 'data'],
-    ['sleep', 'data'],
-    ['daily', 'data'],
-    ['body', 'data'],
-    ['nutrition', 'data'],
-    ['menstruation', 'data'],
-    ['athlete', 'athlete'],
-  ])('fires a %s data event shaped like Terra’s', async (type, field) => {
+  it.each(
+    // The athlete's profile comes under `athlete`, every other type's records in a `data` array.
+    DATA_ENDPOINT_TYPES.map((type) => [type, type === 'athlete' ? 'athlete' : 'data']),
+  )('fires a %s data event shaped like Terra’s', async (type, field) => {
     const userId = await connectUser(newReference(), 'FITBIT');
     const fired = await fire(userId, type);
     expect(fired.status).toBe(200);

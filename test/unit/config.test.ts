@@ -198,3 +198,13 @@ describe('configuration per function', () => {
     );
   });
 });
+
+describe('backfill', () => {
+  it('asks for every type Terra has a data endpoint for, and refuses one it has none for, naming them', () => {
+    const every = 'activity,athlete,body,daily,menstruation,nutrition,sleep';
+    expect(SECTIONS.backfill.read({ BACKFILL_TYPES: every }).types).toEqual(every.split(','));
+    const message = configError(() => SECTIONS.backfill.read({ BACKFILL_TYPES: 'sleep,hormone' })).message;
+    expect(message).toContain('BACKFILL_TYPES');
+    expect(message).toContain(`no data endpoint for (one of ${every.split(',').join(', ')})`);
+  });
+});
