@@ -6,10 +6,10 @@ import {
   authCancelled,
   authSuccess,
   connectionError,
-  type DataEventType,
   dataEvent,
   dataEventWith,
   deauth,
+  healthcheck,
   legacyAuthFailure,
   padToBytes,
   permissionChange,
@@ -23,6 +23,7 @@ import {
   type ConnectionRecord,
   toConnection,
 } from '#shared/connections/model';
+import type { RangeDataType } from '#shared/terra/data-types';
 import { parseWebhook } from '#shared/terra/events';
 import { signPayload } from '#shared/terra/signature';
 
@@ -104,24 +105,13 @@ function failedFlow(user_id: string, provider: string, reference_id: string | nu
   };
 }
 
-/** Terra's periodic liveness ping: no user, delivery statistics only. */
-export function healthcheck(at: number): WebhookPayload {
-  return {
-    type: 'healthcheck',
-    status: 'success',
-    creation_timestamp: new Date(at).toISOString(),
-    trend_percentage: 0,
-    sent_webhooks_last_hour: 120,
-  };
-}
-
 /**
  * The records of data events of about `bytes` (heart-rate samples), built once per type and reused:
  * padding each event separately would dominate the time to generate a stream.
  */
-function paddedData(types: readonly DataEventType[], bytes: number): Map<DataEventType, unknown[]> {
+function paddedData(types: readonly RangeDataType[], bytes: number): Map<RangeDataType, unknown[]> {
   const sample = terraUser('00000000-0000-4000-8000-000000000000', 'sample');
-  const data = new Map<DataEventType, unknown[]>();
+  const data = new Map<RangeDataType, unknown[]>();
   for (const type of new Set(types)) {
     const padded = padToBytes(dataEvent(type, sample, new Date(Date.UTC(2026, 6, 2))), bytes);
     data.set(type, (padded.data as unknown[] | undefined) ?? []);
@@ -262,7 +252,7 @@ export interface MixOptions {
   users?: readonly TerraUser[];
 }
 
-export const MIX_DATA_TYPES: readonly DataEventType[] = [
+export const MIX_DATA_TYPES: readonly RangeDataType[] = [
   'activity',
   'daily',
   'sleep',
@@ -314,14 +304,14 @@ export function* terraMix(options: MixOptions): Generator<MixDelivery> {
     if (r < 0.145) return authCancelled(failedFlow(id('user'), user.provider, user.reference_id));
     if (r < 0.17)
       return permissionChange({ ...user, scopes: `${DEFAULT_SCOPES},BODY_EXPORT` }, 'BODY_EXPORT', '');
-    if (r < 0.175) return healthcheck(at);
+    if (r < 0.175) return healthcheck(new Date(at), 120);
     if (r < 0.18) {
       active.splice(i, 1);
       return r < 0.1775 ? deauth({ ...user, active: false }) : accessRevoked(user);
     }
     const type = pick(MIX_DATA_TYPES);
     return dataEventWith(
-      type as Exclude<DataEventType, 'athlete'>,
+      type,
       { ...user, last_webhook_update: new Date(at).toISOString() },
       data.get(type) ?? [],
     );

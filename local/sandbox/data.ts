@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import type { DataEndpointType, RangeDataType } from '#shared/terra/data-types';
 import type { SandboxContext } from './context.ts';
 import { badRequest, notFound, requiredParam, type SandboxRequest } from './http.ts';
 import { noteDataSent } from './lifecycle.ts';
 import {
   athleteCollection,
   athleteEvent,
-  type DataEventType,
   dataEventWith,
   largeRequestProcessing,
   largeRequestSending,
-  type RangeDataType,
   recordsFor,
   utcDay,
   type WebhookPayload,
@@ -111,7 +110,7 @@ interface Planned {
  * provider has data from the future, so days after `now` are asked for but come back empty.
  */
 export function planDeliveries(
-  type: DataEventType,
+  type: DataEndpointType,
   user: TerraUserRecord,
   days: readonly Date[],
   reference: string,
@@ -138,7 +137,7 @@ const LARGE_REQUEST_MESSAGE =
   'Large request submitted: the data is being processed and will be sent to your webhook in chunks';
 
 /** `GET /{type}` as Terra answers it. */
-export function dataRequest(context: SandboxContext, request: SandboxRequest, type: DataEventType) {
+export function dataRequest(context: SandboxContext, request: SandboxRequest, type: DataEndpointType) {
   const userId = requiredParam(request, 'user_id');
   const now = new Date();
   // The athlete profile has no dates; Terra's /athlete takes none.

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { DataEndpointType } from '#shared/terra/data-types';
 import type { Provider } from './catalogue.ts';
 import type { SandboxContext } from './context.ts';
 import type { LoginFlow } from './flows.ts';
@@ -8,7 +9,6 @@ import {
   authCancelled,
   authSuccess,
   connectionError,
-  type DataEventType,
   dataEvent,
   deauth,
   legacyAuthFailure,
@@ -144,7 +144,7 @@ export interface EventOptions {
 export function fireEvent(
   context: SandboxContext,
   user: TerraUserRecord,
-  type: UserEventType | DataEventType,
+  type: UserEventType | DataEndpointType,
   options: EventOptions = {},
 ): string {
   switch (type) {

@@ -1,27 +1,111 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { DataEndpointType, RangeDataType, UserDataEventType } from '#shared/terra/data-types';
 import type { LoginFlow } from './flows.ts';
 import { type TerraUser, terraTime } from './users.ts';
 
 /**
  * Webhook bodies, shaped after the `webhooks:` section of Terra's v2-bundled.yaml and the auth events on
  * Terra's "Connect a User" page (which adds the legacy failure shape). Values are small but realistic so the
- * backend's parsers and archive see what production would send.
+ * backend's parsers and archive see what production would send. The one library of Terra payloads: the
+ * sandbox sends them, the traffic generator and the benchmark replay them, and the tests build their
+ * fixtures on them (test/helpers/terra-fixtures.ts fills in Terra's example values).
  */
 export type WebhookPayload = { type: string } & Record<string, unknown>;
 
+/** `TerraUser` inside a webhook: the sandbox sends `created_at`, Terra's published examples leave it out. */
+export type WebhookUser = Omit<TerraUser, 'created_at'> & { created_at?: string | null };
+
+/** Fields every webhook may carry (`WebhookEvent`), and the top-level `reference_id` some send. */
+export type WebhookEnvelope = {
+  type: string;
+  status?: string | null;
+  message?: string | null;
+  reference_id?: string | null;
+};
+
+export type UserScopedPayload = WebhookEnvelope & { user: WebhookUser };
+
+export type AuthSuccessPayload = UserScopedPayload & {
+  type: 'auth';
+  status: 'success';
+  version: string;
+  widget_session_id?: string | null;
+};
+
+/** The 2026 failure arm: no user, only `reason` and `reference_id`. */
+export type AuthCancelledPayload = WebhookEnvelope & {
+  type: 'auth_cancelled';
+  status: 'error';
+  flow_id: string | null;
+  reason: string | null;
+};
+
+/** The legacy failure arm: `type: auth`, `status: error`, with the user Terra allocated and then deleted. */
+export type LegacyAuthFailurePayload = UserScopedPayload & {
+  type: 'auth';
+  status: 'error';
+  reason?: string | null;
+  version: string;
+  widget_session_id?: string | null;
+};
+
+export type UserReauthPayload = WebhookEnvelope & {
+  type: 'user_reauth';
+  version: string;
+  new_user: WebhookUser;
+  old_user?: WebhookUser | null;
+};
+
+export type PermissionChangePayload = UserScopedPayload & {
+  type: 'permission_change';
+  version: string;
+  scopes_added: string;
+  scopes_removed: string;
+};
+
+export type S3PayloadEvent = WebhookEnvelope & { type: 's3_payload'; url: string; expires_in: number };
+
+export type LargeRequestSendingPayload = UserScopedPayload & {
+  type: 'large_request_sending';
+  reference: string;
+  expected_payloads: number;
+};
+
+export type LargeRequestProcessingPayload = UserScopedPayload & {
+  type: 'large_request_processing';
+  reference: string;
+};
+
+export type DataEventPayload = UserScopedPayload & {
+  type: UserDataEventType;
+  version: string;
+  /** Every data event but `athlete` carries a `data` array; `athlete` carries one `athlete` object. */
+  data?: unknown[];
+  athlete?: Record<string, unknown>;
+};
+
+export type HealthcheckPayload = WebhookEnvelope & {
+  type: 'healthcheck';
+  creation_timestamp: string;
+  trend_percentage: number;
+  sent_webhooks_last_hour: number;
+};
+
+/** Operational events that carry a user but say nothing about the connection itself. */
+export type InformationalType = 'rate_limit_hit' | 'google_no_datasource' | 'processing';
+
+export type InformationalPayload = UserScopedPayload & { type: InformationalType };
+
+/** Report-scoped lab events: the envelope type is `lab_report.<outcome>`, and there is no user. */
+export type LabReportPayload = {
+  type: 'lab_report.completed' | 'lab_report.failed';
+  event_id: string;
+  occurred_at: string;
+  data: { session_id: string; reference_id: string; [key: string]: unknown };
+};
+
 /** The payload schema version Terra stamps on user and data events. */
 const VERSION = '2022-03-16';
-
-export const DATA_EVENT_TYPES = [
-  'activity',
-  'sleep',
-  'daily',
-  'body',
-  'nutrition',
-  'menstruation',
-  'athlete',
-] as const;
-export type DataEventType = (typeof DATA_EVENT_TYPES)[number];
 
 export const USER_EVENT_TYPES = [
   'access_revoked',
@@ -31,16 +115,17 @@ export const USER_EVENT_TYPES = [
 ] as const;
 export type UserEventType = (typeof USER_EVENT_TYPES)[number];
 
-export const isDataEventType = (type: string): type is DataEventType =>
-  (DATA_EVENT_TYPES as readonly string[]).includes(type);
 export const isUserEventType = (type: string): type is UserEventType =>
   (USER_EVENT_TYPES as readonly string[]).includes(type);
 
+/** The data events that carry their records in a `data` array: every one but the athlete's profile. */
+export type DataArrayType = Exclude<UserDataEventType, 'athlete'>;
+
 export function authSuccess(
-  user: TerraUser,
+  user: WebhookUser,
   flow: Pick<LoginFlow, 'widget_session_id'> | null,
-): WebhookPayload {
-  const payload: WebhookPayload = {
+): AuthSuccessPayload {
+  const payload: AuthSuccessPayload = {
     type: 'auth',
     status: 'success',
     message: 'User has successfully authenticated',
@@ -53,7 +138,7 @@ export function authSuccess(
 }
 
 /** The 2026 failure arm: no user, only the flow, a reason and the reference_id. */
-export function authCancelled(flow: LoginFlow): WebhookPayload {
+export function authCancelled(flow: Pick<LoginFlow, 'flow_id' | 'reference_id'>): AuthCancelledPayload {
   return {
     type: 'auth_cancelled',
     status: 'error',
@@ -64,12 +149,15 @@ export function authCancelled(flow: LoginFlow): WebhookPayload {
 }
 
 /** The older failure arm: `auth` with `status: error`, carrying the user Terra allocated and then deleted. */
-export function legacyAuthFailure(flow: LoginFlow): WebhookPayload {
-  const payload: WebhookPayload = {
+export function legacyAuthFailure(
+  flow: Pick<LoginFlow, 'user_id' | 'provider' | 'reference_id' | 'widget_session_id'>,
+  reason = 'auth_cancelled',
+): LegacyAuthFailurePayload {
+  const payload: LegacyAuthFailurePayload = {
     type: 'auth',
     status: 'error',
     message: 'User failed to authenticate and has been deleted',
-    reason: 'auth_cancelled',
+    reason,
     reference_id: flow.reference_id,
     user: {
       user_id: flow.user_id,
@@ -86,7 +174,7 @@ export function legacyAuthFailure(flow: LoginFlow): WebhookPayload {
   return payload;
 }
 
-export function userReauth(oldUser: TerraUser, newUser: TerraUser): WebhookPayload {
+export function userReauth(oldUser: WebhookUser, newUser: WebhookUser): UserReauthPayload {
   return {
     type: 'user_reauth',
     status: 'warning',
@@ -97,15 +185,15 @@ export function userReauth(oldUser: TerraUser, newUser: TerraUser): WebhookPaylo
   };
 }
 
-export function deauth(user: TerraUser): WebhookPayload {
+export function deauth(user: WebhookUser): UserScopedPayload {
   return { type: 'deauth', status: 'success', message: 'User has deauthenticated', user };
 }
 
-export function accessRevoked(user: TerraUser): WebhookPayload {
+export function accessRevoked(user: WebhookUser): UserScopedPayload {
   return { type: 'access_revoked', status: 'warning', message: 'User revoked access', user };
 }
 
-export function connectionError(user: TerraUser): WebhookPayload {
+export function connectionError(user: WebhookUser): UserScopedPayload {
   return {
     type: 'connection_error',
     status: 'warning',
@@ -115,7 +203,7 @@ export function connectionError(user: TerraUser): WebhookPayload {
   };
 }
 
-export function permissionChange(user: TerraUser, added: string, removed: string): WebhookPayload {
+export function permissionChange(user: WebhookUser, added: string, removed: string): PermissionChangePayload {
   return {
     type: 'permission_change',
     status: 'warning',
@@ -127,7 +215,7 @@ export function permissionChange(user: TerraUser, added: string, removed: string
   };
 }
 
-export function largeRequestProcessing(user: TerraUser, reference: string): WebhookPayload {
+export function largeRequestProcessing(user: WebhookUser, reference: string): LargeRequestProcessingPayload {
   return {
     type: 'large_request_processing',
     status: 'processing',
@@ -137,7 +225,11 @@ export function largeRequestProcessing(user: TerraUser, reference: string): Webh
   };
 }
 
-export function largeRequestSending(user: TerraUser, reference: string, expected: number): WebhookPayload {
+export function largeRequestSending(
+  user: WebhookUser,
+  reference: string,
+  expected: number,
+): LargeRequestSendingPayload {
   return {
     type: 'large_request_sending',
     reference,
@@ -148,8 +240,45 @@ export function largeRequestSending(user: TerraUser, reference: string, expected
 }
 
 /** What goes out instead of a body too large to send inline: a link to it (S3PayloadEvent). */
-export function s3Payload(url: string, expiresIn: number): WebhookPayload {
+export function s3Payload(url: string, expiresIn: number): S3PayloadEvent {
   return { type: 's3_payload', status: 'success', url, expires_in: expiresIn };
+}
+
+/** Terra's periodic liveness ping: no user, delivery statistics only. */
+export function healthcheck(at: Date, sentLastHour: number): HealthcheckPayload {
+  return {
+    type: 'healthcheck',
+    status: 'success',
+    creation_timestamp: terraTime(at),
+    trend_percentage: 0,
+    sent_webhooks_last_hour: sentLastHour,
+  };
+}
+
+const INFORMATIONAL_MESSAGES: Record<InformationalType, string> = {
+  rate_limit_hit: 'Provider rate limit hit; the request will be retried',
+  google_no_datasource: 'No data source found for the requested data type',
+  processing: 'Request is being processed; data will be sent when ready',
+};
+
+/** `rate_limit_hit`, `google_no_datasource` and `processing`: a user and a message, nothing more. */
+export function informational(type: InformationalType, user: WebhookUser): InformationalPayload {
+  return { type, status: 'warning', message: INFORMATIONAL_MESSAGES[type], user };
+}
+
+/** A lab report's outcome, about the report's session and the patient's reference_id. */
+export function labReport(
+  outcome: 'completed' | 'failed',
+  report: { session_id: string; reference_id: string },
+  eventId: string = `evt_${randomUUID()}`,
+  at: Date = new Date(),
+): LabReportPayload {
+  return {
+    type: `lab_report.${outcome}`,
+    event_id: eventId,
+    occurred_at: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    data: { ...report },
+  };
 }
 
 const DAY_MS = 24 * 3600_000;
@@ -204,11 +333,7 @@ function seededSource(seed: string): Source {
 }
 
 /** One record of `type` for the UTC day starting at `start` (for sleep: the night that ends that morning). */
-function dataFor(
-  type: Exclude<DataEventType, 'athlete'>,
-  start: Date,
-  source: Source,
-): Record<string, unknown> {
+function dataFor(type: DataArrayType, start: Date, source: Source): Record<string, unknown> {
   const end = new Date(start.getTime() + DAY_MS);
   const at = (hours: number, minutes = 0) =>
     terraTime(new Date(start.getTime() + (hours * 60 + minutes) * 60_000));
@@ -294,6 +419,13 @@ function dataFor(
           is_predicted_cycle: false,
         },
       };
+    // Sent by webhook only (no data endpoint asks for them): the bundle's examples, trimmed.
+    case 'planned_workout':
+      return { metadata: { id: source.id(), name: 'Tempo run', type: 8 }, steps: [] };
+    case 'hormone':
+      return { metadata: { start_time: terraTime(start) }, samples: [] };
+    case 'health_observation':
+      return { metadata: { start_time: terraTime(start) }, observations: [] };
   }
 }
 
@@ -309,7 +441,7 @@ function athleteProfile(): Record<string, unknown> {
 }
 
 /** The athlete profile event: the profile under `athlete` rather than a `data` array, as Terra's does. */
-export function athleteEvent(user: TerraUser): WebhookPayload {
+export function athleteEvent(user: WebhookUser): DataEventPayload {
   return { type: 'athlete', version: VERSION, user, athlete: athleteProfile() };
 }
 
@@ -318,11 +450,14 @@ export function athleteCollection(user: TerraUser): Record<string, unknown> {
   return { athlete: athleteProfile(), type: 'athlete', user };
 }
 
-export type RangeDataType = Exclude<DataEventType, 'athlete'>;
-
 /** A data event of `type` carrying `data`, as a data request's webhook (or one chunk of it) does. */
-export function dataEventWith(type: RangeDataType, user: TerraUser, data: unknown[]): WebhookPayload {
+export function dataEventWith(type: DataArrayType, user: WebhookUser, data: unknown[]): DataEventPayload {
   return { type, version: VERSION, user, data };
+}
+
+/** The record of `type` for the UTC day starting at `day`, the same for the same `seed` every time. */
+export function recordFor(type: DataArrayType, day: Date, seed: string): Record<string, unknown> {
+  return dataFor(type, day, seededSource(`${seed}|${type}|${isoDate(day)}`));
 }
 
 /**
@@ -332,15 +467,18 @@ export function dataEventWith(type: RangeDataType, user: TerraUser, data: unknow
 export function recordsFor(type: RangeDataType, userId: string, days: readonly Date[]): unknown[] {
   const records: unknown[] = [];
   for (const day of days) {
-    const seed = `${userId}|${type}|${isoDate(day)}`;
-    if (type === 'activity' && seededRandom(`${seed}|trained`)() >= 0.6) continue;
-    records.push(dataFor(type, day, seededSource(seed)));
+    if (type === 'activity' && seededRandom(`${userId}|${type}|${isoDate(day)}|trained`)() >= 0.6) continue;
+    records.push(recordFor(type, day, userId));
   }
   return records;
 }
 
 /** A fired data event: yesterday (UTC), so repeated runs produce plausible, current-looking records. */
-export function dataEvent(type: DataEventType, user: TerraUser, now: Date = new Date()): WebhookPayload {
+export function dataEvent(
+  type: DataEndpointType,
+  user: WebhookUser,
+  now: Date = new Date(),
+): DataEventPayload {
   if (type === 'athlete') return athleteEvent(user);
   const yesterday = new Date(utcDay(now).getTime() - DAY_MS);
   return dataEventWith(type, user, [dataFor(type, yesterday, FIXED)]);

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ConnectionEvent } from '#shared/connections/model';
+import { USER_DATA_EVENT_TYPES, type UserDataEventType } from '#shared/terra/data-types';
 import { type DeliveryMeta, type IgnoredReason, parseWebhook } from '#shared/terra/events';
 import {
   accessRevoked,
   authCancelled,
   authSuccess,
   connectionError,
-  type DataEventType,
   dataEvent,
   deauth,
   healthcheck,
@@ -115,7 +115,7 @@ describe('auth (success)', () => {
     });
 
     it('falls back to user.reference_id when there is none at the top level', () => {
-      expect(onlyEvent(authSuccess()).reference_id).toBe(REFERENCE_ID);
+      expect(onlyEvent(without(authSuccess(), 'reference_id')).reference_id).toBe(REFERENCE_ID);
     });
 
     it.each([null, '', '   '])('falls back to user.reference_id when the top level is %j', (reference_id) => {
@@ -264,7 +264,8 @@ describe('connection_error', () => {
           ...exampleUser,
           change: {
             kind: 'connection_error',
-            reason: "Connection degraded: the provider rejected Terra's access token",
+            reason:
+              "Connection degraded: the provider rejected Terra's access token; the user may need to reauthenticate",
           },
         },
       ],
@@ -317,18 +318,23 @@ describe('permission_change', () => {
 });
 
 describe('data events', () => {
-  const NAMED_DATA_TYPES: DataEventType[] = [
-    'activity',
-    'sleep',
-    'daily',
-    'body',
-    'nutrition',
-    'menstruation',
-    'athlete',
-    'planned_workout',
-  ];
+  it("knows every user-scoped data event of Terra's WebhookEventType union", () => {
+    // Pinned here, so a type dropped from the domain's list fails this and not only the cases below.
+    expect([...USER_DATA_EVENT_TYPES].sort()).toEqual([
+      'activity',
+      'athlete',
+      'body',
+      'daily',
+      'health_observation',
+      'hormone',
+      'menstruation',
+      'nutrition',
+      'planned_workout',
+      'sleep',
+    ]);
+  });
 
-  it.each(NAMED_DATA_TYPES)('%s is a data payload for its user', (type) => {
+  it.each(USER_DATA_EVENT_TYPES)('%s is a data payload for its user', (type) => {
     expect(parseWebhook(dataEvent(type), META)).toStrictEqual({
       kind: 'data',
       type,
@@ -347,9 +353,12 @@ describe('data events', () => {
   });
 
   // Terra's bundle defines these as user-scoped data events too (HormoneEvent, HealthObservationEvent).
-  it.each<DataEventType>(['hormone', 'health_observation'])('%s touches the connection as data', (type) => {
-    expect(onlyEvent(dataEvent(type)).change).toStrictEqual({ kind: 'data' });
-  });
+  it.each<UserDataEventType>(['hormone', 'health_observation'])(
+    '%s touches the connection as data',
+    (type) => {
+      expect(onlyEvent(dataEvent(type)).change).toStrictEqual({ kind: 'data' });
+    },
+  );
 
   it('reads an s3_payload as the URL of the payload it stands for', () => {
     const notification = s3Payload();
@@ -456,19 +465,33 @@ describe('odd but valid JSON', () => {
     });
   });
 
-  it.each<[string, unknown]>([
+  const malformedUsers: [string, Record<string, unknown>][] = [
     ['a user without user_id', { ...authSuccess(), user: without(terraUser(), 'user_id') }],
     ['a blank user_id', authSuccess({ user: terraUser({ user_id: '   ' }) })],
     ['a user_id of 10,000 characters', authSuccess({ user: terraUser({ user_id: 'u'.repeat(10_000) }) })],
     ['a numeric user_id', { ...authSuccess(), user: { ...terraUser(), user_id: 12345 } }],
     ['a user that is a string', { ...authSuccess(), user: TERRA_USER_ID }],
-  ])('ignores an auth success with %s as unexpected_shape', (_, payload) => {
-    expect(parseWebhook(payload, META)).toStrictEqual({
+  ];
+
+  it.each(malformedUsers)('ignores an auth success with %s as unexpected_shape', (_, payload) => {
+    expect(parseWebhook(without(payload, 'reference_id'), META)).toStrictEqual({
       kind: 'ignored',
       type: 'auth',
       reason: 'unexpected_shape',
     });
   });
+
+  it.each(malformedUsers)(
+    'ignores an auth success with %s as unexpected_shape, under the app user it names',
+    (_, payload) => {
+      expect(parseWebhook(payload, META)).toStrictEqual({
+        kind: 'ignored',
+        type: 'auth',
+        reason: 'unexpected_shape',
+        reference_id: REFERENCE_ID,
+      });
+    },
+  );
 });
 
 describe('delivery meta', () => {
