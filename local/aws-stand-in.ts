@@ -149,17 +149,12 @@ interface Answer {
   headers?: Record<string, string>;
 }
 
-interface Stores {
-  stacks: Map<string, Record<string, string>>;
-  secrets: Map<string, string>;
-  queues: Map<string, QueuedMessage[]>;
-  events: PutEventsEntry[];
-  buckets: Set<string>;
-  objects: Map<string, Buffer>;
+/** What the operations read and write: the stand-in's stores, and how it was asked to keep them. */
+type Stores = Pick<AwsStandIn, 'stacks' | 'secrets' | 'queues' | 'events' | 'buckets' | 'objects'> & {
   keepObjects: boolean;
   sessionToken?: string;
   send(queue: string, body: string, delaySeconds?: number): QueuedMessage;
-}
+};
 
 type Operation = (call: AwsCall, stores: Stores, body: Buffer, fault: AwsFault | undefined) => Answer;
 

@@ -155,27 +155,21 @@ const contracts = new ContractCheck();
 const clients: Array<{ destroy(): void }> = [];
 
 // The adapters build their clients with maxAttempts 3; the tests' clients do the same.
-function eventBridge(): EventBridgeClient {
-  const client = new EventBridgeClient({
-    endpoint: aws.url,
-    region: REGION,
-    credentials: CREDENTIALS,
-    maxAttempts: 3,
-  });
-  clients.push(client);
-  return client;
+function client<C extends { destroy(): void }>(
+  Client: new (config: {
+    endpoint: string;
+    region: string;
+    credentials: typeof CREDENTIALS;
+    maxAttempts: number;
+  }) => C,
+): C {
+  const made = new Client({ endpoint: aws.url, region: REGION, credentials: CREDENTIALS, maxAttempts: 3 });
+  clients.push(made);
+  return made;
 }
 
-function sqs(): SQSClient {
-  const client = new SQSClient({
-    endpoint: aws.url,
-    region: REGION,
-    credentials: CREDENTIALS,
-    maxAttempts: 3,
-  });
-  clients.push(client);
-  return client;
-}
+const eventBridge = (): EventBridgeClient => client(EventBridgeClient);
+const sqs = (): SQSClient => client(SQSClient);
 
 beforeAll(async () => {
   aws = await startAwsStandIn({
