@@ -94,10 +94,12 @@ function coldFigure(row: ColdRow, floorMs: number): Figure | string {
 const MEASURES: Record<TargetId, Measure> = {
   'cold-start:webhook': (results) => {
     const cold = results.coldStart;
-    const row = cold?.functions['terra-webhook'];
+    const row = Object.values(cold?.functions ?? {}).find(
+      (fn) => fn.class === 'webhook' && !fn.entry.endsWith(DIR_VARIANT),
+    );
     if (!cold || !row) return absent(results, 'cold start');
     // When the S3 write cannot be served here, the same bundle archiving to a directory stands in, named.
-    const stand = cold.functions[`terra-webhook${DIR_VARIANT}`];
+    const stand = cold.functions[`${row.entry}${DIR_VARIANT}`];
     const measured = row.problems.length && stand && !stand.problems.length ? stand : row;
     return coldFigure(measured, cold.floor.firstResponseMs.median);
   },
