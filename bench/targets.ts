@@ -1,5 +1,6 @@
 import { type ColdRow, DIR_VARIANT } from './phases/cold-start/measure.ts';
 import type { Results } from './results.ts';
+import { round } from './support/stats.ts';
 
 /**
  * The bench's targets, each met, missed or not measured; one row of the printed table each. Never
@@ -170,6 +171,6 @@ export function evaluateTargets(results: Omit<Results, 'targets'>): TargetRow[] 
     if (value === undefined || !Number.isFinite(value))
       return { ...target, ...figure, met: null, margin: null, unmeasured: 'no figure' };
     const margin = target.direction === 'max' ? target.limit - value : value - target.limit;
-    return { ...target, ...figure, met: margin >= 0, margin };
+    return { ...target, ...figure, met: margin >= 0, margin: round(margin, 4) };
   });
 }
