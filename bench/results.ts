@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { CostModel, MeasuredDelivery } from './cost.ts';
+import type { CostModel } from './cost.ts';
 import type { Knobs } from './knobs.ts';
 import type { BurstResult } from './phases/burst.ts';
 import type { ColdRow, ColdStartResult } from './phases/cold-start/measure.ts';
@@ -11,14 +11,16 @@ import type { VerifyRow } from './phases/verify.ts';
 import type { WebhookResult } from './phases/webhook/worker.ts';
 import { RESULTS_FILE } from './support/paths.ts';
 import type { StackFacts } from './support/stack.ts';
-import type { TargetResult } from './targets.ts';
+import type { TargetRow } from './targets.ts';
 
 /**
- * `bench/results/latest.json`: the same shape every run. A phase that did not run (BENCH_PHASES) or
- * failed is `null`, its reason under `failures`; a figure that could not be measured is `null`.
+ * `bench/results/latest.json`: the same shape every run, and everything the printed table leaves out
+ * (every sample's spread, per-function and per-delivery-type figures, HTTP, burst, the cost lines). A
+ * phase that did not run (BENCH_PHASES) or failed is `null`, its reason under `failures`; a figure that
+ * could not be measured is `null`.
  */
 export interface Results {
-  schema: 'terra-connect-bench/1';
+  schema: 'terra-connect-bench/2';
   startedAt: string;
   finishedAt: string;
   durationSeconds: number;
@@ -59,27 +61,11 @@ export interface Results {
   burst: BurstResult | null;
   memory: MemoryResult | null;
   verify: VerifyRow[] | null;
-  /** Measured per delivery at the mix, for the cost model and a capacity model. */
-  perDelivery: MeasuredDelivery | null;
+  /** Per 1M deliveries at the measured mix; its per-delivery inputs are the webhook phase's means. */
   cost: CostModel | null;
-  targets: TargetResult[];
+  /** The printed table's rows, unformatted. */
+  targets: TargetRow[];
   failures: Record<string, string>;
-}
-
-/** The per-delivery figures of the in-process run, as the cost model (and a capacity model) takes them. */
-export function measuredPerDelivery(webhook: WebhookResult, requestBytes: number): MeasuredDelivery {
-  return {
-    handlerMs: webhook.meanDurationMs,
-    writeUnits: webhook.all.meanWriteUnits,
-    readUnits: webhook.all.meanReadUnits,
-    roundTrips: webhook.all.meanRoundTrips,
-    s3Puts: webhook.archive.putsPerDelivery,
-    archivedBytes: webhook.archive.bytesPerDelivery,
-    logBytes: webhook.logBytesPerDelivery,
-    requestBytes,
-    notifications: webhook.notifications.eventsPerDelivery,
-    notificationChunks: webhook.notifications.chunksPerDelivery,
-  };
 }
 
 export function writeResults(results: Results): string {

@@ -1,5 +1,5 @@
 import { cpus, loadavg, platform, release, totalmem } from 'node:os';
-import { accessLogBytes, costPerMillion } from './cost.ts';
+import { costPerMillion } from './cost.ts';
 import { readKnobs } from './knobs.ts';
 import { measureBurst } from './phases/burst.ts';
 import { measureColdStart } from './phases/cold-start/measure.ts';
@@ -9,7 +9,7 @@ import { measureTerraClient } from './phases/terra-client/measure.ts';
 import { measureVerify } from './phases/verify.ts';
 import { measureWebhook } from './phases/webhook/measure.ts';
 import { render } from './report.ts';
-import { measuredPerDelivery, type Results, writeResults } from './results.ts';
+import { type Results, writeResults } from './results.ts';
 import type { Bundle } from './support/build.ts';
 import { stopEverything, stopOnSignals } from './support/children.ts';
 import { lambdaNode } from './support/node22.ts';
@@ -18,9 +18,10 @@ import { evaluateTargets } from './targets.ts';
 
 /**
  * `npm run bench`: runs the phases the knobs ask for (bench/knobs.ts), each in its own module under
- * bench/phases/, then the cost model (bench/cost.ts) and the targets (bench/targets.ts); prints the
- * report (bench/report.ts) and writes bench/results/latest.json (bench/results.ts). A phase that fails
- * is reported and the others still run; the run exits 0 whatever the numbers.
+ * bench/phases/, then the cost model (bench/cost.ts) and the targets (bench/targets.ts); writes
+ * everything to bench/results/latest.json (bench/results.ts) and prints the targets' table
+ * (bench/report.ts). A phase that fails is reported and the others still run; the run exits 0 whatever
+ * the numbers.
  */
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 stopOnSignals();
@@ -113,26 +114,11 @@ const verify = wants('verify')
   : null;
 await stopEverything();
 
-const perDelivery = webhook ? measuredPerDelivery(webhook, webhook.requestBytes) : null;
-const cost =
-  perDelivery && webhookFn
-    ? costPerMillion({
-        perDelivery,
-        memoryMb: webhookFn.memoryMb,
-        architecture: webhookFn.architecture,
-        accessLogBytes: accessLogBytes(stack.accessLogFormat),
-        ...(coldStart?.functions.find((f) => f.entry === 'terra-webhook')
-          ? {
-              coldStartMs: coldStart.functions.find((f) => f.entry === 'terra-webhook')?.firstResponseMs
-                .median,
-            }
-          : {}),
-      })
-    : null;
+const cost = webhook && webhookFn ? costPerMillion(webhook, webhookFn, stack.accessLogFormat) : null;
 
 const finished = new Date();
 const partial: Omit<Results, 'targets'> = {
-  schema: 'terra-connect-bench/1',
+  schema: 'terra-connect-bench/2',
   startedAt: started.toISOString(),
   finishedAt: finished.toISOString(),
   durationSeconds: Math.round((finished.getTime() - started.getTime()) / 1000),
@@ -168,7 +154,6 @@ const partial: Omit<Results, 'targets'> = {
   burst,
   memory,
   verify,
-  perDelivery,
   cost,
   failures,
 };
