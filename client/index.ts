@@ -53,13 +53,25 @@ export function createTerraConnectClient(options: TerraConnectClientOptions): Te
     ...(options.fetch ? { fetch: options.fetch } : {}),
   });
   const token = options.token;
+  const home = originOf(options.baseUrl);
   client.use({
     async onRequest({ request }) {
+      // A call given a baseUrl of its own elsewhere must not carry the user's token there.
+      if (originOf(request.url) !== home) return request;
       request.headers.set('authorization', `Bearer ${typeof token === 'string' ? token : await token()}`);
       return request;
     },
   });
   return client;
+}
+
+/** The origin a URL points at, relative URLs read against the page's own; undefined where there is no page. */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url, (globalThis as { location?: { href: string } }).location?.href).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An error answer, whichever shape it came in. A `401` always means "sign in again". */

@@ -386,6 +386,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description The body is over API Gateway’s payload limit (10 MB; local mode applies the same): nothing written. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
             /** @description The webhook route’s throttle pushed back (API Gateway); Terra retries. */
             429: {
                 headers: {
@@ -410,7 +419,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description Another copy of this delivery is in flight; Terra retries. */
+            /** @description Another copy of this delivery is in flight; Terra retries. In local mode also while the functions are still loading (`{"message": "Service Unavailable: starting"}`). */
             503: {
                 headers: {
                     /** @description Seconds to wait. */
@@ -424,7 +433,7 @@ export interface operations {
                             code: "in_progress";
                             message: string;
                         };
-                    };
+                    } | components["schemas"]["GatewayError"];
                 };
             };
         };
@@ -515,6 +524,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
             /** @description Terra did not answer in time (`upstream_timeout`). */
             504: {
                 headers: {
@@ -590,6 +610,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
                 };
             };
             /** @description Terra did not answer in time (`upstream_timeout`). */
@@ -689,6 +720,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
             /** @description Terra did not answer in time (`upstream_timeout`). */
             504: {
                 headers: {
@@ -772,6 +814,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
             /** @description Terra did not answer in time (`upstream_timeout`). */
             504: {
                 headers: {
@@ -844,6 +897,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
                 };
             };
             /** @description Terra did not answer in time (`upstream_timeout`). */
@@ -941,6 +1005,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
                 };
             };
             /** @description Terra did not answer in time (`upstream_timeout`). */
@@ -1082,6 +1157,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
+                };
+            };
             /** @description Terra did not answer in time (`upstream_timeout`). */
             504: {
                 headers: {
@@ -1154,6 +1240,17 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"] | components["schemas"]["GatewayError"];
+                };
+            };
+            /** @description Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "retry-after": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GatewayError"];
                 };
             };
         };

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod';
 import { withoutDeletedPeople } from '#local/demo/forget';
+import { isLoopbackHost } from '#local/sandbox/http';
 import { identityProblem } from '#shared/ids';
 import type { Archive } from '#shared/webhooks/archive';
 import type { DevAuth } from './dev-auth.ts';
@@ -32,6 +33,15 @@ export function devRoutes(options: {
     body: Buffer,
   ): Promise<boolean> => {
     const route = `${request.method} ${url.pathname}`;
+    // Tokens and people's events: never to a page that reached us through a DNS name of its own.
+    if (url.pathname.startsWith('/dev/') && !isLoopbackHost(request.headers.host)) {
+      return sendJson(response, 403, {
+        error: {
+          code: 'forbidden_host',
+          message: 'The local-only endpoints answer only at localhost, 127.0.0.1 or [::1].',
+        },
+      });
+    }
     switch (route) {
       case 'GET /result':
         response

@@ -29,6 +29,19 @@ export class SandboxHttpError extends Error {
 export const badRequest = (detail: string) => new SandboxHttpError(400, detail);
 export const notFound = (detail: string) => new SandboxHttpError(404, detail);
 
+/**
+ * Whether a request names this machine in its Host header. Local-only endpoints answer nothing else, so a
+ * page on another site that has rebound its DNS name to 127.0.0.1 cannot reach them as same-origin.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  try {
+    return ['localhost', '127.0.0.1', '[::1]'].includes(new URL(`http://${host}`).hostname);
+  } catch {
+    return false;
+  }
+}
+
 // Local development only: small bodies, and a bound keeps a runaway client from filling memory.
 const MAX_BODY_BYTES = 1024 * 1024;
 

@@ -3,7 +3,7 @@ import { API_PREFIX, API_ROUTES, type ApiRoute, isApiPath, sendAnswer } from './
 import { handlePage } from './browser.ts';
 import type { SandboxContext } from './context.ts';
 import { CONTROLS_PREFIX, CORS, handleControl } from './controls.ts';
-import { readRequest, SandboxHttpError, type SandboxRequest, sendError } from './http.ts';
+import { isLoopbackHost, readRequest, SandboxHttpError, type SandboxRequest, sendError } from './http.ts';
 import { handleS3 } from './s3.ts';
 import type { SandboxSettings } from './settings.ts';
 
@@ -86,6 +86,8 @@ export function createSandboxServer(
     let target = incoming.url ?? '/';
     let controls = false;
     try {
+      if (!isLoopbackHost(incoming.headers.host))
+        throw new SandboxHttpError(403, 'the sandbox answers only at localhost, 127.0.0.1 or [::1]');
       const request = await readRequest(incoming);
       target = request.target;
       const { pathname } = request.url;

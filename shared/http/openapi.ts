@@ -53,6 +53,12 @@ const APP_ROUTE: Record<number, Answer> = {
     body: either,
   },
   429: { description: 'The route’s throttle pushed back (API Gateway).', body: answers.gatewayError },
+  503: {
+    description:
+      'Local mode only: the functions are still loading (`{"message": "Service Unavailable: starting"}`); retry after `retry-after` seconds.',
+    body: answers.gatewayError,
+    headers: z.object({ 'retry-after': header('Seconds to wait.') }),
+  },
   500: {
     description:
       'Our own failure, never with a stack trace: `internal_error`, or API Gateway’s `Internal Server Error` when the function failed outright.',
@@ -120,16 +126,20 @@ export const OPERATIONS: Record<RouteKey, Operation> = {
         'No valid signature: nothing written. `stale`: validly signed outside the window, kept in quarantine for a deliberate replay.',
         answers.WEBHOOK_OUTCOMES[401],
       ),
+      413: {
+        description:
+          'The body is over API Gateway’s payload limit (10 MB; local mode applies the same): nothing written.',
+        body: answers.gatewayError,
+      },
       429: {
         description: 'The webhook route’s throttle pushed back (API Gateway); Terra retries.',
         body: answers.gatewayError,
       },
       500: webhookFailure('Our own failure; Terra retries.', answers.WEBHOOK_OUTCOMES[500]),
       503: {
-        ...webhookFailure(
-          'Another copy of this delivery is in flight; Terra retries.',
-          answers.WEBHOOK_OUTCOMES[503],
-        ),
+        description:
+          'Another copy of this delivery is in flight; Terra retries. In local mode also while the functions are still loading (`{"message": "Service Unavailable: starting"}`).',
+        body: z.union([answers.webhookError(answers.WEBHOOK_OUTCOMES[503]), answers.gatewayError]),
         headers: z.object({ 'retry-after': header('Seconds to wait.') }),
       },
     },

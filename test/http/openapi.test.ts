@@ -254,6 +254,26 @@ describe('the typed client', () => {
     expect(second.map((connection) => connection.user_id)).toEqual([created.user_id]);
   });
 
+  it('sends the token only to its own origin: a call given another baseUrl goes without it', async () => {
+    const sent: Request[] = [];
+    const api = createTerraConnectClient({
+      baseUrl: 'https://api.example.test',
+      token: 'the-users-token',
+      fetch: async (request) => {
+        sent.push(request);
+        return Response.json({ providers: [] });
+      },
+    });
+    await api.GET('/providers');
+    await api.GET('/providers', { baseUrl: 'https://elsewhere.example.test' });
+    await api.GET('/providers', { baseUrl: 'https://api.example.test/' });
+    expect(sent.map((request) => [request.url, request.headers.get('authorization')])).toEqual([
+      ['https://api.example.test/providers', 'Bearer the-users-token'],
+      ['https://elsewhere.example.test/providers', null],
+      ['https://api.example.test/providers', 'Bearer the-users-token'],
+    ]);
+  });
+
   it('throws our error codes and API Gateway’s answers as one error type', async () => {
     const api = createTerraConnectClient({
       baseUrl: stack.apiUrl,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join, relative, sep } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
@@ -251,6 +252,37 @@ describe('local mode keeps its contract', () => {
     const status = await deliver(undefined, { raw });
     // Verified over the exact bytes; the body is then malformed UTF-8 JSON, kept and answered 400.
     expect(status).toBe(400);
+  });
+
+  it('answers its local-only endpoints and the sandbox only to a loopback Host, so a rebound DNS name gets no token', async () => {
+    // What a page on another site sends once its name resolves to 127.0.0.1: our port, its own Host.
+    const send = (url: string, host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const call = httpRequest(url, {
+          method: 'POST',
+          headers: { host, 'content-type': 'application/json' },
+        });
+        call.on('response', async (response) => {
+          let body = '';
+          for await (const chunk of response) body += chunk;
+          resolve({ status: response.statusCode ?? 0, body });
+        });
+        call.on('error', reject).end(JSON.stringify({ sub: 'rebound' }));
+      });
+    const api = new URL(stack.apiUrl);
+    const rebound = await send(`${stack.apiUrl}/dev/token`, `attacker.example:${api.port}`);
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).not.toContain('token"');
+    const eventsFeed = await send(`${stack.apiUrl}/dev/events`, `attacker.example:${api.port}`);
+    expect(eventsFeed.status).toBe(403);
+    const sandboxUrl = new URL(sandbox().url);
+    const controls = await send(`${sandbox().url}/sandbox/settings`, `attacker.example:${sandboxUrl.port}`);
+    expect(controls.status).toBe(403);
+    for (const host of [`localhost:${api.port}`, `127.0.0.1:${api.port}`]) {
+      const local = await send(`${stack.apiUrl}/dev/token`, host);
+      expect(local.status, host).toBe(200);
+      expect(JSON.parse(local.body)).toEqual({ token: expect.any(String) });
+    }
   });
 
   it('refuses a local token without exp, as API Gateway does', async () => {
