@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as z from 'zod';
-import { withoutDeletedPeople } from '#local/demo/forget';
-import { isLoopbackHost } from '#local/sandbox/http';
+import { withoutDeletedPeople } from '#demo/forget';
+import { isLoopbackHost } from '#sandbox/http';
 import { identityProblem } from '#shared/ids';
 import type { Archive } from '#shared/webhooks/archive';
 import type { DevAuth } from './dev-auth.ts';

@@ -1,6 +1,6 @@
+import { OpsError } from '#ops/errors';
+import { localTarget } from '#ops/target';
 import { reconcileHandler } from '#shared/handlers/reconcile';
-import { OpsError } from './ops/errors.ts';
-import { localTarget } from './ops/target.ts';
 
 /**
  * `npm run reconcile`: runs the scheduled reconcile function once against the stack `npm start` is

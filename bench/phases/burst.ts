@@ -1,3 +1,7 @@
+import type { ConnectionRecord } from '#shared/connections/model';
+import { toConnection } from '#shared/connections/model';
+import { applyEvent } from '#shared/connections/transitions';
+import { createDocumentClient } from '#shared/store/client';
 import {
   checkAgainstReference,
   type DriveReport,
@@ -6,11 +10,7 @@ import {
   mixOf,
   population,
   type ReferenceModel,
-} from '#local/traffic';
-import type { ConnectionRecord } from '#shared/connections/model';
-import { toConnection } from '#shared/connections/model';
-import { applyEvent } from '#shared/connections/transitions';
-import { createDocumentClient } from '#shared/store/client';
+} from '../../test/helpers/traffic.ts';
 import { round } from '../support/stats.ts';
 import { withLocalStack } from './local-http/stack.ts';
 import { SIGNING_SECRET } from './webhook/measure.ts';

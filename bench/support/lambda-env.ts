@@ -1,4 +1,4 @@
-import { type AwsService, startAwsStandIn } from '#local/aws-stand-in';
+import { type AwsService, startAwsStandIn } from '../../test/helpers/aws-stand-in.ts';
 import { track } from './children.ts';
 import type { StackFunction } from './stack.ts';
 
@@ -6,7 +6,7 @@ import type { StackFunction } from './stack.ts';
  * A function's environment as Lambda would give it, on this machine: the variables the stack sets
  * (read from the synthesized template), the ones it resolves at deploy time (table names, the secret's
  * ARN, the bucket) replaced by their local counterparts, the variables Lambda itself sets, fixed
- * dummy credentials, and the SDK pointed at the AWS stand-in (local/aws-stand-in.ts) through its
+ * dummy credentials, and the SDK pointed at the AWS stand-in (test/helpers/aws-stand-in.ts) through its
  * endpoint variables. No variable of the shell running the benchmark reaches the function (no
  * NODE_OPTIONS, no extra CA certificates).
  */

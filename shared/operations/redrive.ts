@@ -8,7 +8,7 @@ import type { OnProgress, StreamBatch } from './ports.ts';
  * Deployed, they wait in the dead-letter queue in two shapes: an event the bus refused (the publisher
  * wrote it whole), or Lambda's record of a stream batch the publisher failed on (its records are read
  * back from the stream and published by the same publisher code). A message is deleted only once what
- * it stands for was published. Locally, they wait in `dead-letters.jsonl` (local/ops/dead-letters.ts).
+ * it stands for was published. Locally, they wait in `dead-letters.jsonl` (ops/dead-letters.ts).
  */
 export interface RedriveResult {
   /** The event's stable id, or the queue message's id for a stream batch. */

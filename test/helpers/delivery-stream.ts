@@ -1,8 +1,8 @@
-import { type LifecycleOptions, lifecycleStream, type Stream } from '#local/traffic';
 import { referenceConnection } from '../property/reference-model.ts';
+import { type LifecycleOptions, lifecycleStream, type Stream } from './traffic.ts';
 
 /**
- * The Terra-like traffic of local/traffic.ts as the load and fault tests use it: lifecycle streams
+ * The Terra-like traffic of test/helpers/traffic.ts as the load and fault tests use it: lifecycle streams
  * checked against the property tests' independent reference model.
  */
 export {
@@ -12,7 +12,7 @@ export {
   deliverLikeTerra as drive,
   prng,
   type Stream,
-} from '#local/traffic';
+} from './traffic.ts';
 
 export function generateStream(options: LifecycleOptions): Stream {
   return lifecycleStream(options, referenceConnection);

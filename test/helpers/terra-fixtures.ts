@@ -1,8 +1,8 @@
-import * as terra from '#local/sandbox/payloads';
+import * as terra from '#sandbox/payloads';
 import type { UserDataEventType } from '#shared/terra/data-types';
 
 /**
- * Terra webhook payloads for tests: the sandbox's builders (local/sandbox/payloads.ts, the one library of
+ * Terra webhook payloads for tests: the sandbox's builders (sandbox/payloads.ts, the one library of
  * Terra payloads) with the values of Terra's published examples filled in. Pass overrides for what a test
  * is about (a `user` override is the user the payload is built for), and `without()` to drop a field
  * entirely (as Terra does, rather than sending it as null).

@@ -1,7 +1,6 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AwsCall, type AwsStandIn, type PutEventsEntry, startAwsStandIn } from '#local/aws-stand-in';
 import { SqsDeadLetters } from '#shared/aws/dead-letters';
 import { SqsDeletionQueue } from '#shared/aws/deletion-queue';
 import { EventBridgeBus } from '#shared/aws/event-bus';
@@ -9,13 +8,19 @@ import type { BusEvent, DataDetail } from '#shared/events/bus-events';
 import type { CommittedChange } from '#shared/events/outbox';
 import { type PublisherDeps, publishChanges } from '#shared/events/publisher';
 import { asBusEvent } from '#shared/operations/redrive';
+import {
+  type AwsCall,
+  type AwsStandIn,
+  type PutEventsEntry,
+  startAwsStandIn,
+} from '../helpers/aws-stand-in.ts';
 import { ContractCheck, envelopeOfEntry } from '../helpers/event-contracts.ts';
 import { MemoryArchive, recordingLog } from '../helpers/memory-ports.ts';
 
 /**
  * The three AWS adapters of the event and deletion paths (EventBridgeBus, SqsDeadLetters,
  * SqsDeletionQueue) driven through the real SDK v3 clients against the AWS stand-in
- * (local/aws-stand-in.ts), which speaks the services' wire protocols: EventBridge's JSON 1.1
+ * (test/helpers/aws-stand-in.ts), which speaks the services' wire protocols: EventBridge's JSON 1.1
  * (`AWSEvents.PutEvents`) and SQS's JSON 1.0 (`AmazonSQS.SendMessage`, `AmazonSQS.SendMessageBatch`,
  * which @aws-sdk/client-sqs 3.1175 sends with `x-amzn-query-mode: true`). So the SDK's serialization,
  * signing, retries and MD5 checks run, and so does each adapter's handling of what comes back: refused

@@ -11,16 +11,16 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
-import { type AwsStandIn, type PutEventsEntry, startAwsStandIn } from '#local/aws-stand-in';
 import { localClient } from '#local/dynamodb';
-import { type Sandbox, startSandbox } from '#local/sandbox/sandbox';
 import { ensureTables } from '#local/tables';
+import { type Sandbox, startSandbox } from '#sandbox/sandbox';
 import { logger } from '#shared/log';
 import { createDocumentClient } from '#shared/store/client';
 import { ConnectionStore } from '#shared/store/connections';
 import { DeliveryStore } from '#shared/store/deliveries';
 import { S3Archive } from '#shared/store/s3-archive';
 import { receiveWebhook, type WebhookDeps } from '#shared/webhooks/receive';
+import { type AwsStandIn, type PutEventsEntry, startAwsStandIn } from '../helpers/aws-stand-in.ts';
 import { ContractCheck, envelopeOfEntry } from '../helpers/event-contracts.ts';
 import { signedHeaders } from '../helpers/signing.ts';
 import { authSuccess, terraUser } from '../helpers/terra-fixtures.ts';
@@ -30,7 +30,7 @@ import { cleanEnv, runOps } from './run-ops.ts';
 /**
  * `--stack <name>`: the deployed mode, run for real as a child process with the SDK's default
  * credential chain and every AWS endpoint on this machine: the stack's outputs from the AWS stand-in's
- * CloudFormation (local/aws-stand-in.ts), the tables in DynamoDB Local (and its streams), the archive
+ * CloudFormation (test/helpers/aws-stand-in.ts), the tables in DynamoDB Local (and its streams), the archive
  * bucket in s3rver, the dead-letter and deletion queues, the bus and the Terra secret in the stand-in's
  * SQS, EventBridge and Secrets Manager, Terra played by the sandbox. What it cannot show is IAM: the
  * caller's permissions.

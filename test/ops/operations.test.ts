@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseInvocation } from '#local/ops/args';
-import { UsageError } from '#local/ops/errors';
-import { count, fields, printable, table } from '#local/ops/output';
-import { progressOn } from '#local/ops/progress';
+import { parseDuration, parseInvocation } from '#ops/args';
+import { UsageError } from '#ops/errors';
+import { count, fields, printable, table } from '#ops/output';
+import { progressOn } from '#ops/progress';
 import type { PublisherDeps } from '#shared/events/publisher';
 import { logger } from '#shared/log';
 import type { DeliveryRecord } from '#shared/operations/ports';

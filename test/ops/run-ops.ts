@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { expect } from 'vitest';
 
 /**
- * The operations CLI run for real, as an operator runs it (`tsx local/ops/main.ts …`), in a child
+ * The operations CLI run for real, as an operator runs it (`tsx ops/main.ts …`), in a child
  * process whose environment names only the stack it should find: nothing of this shell leaks in.
  */
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -30,7 +30,7 @@ export function runOps(args: readonly string[], env: NodeJS.ProcessEnv, timeoutM
   return new Promise((done) => {
     execFile(
       TSX,
-      ['local/ops/main.ts', ...args],
+      ['ops/main.ts', ...args],
       { cwd: ROOT, env, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;

@@ -1,4 +1,4 @@
-import { type Sandbox, type SandboxOptions, startSandbox } from '#local/sandbox/sandbox';
+import { type Sandbox, type SandboxOptions, startSandbox } from '#sandbox/sandbox';
 import { type Receiver, startReceiver } from './receiver.ts';
 
 /** A sandbox with its own webhook receiver, and the calls the sandbox tests make against it. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { dataEvent, padToBytes } from '#local/sandbox/payloads';
-import { PayloadStore } from '#local/sandbox/s3';
-import { Timers } from '#local/sandbox/timers';
+import { dataEvent, padToBytes } from '#sandbox/payloads';
+import { PayloadStore } from '#sandbox/s3';
+import { Timers } from '#sandbox/timers';
 import { RANGE_DATA_TYPES } from '#shared/terra/data-types';
 import { type Harness, json, startHarness } from './harness.ts';
 import type { Received } from './receiver.ts';

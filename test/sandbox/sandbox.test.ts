@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { TerraClient } from 'terra-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Sandbox, type SandboxOptions, startSandbox } from '#local/sandbox/sandbox';
+import { type Sandbox, type SandboxOptions, startSandbox } from '#sandbox/sandbox';
 import { DATA_ENDPOINT_TYPES } from '#shared/terra/data-types';
 import { verifySignature } from '#shared/terra/signature';
 import { type Received, type Receiver, startReceiver } from './receiver.ts';

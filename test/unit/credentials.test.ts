@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { startAwsStandIn } from '#local/aws-stand-in';
 import { ConfigError, type Env, SECTIONS } from '#shared/config';
 import { extensionCredentials, SecretError } from '#shared/terra/credentials';
+import { startAwsStandIn } from '../helpers/aws-stand-in.ts';
 
 /**
  * The Terra secret, read in AWS through the Parameters and Secrets Lambda Extension: a local HTTP
- * endpoint, played here by the AWS stand-in on loopback (local/aws-stand-in.ts).
+ * endpoint, played here by the AWS stand-in on loopback (test/helpers/aws-stand-in.ts).
  */
 const terraConfig = (env: Env) => SECTIONS.terra.read(env);
 const webhookConfig = (env: Env) => SECTIONS.webhook.read(env);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { startSandbox } from '#local/sandbox/sandbox';
+import { startSandbox } from '#sandbox/sandbox';
 import { ROUTES } from '#shared/http/routes';
 import { createDocumentClient } from '#shared/store/client';
 import { ConnectionStore } from '#shared/store/connections';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
-import { dataEvent, padToBytes } from '#local/sandbox/payloads';
-import { terraHeaders, terraUser } from '#local/traffic';
+import { dataEvent, padToBytes } from '#sandbox/payloads';
 import type { ConnectionEvent } from '#shared/connections/model';
+import { terraHeaders, terraUser } from '../../../test/helpers/traffic.ts';
 import { apiGatewayEvent, jwtClaims, scheduledEvent, webhookEvent } from '../../support/events.ts';
 import type { ColdAnswer } from './child.ts';
 

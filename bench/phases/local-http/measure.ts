@@ -1,4 +1,10 @@
-import { deliverLikeTerra, type MixDelivery, mixOf, population, terraHeaders } from '#local/traffic';
+import {
+  deliverLikeTerra,
+  type MixDelivery,
+  mixOf,
+  population,
+  terraHeaders,
+} from '../../../test/helpers/traffic.ts';
 import { drive, type Throughput, throughput } from '../../support/drive.ts';
 import { SIGNING_SECRET } from '../webhook/measure.ts';
 import { withLocalStack } from './stack.ts';

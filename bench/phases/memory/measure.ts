@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { type MixDelivery, population, terraHeaders, terraMix } from '#local/traffic';
+import { type MixDelivery, population, terraHeaders, terraMix } from '../../../test/helpers/traffic.ts';
 import { type Bundle, bundleFunction, bundleScript } from '../../support/build.ts';
 import { Child } from '../../support/children.ts';
 import { freshTables, withDynamo } from '../../support/dynamo.ts';

@@ -2,10 +2,17 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { describeMix, kindOf, type MixDelivery, mixOf, population, terraHeaders } from '#local/traffic';
 import { terraWebhookHandler } from '#shared/handlers/terra-webhook';
 import { createDocumentClient } from '#shared/store/client';
 import { parseWebhook } from '#shared/terra/events';
+import {
+  describeMix,
+  kindOf,
+  type MixDelivery,
+  mixOf,
+  population,
+  terraHeaders,
+} from '../../../test/helpers/traffic.ts';
 import { CapacityMeter, emptyUsage, meterEveryDocumentClient, type Usage } from '../../support/capacity.ts';
 import { childMain } from '../../support/children.ts';
 import { type Drive, drive, type Throughput, throughput } from '../../support/drive.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type DynamoDBDocumentClient, ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
-import type { LoginFlow } from '#local/sandbox/flows';
+import type { LoginFlow } from '#sandbox/flows';
 import {
   accessRevoked,
   authCancelled,
@@ -15,8 +15,8 @@ import {
   permissionChange,
   userReauth,
   type WebhookPayload,
-} from '#local/sandbox/payloads';
-import type { TerraUser } from '#local/sandbox/users';
+} from '#sandbox/payloads';
+import type { TerraUser } from '#sandbox/users';
 import {
   type Connection,
   type ConnectionEvent,
@@ -32,7 +32,7 @@ import { signPayload } from '#shared/terra/signature';
  * lifecycles or a steady production-like mix, delivered with Terra's habits (a trace id per delivery,
  * an ordering timestamp, a fresh signature per attempt, retries until a 2xx), and the check of a table
  * against the records a reference model says it must hold. Payloads come from the sandbox's builders
- * (local/sandbox/payloads.ts), shaped after Terra's published examples.
+ * (sandbox/payloads.ts), shaped after Terra's published examples.
  *
  * The reference model is passed in, never imported: the property tests own the independent one
  * (test/property/reference-model.ts); test/helpers/delivery-stream.ts binds it for the tests.

@@ -3,7 +3,7 @@
  * the provider had done something, and read what it delivered. Real Terra has no such endpoints.
  */
 
-import type { Delivery } from '#local/sandbox/delivery-record';
+import type { Delivery } from '#sandbox/delivery-record';
 
 export type { Delivery };
 

@@ -1,7 +1,7 @@
 import { type Sandbox, type SandboxOptions, startSandbox } from './sandbox.ts';
 
 /**
- * The sandbox on its own: `npx tsx local/sandbox/main.ts`. Port from SANDBOX_PORT (default 3001),
+ * The sandbox on its own: `npx tsx sandbox/main.ts`. Port from SANDBOX_PORT (default 3001),
  * credentials and secret from the same variables the local stack uses, webhooks to TERRA_WEBHOOK_URL.
  */
 const port = Number(process.env.SANDBOX_PORT ?? 3001);
