@@ -11,8 +11,8 @@ import { PROJECT_ROOT } from './paths.ts';
 /**
  * What the stack deploys, read from the stack itself: it is synthesized offline (no bundling, the
  * repository's cdk.json context) and each function's memory size, timeout, architecture, environment
- * and IAM actions are read from the template. When the synth fails (the stack mid-change), a small
- * table of what the stack is known to do stands in, and the run says so.
+ * and IAM actions are read from the template. A synth that fails stops the run: figures for a stack that
+ * is not the one deployed mislead.
  */
 export interface StackFunction {
   /** The entry under `functions/`; the stack names each function's construct after it. */
@@ -33,7 +33,7 @@ export interface StackFacts {
   functions: StackFunction[];
   /** The HTTP API's access-log format (JSON with `$context` placeholders), for the log-cost line. */
   accessLogFormat?: string;
-  source: 'synth' | 'fallback';
+  source: 'synth';
   note?: string;
 }
 

@@ -3,6 +3,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { dataEvent, padToBytes } from '#sandbox/payloads';
 import type { ConnectionEvent } from '#shared/connections/model';
+import type { FunctionEntry } from '#shared/handlers/manifest';
 import { terraHeaders, terraUser } from '../../../test/helpers/traffic.ts';
 import { apiGatewayEvent, jwtClaims, scheduledEvent, webhookEvent } from '../../support/events.ts';
 import type { ColdAnswer } from './child.ts';
@@ -121,7 +122,8 @@ const batchAnswer = (answer: ColdAnswer | undefined): string | undefined => {
 
 const PUBLISHER_USER = 'bench-publisher-user';
 
-export const REQUESTS: Record<string, RealisticRequest> = {
+// Keyed by the manifest's entries: a request for a function that does not exist does not compile.
+export const REQUESTS: Readonly<Record<string, RealisticRequest>> = {
   'terra-webhook': {
     describe: 'one signed 8 KB activity delivery for a connected user',
     setup: (f) => f.seed([authenticated(WEBHOOK_USER, APP_USER)]),
@@ -339,4 +341,4 @@ export const REQUESTS: Record<string, RealisticRequest> = {
       };
     },
   },
-};
+} satisfies Partial<Record<FunctionEntry, RealisticRequest>>;
