@@ -8,13 +8,14 @@ import type { SECTIONS } from '#shared/config';
  * its handler, a missing one is a type error), and the bench reads sizes from the synthesized template.
  *
  * Adding a function is one entry here plus its file in `functions/` and its handler factory
- * (docs/how-to/add-an-app-route.md); the compiler names whatever else is missing.
+ * (docs/how-to/add-an-app-route.md): the compiler names the code that is missing, the stack, docs and
+ * README tests the files and rows.
  */
 export type SectionName = keyof typeof SECTIONS;
 
 /**
  * What a function may do to storage, beyond its logs (and the Terra secret, which a function reading the
- * `terra` or `webhook` section gets). infra/terra-connect.ts maps each to its grant on the tables and the
+ * `terra` or `webhook` section gets). infra/functions.ts maps each to its grant on the tables and the
  * archive; a grant without a mapping is a type error there.
  */
 export type Grant =

@@ -5,7 +5,7 @@ import type { ParsedWebhook, Subject } from '#shared/terra/events';
 import { verifySignature } from '#shared/terra/signature';
 import { answer, type DownloadFailure, type Verdict, type WebhookResult } from './answer.ts';
 import type { ArchiveWriter } from './archive.ts';
-import { about, type Identified, identify, parseBody } from './identify.ts';
+import { about, type Identified, identify, parseBody, unreachable } from './identify.ts';
 import { archiveOf, duplicate, forgotten, type InFlight, inFlight } from './in-flight.ts';
 import type { Fetched, PayloadFetcher } from './payloads.ts';
 import type { DeliveryConnections, DeliveryLedger } from './ports.ts';
@@ -165,6 +165,8 @@ async function dispatch(
         if (await deps.deliveries.referenceDeleted(parsed.reference_id)) return forgotten(flight);
       }
       return recordFinal(flight, 'ignored', parsed.reason);
+    default:
+      return unreachable(parsed);
   }
 }
 
